@@ -1,0 +1,48 @@
+# IntelliDox — the front door. `make help` lists the targets.
+SHELL := /bin/bash
+GO    ?= go
+APPS  := api extractor scanner
+
+.DEFAULT_GOAL := help
+
+.PHONY: help
+help: ## List the targets
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[1m%-10s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+.PHONY: build
+build: ## Build the apps and tools into bin/
+	@echo "build: $(APPS) launcher"
+	@$(GO) build -o bin/ $(addprefix ./apps/,$(APPS)) ./cmd/launcher
+
+.PHONY: infra
+infra: ## Install (if missing) and start Redis, PostgreSQL, versitygw, clamd and daprd
+	@scripts/infra.sh up
+
+.PHONY: run
+run: infra build ## Run the whole system locally (Ctrl-C stops it)
+	@if command -v dapr >/dev/null && [ -z "$$INTELLIDOX_LAUNCHER" ]; then \
+		echo "run: dapr run -f ."; dapr run -f .; \
+	else \
+		echo "run: bin/launcher -f dapr.yaml"; bin/launcher -f dapr.yaml; \
+	fi
+
+.PHONY: test
+test: infra ## Run every test: unit, integration and end-to-end (race detector on)
+	@echo "test: go vet"
+	@$(GO) vet ./...
+	@echo "test: go test -race -shuffle=on ./..."
+	@$(GO) test -race -shuffle=on -count=1 -timeout 20m ./...
+
+.PHONY: lint
+lint: ## gofmt and go vet
+	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); exit 1; }
+	@$(GO) vet ./...
+
+.PHONY: daprd
+daprd: ## Find or build the pinned daprd (bin/daprd)
+	@scripts/daprd.sh
+
+.PHONY: clean
+clean: ## Stop local infrastructure started by infra and remove build output
+	@scripts/infra.sh down
+	@rm -rf bin/api bin/extractor bin/scanner bin/launcher

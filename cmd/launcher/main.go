@@ -1,0 +1,62 @@
+// Command launcher runs the apps of dapr.yaml, each beside its own daprd,
+// for machines without the Dapr CLI. Ctrl-C stops every process it started.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+
+	"github.com/intellidox/intellidox/internal/launch"
+)
+
+func main() {
+	if err := run(); err != nil {
+		fmt.Fprintln(os.Stderr, "launcher:", err)
+		os.Exit(1)
+	}
+}
+
+func run() error {
+	file := flag.String("f", "dapr.yaml", "Multi-App Run file")
+	resources := flag.String("resources", "", "comma-separated resources paths replacing the run file's (e.g. components/aws)")
+	logLevel := flag.String("dapr-log-level", "warn", "daprd log level")
+	flag.Parse()
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	rf, err := launch.Load(*file)
+	if err != nil {
+		return err
+	}
+	daprd, err := launch.FindDaprd(filepath.Dir(*file))
+	if err != nil {
+		return err
+	}
+	opts := launch.Options{Daprd: daprd, DaprLogLevel: *logLevel}
+	if *resources != "" {
+		opts.ResourcesPaths = strings.Split(*resources, ",")
+	}
+	stack, err := launch.Start(ctx, rf, opts)
+	if err != nil {
+		return err
+	}
+	fmt.Println()
+	fmt.Println("IntelliDox is running. Ctrl-C stops it.")
+	for _, a := range rf.Apps {
+		fmt.Printf("  %-20s app http://127.0.0.1:%d   sidecar http://127.0.0.1:%d\n", a.AppID, a.AppPort, a.DaprHTTPPort)
+	}
+	if api := rf.App("api"); api != nil {
+		fmt.Printf("\n  API:            http://127.0.0.1:%d/v1/files\n", api.AppPort)
+		fmt.Printf("  Through Dapr:   http://127.0.0.1:%d/v1.0/invoke/api/method/v1/files\n\n", api.DaprHTTPPort)
+	}
+	<-ctx.Done()
+	fmt.Println("\nstopping…")
+	stack.Stop()
+	return nil
+}

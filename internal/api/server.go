@@ -1,0 +1,263 @@
+// Package api serves the IntelliDox REST API (v1) and the api's event
+// subscriptions. Handlers decode, validate and map errors; the use cases live
+// in package files.
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"mime"
+	"net/http"
+	"runtime/debug"
+	"strings"
+	"time"
+
+	"github.com/gorilla/mux"
+
+	"github.com/intellidox/intellidox/internal/contract"
+	"github.com/intellidox/intellidox/internal/files"
+	"github.com/intellidox/intellidox/internal/problem"
+	"github.com/intellidox/intellidox/internal/sidecar"
+)
+
+// Checker reports whether a dependency is ready.
+type Checker interface {
+	Ping(ctx context.Context) error
+}
+
+// Server holds the api's handlers.
+type Server struct {
+	files   *files.Service
+	log     *slog.Logger
+	db      Checker
+	sidecar Checker
+}
+
+// New returns a Server.
+func New(svc *files.Service, log *slog.Logger, db, sidecar Checker) *Server {
+	return &Server{files: svc, log: log, db: db, sidecar: sidecar}
+}
+
+// MaxBodyBytes bounds JSON request bodies.
+const MaxBodyBytes = 64 << 10
+
+// Routes returns the api's router.
+func (s *Server) Routes() http.Handler {
+	r := mux.NewRouter()
+	r.HandleFunc("/healthz", s.healthz).Methods(http.MethodGet)
+	r.HandleFunc("/readyz", s.readyz).Methods(http.MethodGet)
+
+	v1 := r.PathPrefix("/v1").Subrouter()
+	v1.HandleFunc("/files", s.create).Methods(http.MethodPost)
+	v1.HandleFunc("/files/{id}", s.get).Methods(http.MethodGet)
+	v1.HandleFunc("/files/{id}/confirm", s.confirm).Methods(http.MethodPost)
+	v1.HandleFunc("/files/{id}/scans", s.scans).Methods(http.MethodGet)
+
+	sidecar.Register(r, s.log,
+		sidecar.Subscription{Topic: contract.TopicFileExtracted, Route: "/events/file-extracted", Handler: s.onExtracted},
+		sidecar.Subscription{Topic: contract.TopicScanCompleted, Route: "/events/scan-completed", Handler: s.onScanCompleted},
+	)
+
+	r.NotFoundHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		problem.Write(w, r, s.log, problem.New(problem.NotFound, "route_not_found", "No such endpoint."))
+	})
+	r.MethodNotAllowedHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		problem.Write(w, r, s.log, &problem.Error{Kind: problem.Invalid, Code: "method_not_allowed",
+			Detail: r.Method + " is not allowed here."})
+	})
+	return s.recoverer(r)
+}
+
+// recoverer turns a panic into a logged 500 problem; no panic reaches a client.
+func (s *Server) recoverer(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		defer func() {
+			if p := recover(); p != nil {
+				if p == http.ErrAbortHandler {
+					panic(p)
+				}
+				s.log.ErrorContext(r.Context(), "panic", "panic", p, "stack", string(debug.Stack()))
+				problem.Write(w, r, s.log, problem.New(problem.Internal, "internal", "An internal error occurred. It has been logged."))
+			}
+		}()
+		next.ServeHTTP(w, r)
+	})
+}
+
+func (s *Server) healthz(w http.ResponseWriter, _ *http.Request) {
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+}
+
+func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
+	checks := map[string]string{"database": "ok", "sidecar": "ok"}
+	ready := true
+	for name, c := range map[string]Checker{"database": s.db, "sidecar": s.sidecar} {
+		if err := c.Ping(r.Context()); err != nil {
+			checks[name], ready = err.Error(), false
+		}
+	}
+	if !ready {
+		problem.Write(w, r, s.log, problem.New(problem.Unavailable, "not_ready", "Not ready: "+summary(checks)))
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"status": "ready", "checks": checks})
+}
+
+func summary(checks map[string]string) string {
+	var parts []string
+	for k, v := range checks {
+		if v != "ok" {
+			parts = append(parts, k+": "+v)
+		}
+	}
+	return strings.Join(parts, "; ")
+}
+
+// tenant is the caller's tenant. Every caller shares one until API keys exist.
+func tenant(*http.Request) string { return "default" }
+
+func (s *Server) create(w http.ResponseWriter, r *http.Request) {
+	var req files.CreateRequest
+	if err := decodeJSON(w, r, &req); err != nil {
+		problem.Write(w, r, s.log, err)
+		return
+	}
+	out, err := s.files.Create(r.Context(), tenant(r), req)
+	if err != nil {
+		problem.Write(w, r, s.log, err)
+		return
+	}
+	w.Header().Set("Location", "/v1/files/"+out.ID)
+	writeJSON(w, http.StatusCreated, out)
+}
+
+func (s *Server) get(w http.ResponseWriter, r *http.Request) {
+	f, err := s.files.Get(r.Context(), tenant(r), mux.Vars(r)["id"])
+	if err != nil {
+		problem.Write(w, r, s.log, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, f)
+}
+
+func (s *Server) confirm(w http.ResponseWriter, r *http.Request) {
+	f, err := s.files.Confirm(r.Context(), tenant(r), mux.Vars(r)["id"])
+	if err != nil {
+		problem.Write(w, r, s.log, err)
+		return
+	}
+	writeJSON(w, http.StatusAccepted, map[string]any{"id": f.ID, "status": f.Status})
+}
+
+func (s *Server) scans(w http.ResponseWriter, r *http.Request) {
+	out, err := s.files.Scans(r.Context(), tenant(r), mux.Vars(r)["id"])
+	if err != nil {
+		problem.Write(w, r, s.log, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+func (s *Server) onExtracted(ctx context.Context, ev sidecar.Event) sidecar.Status {
+	var e contract.FileExtracted
+	if !sidecar.Decode(s.log, ev, &e) {
+		return sidecar.Drop
+	}
+	return s.outcome(ctx, ev, e.SHA256, s.files.OnExtracted(ctx, e))
+}
+
+func (s *Server) onScanCompleted(ctx context.Context, ev sidecar.Event) sidecar.Status {
+	var e contract.ScanCompleted
+	if !sidecar.Decode(s.log, ev, &e) {
+		return sidecar.Drop
+	}
+	if e.Result.Engine == "" || !e.Result.Result.Valid() || len(e.SHA256) != 64 {
+		s.log.WarnContext(ctx, "invalid scan result dropped", "event_id", ev.ID, "sha256", e.SHA256, "engine", e.Result.Engine)
+		return sidecar.Drop
+	}
+	return s.outcome(ctx, ev, e.SHA256, s.files.OnScanCompleted(ctx, e))
+}
+
+func (s *Server) outcome(ctx context.Context, ev sidecar.Event, sha string, err error) sidecar.Status {
+	if err == nil {
+		return sidecar.Success
+	}
+	s.log.WarnContext(ctx, "event handling failed; will retry", "topic", ev.Topic, "event_id", ev.ID, "sha256", sha, "err", err)
+	return sidecar.Retry
+}
+
+// decodeJSON reads one JSON object into v, mapping every failure to a problem.
+func decodeJSON(w http.ResponseWriter, r *http.Request, v any) error {
+	if ct := r.Header.Get("Content-Type"); ct != "" {
+		mt, _, err := mime.ParseMediaType(ct)
+		if err != nil || (mt != "application/json" && !strings.HasSuffix(mt, "+json")) {
+			return problem.New(problem.Unsupported, "unsupported_media_type", "Send the body as application/json.")
+		}
+	}
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, MaxBodyBytes))
+	err := dec.Decode(v)
+	if err == nil && dec.Decode(&struct{}{}) != io.EOF {
+		return problem.New(problem.Invalid, "malformed_json", "The body must hold exactly one JSON object.")
+	}
+	var maxErr *http.MaxBytesError
+	var typeErr *json.UnmarshalTypeError
+	switch {
+	case err == nil:
+		return nil
+	case errors.As(err, &maxErr):
+		return problem.New(problem.TooLarge, "body_too_large", "The request body is larger than 64 KiB.")
+	case errors.As(err, &typeErr):
+		return problem.Field("invalid_field", typeErr.Field,
+			typeErr.Field+" must be a JSON "+jsonKind(typeErr.Type.Kind().String())+".")
+	case errors.Is(err, io.EOF):
+		return problem.New(problem.Invalid, "malformed_json", "The body is empty; send a JSON object.")
+	}
+	return problem.New(problem.Invalid, "malformed_json", "The body is not valid JSON.")
+}
+
+func jsonKind(goKind string) string {
+	switch goKind {
+	case "string":
+		return "string"
+	case "int", "int64", "int32", "float64", "uint64":
+		return "number"
+	case "ptr":
+		return "value of the documented type"
+	}
+	return goKind
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+// SidecarHealth checks the sidecar's outbound health endpoint.
+type SidecarHealth struct {
+	URL    string // e.g. http://127.0.0.1:3500/v1.0/healthz/outbound
+	Client *http.Client
+}
+
+// Ping implements Checker.
+func (h SidecarHealth) Ping(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, h.URL, nil)
+	if err != nil {
+		return err
+	}
+	resp, err := h.Client.Do(req)
+	if err != nil {
+		return errors.New("unreachable")
+	}
+	resp.Body.Close()
+	if resp.StatusCode >= 300 {
+		return errors.New(resp.Status)
+	}
+	return nil
+}

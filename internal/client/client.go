@@ -1,0 +1,221 @@
+// Package client is a Go client for the IntelliDox REST API. The command-line
+// client and the end-to-end tests use it.
+package client
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/intellidox/intellidox/internal/files"
+	"github.com/intellidox/intellidox/internal/problem"
+)
+
+// Client calls one IntelliDox api.
+type Client struct {
+	BaseURL string // e.g. http://127.0.0.1:8080
+	APIKey  string // sent as a bearer token when set
+	HTTP    *http.Client
+}
+
+// New returns a client for baseURL.
+func New(baseURL string) *Client {
+	return &Client{BaseURL: strings.TrimRight(baseURL, "/"), HTTP: &http.Client{Timeout: time.Minute}}
+}
+
+// Problem is an API error as the server described it.
+type Problem struct {
+	problem.Body
+}
+
+func (p *Problem) Error() string {
+	return fmt.Sprintf("%d %s: %s", p.Status, p.Code, p.Detail)
+}
+
+// Created mirrors the create response.
+type Created = files.Created
+
+// File mirrors GET /v1/files/{id}.
+type File = files.File
+
+// Scans mirrors GET /v1/files/{id}/scans.
+type Scans = files.Scans
+
+func (c *Client) do(ctx context.Context, method, path string, body, out any) error {
+	var rd io.Reader
+	if body != nil {
+		b, err := json.Marshal(body)
+		if err != nil {
+			return err
+		}
+		rd = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, c.BaseURL+path, rd)
+	if err != nil {
+		return err
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if c.APIKey != "" {
+		req.Header.Set("Authorization", "Bearer "+c.APIKey)
+	}
+	resp, err := c.HTTP.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode >= 300 {
+		p := &Problem{}
+		b, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+		if json.Unmarshal(b, &p.Body) != nil || p.Code == "" {
+			p.Status, p.Code, p.Detail = resp.StatusCode, "http_error", strings.TrimSpace(string(b))
+		}
+		return p
+	}
+	if out == nil {
+		return nil
+	}
+	return json.NewDecoder(resp.Body).Decode(out)
+}
+
+// CreateRequest is the body of POST /v1/files.
+type CreateRequest struct {
+	Name        string `json:"name"`
+	Size        int64  `json:"size"`
+	SHA256      string `json:"sha256"`
+	ContentType string `json:"contentType,omitempty"`
+}
+
+// Create asks for an upload.
+func (c *Client) Create(ctx context.Context, r CreateRequest) (Created, error) {
+	var out Created
+	err := c.do(ctx, http.MethodPost, "/v1/files", r, &out)
+	return out, err
+}
+
+// Confirm tells the api the bytes are uploaded.
+func (c *Client) Confirm(ctx context.Context, id string) error {
+	return c.do(ctx, http.MethodPost, "/v1/files/"+id+"/confirm", nil, nil)
+}
+
+// Get returns a file.
+func (c *Client) Get(ctx context.Context, id string) (File, error) {
+	var f File
+	err := c.do(ctx, http.MethodGet, "/v1/files/"+id, nil, &f)
+	return f, err
+}
+
+// Scans returns a file's per-engine results.
+func (c *Client) Scans(ctx context.Context, id string) (Scans, error) {
+	var s Scans
+	err := c.do(ctx, http.MethodGet, "/v1/files/"+id+"/scans", nil, &s)
+	return s, err
+}
+
+// StorageError is a refusal by object storage of an upload.
+type StorageError struct {
+	Status int
+	Body   string
+}
+
+func (e *StorageError) Error() string {
+	return fmt.Sprintf("storage refused the upload: %d %s", e.Status, e.Body)
+}
+
+// Put sends body to a presigned upload.
+func (c *Client) Put(ctx context.Context, up *files.Created, body io.Reader, size int64) error {
+	if up.Upload == nil {
+		return errors.New("no upload to put: the content is already known")
+	}
+	req, err := http.NewRequestWithContext(ctx, up.Upload.Method, up.Upload.URL, body)
+	if err != nil {
+		return err
+	}
+	req.ContentLength = size
+	for k, v := range up.Upload.Headers {
+		req.Header.Set(k, v)
+	}
+	resp, err := c.HTTP.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode >= 300 {
+		b, _ := io.ReadAll(io.LimitReader(resp.Body, 4<<10))
+		return &StorageError{Status: resp.StatusCode, Body: string(b)}
+	}
+	return nil
+}
+
+// UploadBytes creates, uploads (unless the content is known) and confirms.
+func (c *Client) UploadBytes(ctx context.Context, name string, data []byte) (Created, error) {
+	sum := sha256.Sum256(data)
+	cr, err := c.Create(ctx, CreateRequest{Name: name, Size: int64(len(data)), SHA256: hex.EncodeToString(sum[:])})
+	if err != nil {
+		return cr, err
+	}
+	if cr.Upload != nil {
+		if err := c.Put(ctx, &cr, bytes.NewReader(data), int64(len(data))); err != nil {
+			return cr, err
+		}
+	}
+	return cr, c.Confirm(ctx, cr.ID)
+}
+
+// UploadFile hashes the file at path, then uploads it as UploadBytes does,
+// streaming it from disk.
+func (c *Client) UploadFile(ctx context.Context, path, name string) (Created, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return Created{}, err
+	}
+	defer f.Close()
+	h := sha256.New()
+	size, err := io.Copy(h, f)
+	if err != nil {
+		return Created{}, err
+	}
+	cr, err := c.Create(ctx, CreateRequest{Name: name, Size: size, SHA256: hex.EncodeToString(h.Sum(nil))})
+	if err != nil {
+		return cr, err
+	}
+	if cr.Upload != nil {
+		if _, err := f.Seek(0, io.SeekStart); err != nil {
+			return cr, err
+		}
+		if err := c.Put(ctx, &cr, f, size); err != nil {
+			return cr, err
+		}
+	}
+	return cr, c.Confirm(ctx, cr.ID)
+}
+
+// Wait polls until the file reaches a terminal status or ctx ends.
+func (c *Client) Wait(ctx context.Context, id string) (File, error) {
+	delay := 20 * time.Millisecond
+	for {
+		f, err := c.Get(ctx, id)
+		if err != nil {
+			return f, err
+		}
+		if f.Status == files.Done || f.Status == files.Rejected {
+			return f, nil
+		}
+		select {
+		case <-ctx.Done():
+			return f, fmt.Errorf("file %s still %s: %w", id, f.Status, ctx.Err())
+		case <-time.After(delay):
+		}
+		delay = min(delay*2, 500*time.Millisecond)
+	}
+}

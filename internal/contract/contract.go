@@ -1,0 +1,137 @@
+// Package contract holds the names and payloads every IntelliDox service
+// shares: Dapr component names, topic names, event payloads and the
+// normalized scan result. It has no dependencies beyond the standard library
+// so that any service (or a test in another language, through the JSON
+// Schemas in docs/schemas) can honour it.
+package contract
+
+import "time"
+
+// Dapr component names. They are the same in every environment; only the
+// component YAML behind them changes.
+const (
+	PubSub     = "events"      // pub/sub component
+	StateStore = "scanresults" // state store shared by the scanners and the api
+	BlobStore  = "blobstore"   // output binding over the object store
+)
+
+// Topics.
+const (
+	TopicFileUploaded  = "file.uploaded"
+	TopicFileExtracted = "file.extracted"
+	TopicScanCompleted = "scan.completed"
+	TopicFileCompleted = "file.completed"
+	// TopicDeadLetter receives messages a subscriber dropped as poison.
+	TopicDeadLetter = "deadletter"
+)
+
+// SchemaVersion is the version of every event payload below. A consumer
+// drops events whose version it does not understand.
+const SchemaVersion = 1
+
+// FileUploaded is published by the api when an upload is confirmed.
+type FileUploaded struct {
+	Version     int    `json:"version"`
+	FileID      string `json:"fileId"`
+	SHA256      string `json:"sha256"` // claimed by the client, verified by the extractor
+	Size        int64  `json:"size"`
+	ObjectKey   string `json:"objectKey"`
+	ContentType string `json:"contentType,omitempty"`
+	Name        string `json:"name,omitempty"`
+}
+
+// FileExtracted is published by the extractor once it has read the object.
+// Exactly one of Rejection or the verified fields is meaningful.
+type FileExtracted struct {
+	Version   int            `json:"version"`
+	FileID    string         `json:"fileId"`
+	SHA256    string         `json:"sha256"`
+	MD5       string         `json:"md5,omitempty"`
+	SHA1      string         `json:"sha1,omitempty"`
+	Size      int64          `json:"size"`
+	ObjectKey string         `json:"objectKey"`
+	MIMEType  string         `json:"mimeType,omitempty"`
+	Metadata  map[string]any `json:"metadata,omitempty"`
+	Rejection *Rejection     `json:"rejection,omitempty"`
+}
+
+// Rejection says why the extractor refused an object.
+type Rejection struct {
+	Code   string `json:"code"`   // stable, e.g. "hash_mismatch"
+	Reason string `json:"reason"` // human readable
+}
+
+// Rejection codes.
+const (
+	RejectHashMismatch = "hash_mismatch"
+	RejectSizeMismatch = "size_mismatch"
+	RejectNotFound     = "object_not_found"
+	RejectTooLarge     = "too_large"
+)
+
+// ScanCompleted is published by a scanner for every (sha256, engine) result.
+type ScanCompleted struct {
+	Version int    `json:"version"`
+	FileID  string `json:"fileId,omitempty"` // the upload that triggered the scan, if any
+	SHA256  string `json:"sha256"`
+	Result  Result `json:"result"`
+}
+
+// FileCompleted is published by the api when a file reaches a terminal
+// status: "done" with a final verdict, or "rejected" (verdict "unscanned").
+type FileCompleted struct {
+	Version int     `json:"version"`
+	FileID  string  `json:"fileId"`
+	SHA256  string  `json:"sha256"`
+	Status  string  `json:"status"`
+	Verdict Verdict `json:"verdict"`
+}
+
+// Outcome is one engine's normalized answer.
+type Outcome string
+
+// Engine outcomes.
+const (
+	Clean      Outcome = "clean"
+	Malicious  Outcome = "malicious"
+	Suspicious Outcome = "suspicious"
+	Error      Outcome = "error"
+	Skipped    Outcome = "skipped"
+)
+
+// Valid reports whether o is one of the defined outcomes.
+func (o Outcome) Valid() bool {
+	switch o {
+	case Clean, Malicious, Suspicious, Error, Skipped:
+		return true
+	}
+	return false
+}
+
+// Result is one engine's normalized scan result, as served by
+// GET /v1/files/{id}/scans and carried by scan.completed.
+type Result struct {
+	Engine           string    `json:"engine"`
+	Result           Outcome   `json:"result"`
+	Threats          []string  `json:"threats"`
+	EngineVersion    string    `json:"engineVersion"`
+	SignatureVersion string    `json:"signatureVersion"`
+	ScannedAt        time.Time `json:"scannedAt"`
+	DurationMs       int64     `json:"durationMs"`
+	Detail           string    `json:"detail,omitempty"`
+}
+
+// Verdict is the overall judgement on a file.
+type Verdict string
+
+// Verdicts.
+const (
+	VerdictPending    Verdict = "pending"
+	VerdictClean      Verdict = "clean"
+	VerdictMalicious  Verdict = "malicious"
+	VerdictSuspicious Verdict = "suspicious"
+	VerdictUnscanned  Verdict = "unscanned"
+)
+
+// Final reports whether v is a terminal verdict.
+func (v Verdict) Final() bool { return v != VerdictPending && v != "" }

@@ -1,0 +1,111 @@
+// Package files is the api's business logic: uploads, confirmation, and the
+// verdict a file earns from its engines' results. It knows no HTTP and no SQL;
+// it declares the store, presigner and object-checker it needs.
+package files
+
+import (
+	"context"
+	"encoding/json"
+	"time"
+
+	"github.com/intellidox/intellidox/internal/contract"
+	"github.com/intellidox/intellidox/internal/objstore"
+)
+
+// Status is an upload's lifecycle state.
+type Status string
+
+// Upload statuses.
+const (
+	AwaitingUpload Status = "awaiting_upload"
+	Processing     Status = "processing"
+	Done           Status = "done"
+	Rejected       Status = "rejected"
+)
+
+// File is an upload joined with what is known about its content.
+type File struct {
+	ID          string           `json:"id"`
+	Tenant      string           `json:"-"`
+	Name        string           `json:"name"`
+	Size        int64            `json:"size"`
+	SHA256      string           `json:"sha256"`
+	MD5         string           `json:"md5,omitempty"`
+	SHA1        string           `json:"sha1,omitempty"`
+	ContentType string           `json:"contentType"`
+	MIMEType    string           `json:"mimeType,omitempty"`
+	Status      Status           `json:"status"`
+	Verdict     contract.Verdict `json:"verdict"`
+	Reason      string           `json:"reason,omitempty"`
+	Metadata    json.RawMessage  `json:"metadata"`
+	ObjectKey   string           `json:"-"`
+	BlobState   string           `json:"-"`
+	CreatedAt   time.Time        `json:"createdAt"`
+	UpdatedAt   time.Time        `json:"updatedAt"`
+}
+
+// Blob states, as stored.
+const (
+	BlobNew        = "new"
+	BlobProcessing = "processing"
+	BlobVerified   = "verified"
+	BlobRejected   = "rejected"
+)
+
+// NewUpload is a validated request to upload.
+type NewUpload struct {
+	ID          string
+	Tenant      string
+	Name        string
+	Size        int64
+	SHA256      string
+	ContentType string
+	ObjectKey   string // used only if the content is new
+	ExpiresAt   time.Time
+}
+
+// Created is the answer to a create request.
+type Created struct {
+	ID     string           `json:"id"`
+	Status Status           `json:"status"`
+	SHA256 string           `json:"sha256"`
+	Upload *objstore.Upload `json:"upload"`
+}
+
+// Scans is the per-engine view of a file.
+type Scans struct {
+	Verdict  contract.Verdict  `json:"verdict"`
+	Complete bool              `json:"complete"`
+	Engines  []contract.Result `json:"engines"`
+	Pending  []string          `json:"pending"`
+}
+
+// Decider computes a verdict from results; see package verdict.
+type Decider interface {
+	// Decide returns the verdict and whether every required engine reported.
+	Decide(results []contract.Result) (contract.Verdict, bool)
+	// Missing lists the required engines that have not reported.
+	Missing(results []contract.Result) []string
+}
+
+// Store persists files. Implementations run each method in one transaction
+// and write the events it causes to an outbox in that same transaction.
+type Store interface {
+	// CreateUpload records u, creating the blob row if the content is new,
+	// and returns the file as stored.
+	CreateUpload(ctx context.Context, u NewUpload) (File, error)
+	// Get returns the tenant's file, or ErrNotFound.
+	Get(ctx context.Context, tenant, id string) (File, error)
+	// Results returns every stored engine result for the content.
+	Results(ctx context.Context, sha256 string) ([]contract.Result, error)
+	// Confirm moves an awaiting upload to processing and queues
+	// file.uploaded. It returns the file after the change and the ids of
+	// outbox rows to relay.
+	Confirm(ctx context.Context, tenant, id string) (File, []int64, error)
+	// RecordExtraction stores the extractor's findings (or rejection) and
+	// settles the verdict if every engine has reported.
+	RecordExtraction(ctx context.Context, ev contract.FileExtracted, d Decider) ([]int64, error)
+	// RecordScan stores one engine result and settles the verdict if every
+	// engine has reported and the content is verified.
+	RecordScan(ctx context.Context, ev contract.ScanCompleted, d Decider) ([]int64, error)
+}

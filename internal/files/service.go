@@ -1,0 +1,244 @@
+package files
+
+import (
+	"context"
+	"fmt"
+	"mime"
+	"regexp"
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/google/uuid"
+
+	"github.com/intellidox/intellidox/internal/contract"
+	"github.com/intellidox/intellidox/internal/objstore"
+	"github.com/intellidox/intellidox/internal/problem"
+)
+
+// Errors with stable codes that the store and the service return.
+var (
+	ErrNotFound     = problem.New(problem.NotFound, "not_found", "No file with this id exists.")
+	ErrSizeConflict = problem.Field("size_conflict", "size",
+		"Content with this sha256 is already stored with a different size.")
+)
+
+// Unavailable wraps a failure of a dependency the client cannot fix.
+func Unavailable(code, what string, err error) error {
+	return problem.Wrap(problem.Unavailable, code, what+" is unavailable; try again shortly.", err)
+}
+
+// Presigner issues uploads bound to size and hash.
+type Presigner interface {
+	PresignPut(ctx context.Context, key string, size int64, sha256Hex string, ttl time.Duration) (objstore.Upload, error)
+}
+
+// Objects tells whether an object is in storage.
+type Objects interface {
+	ObjectSize(ctx context.Context, key string) (size int64, found bool, err error)
+}
+
+// Relay publishes queued outbox rows now. It is best effort: rows it cannot
+// publish stay queued for the background relay.
+type Relay interface {
+	Relay(ctx context.Context, ids []int64)
+}
+
+// Config holds the service's limits.
+type Config struct {
+	MaxSize    int64         // largest accepted file, in bytes
+	PresignTTL time.Duration // lifetime of an upload URL
+}
+
+// Service implements the file use cases.
+type Service struct {
+	store   Store
+	presign Presigner
+	objects Objects
+	relay   Relay
+	decider Decider
+	cfg     Config
+}
+
+// NewService wires a Service.
+func NewService(store Store, presign Presigner, objects Objects, relay Relay, decider Decider, cfg Config) *Service {
+	return &Service{store: store, presign: presign, objects: objects, relay: relay, decider: decider, cfg: cfg}
+}
+
+// CreateRequest is the body of POST /v1/files. Pointers tell a missing field
+// from a zero one.
+type CreateRequest struct {
+	Name        *string `json:"name"`
+	Size        *int64  `json:"size"`
+	SHA256      *string `json:"sha256"`
+	ContentType *string `json:"contentType"`
+}
+
+var sha256Hex = regexp.MustCompile(`^[0-9a-fA-F]{64}$`)
+
+// MaxNameBytes bounds a file name.
+const MaxNameBytes = 255
+
+func (s *Service) validate(r CreateRequest) (NewUpload, error) {
+	var u NewUpload
+	switch {
+	case r.Name == nil:
+		return u, problem.Field("missing_field", "name", "name is required.")
+	case r.Size == nil:
+		return u, problem.Field("missing_field", "size", "size is required.")
+	case r.SHA256 == nil:
+		return u, problem.Field("missing_field", "sha256", "sha256 is required.")
+	}
+	if err := validName(*r.Name); err != nil {
+		return u, err
+	}
+	if *r.Size <= 0 {
+		return u, problem.Field("invalid_size", "size", "size must be a positive number of bytes.")
+	}
+	if *r.Size > s.cfg.MaxSize {
+		return u, &problem.Error{Kind: problem.TooLarge, Code: "file_too_large", Field: "size",
+			Detail: fmt.Sprintf("size %d exceeds the maximum of %d bytes.", *r.Size, s.cfg.MaxSize)}
+	}
+	if !sha256Hex.MatchString(*r.SHA256) {
+		return u, problem.Field("invalid_sha256", "sha256", "sha256 must be 64 hexadecimal digits.")
+	}
+	ct := ""
+	if r.ContentType != nil && *r.ContentType != "" {
+		mt, params, err := mime.ParseMediaType(*r.ContentType)
+		if err != nil || len(*r.ContentType) > 255 {
+			return u, problem.Field("invalid_content_type", "contentType", "contentType must be a media type such as application/pdf.")
+		}
+		ct = mime.FormatMediaType(mt, params)
+	}
+	return NewUpload{
+		ID:          uuid.NewString(),
+		Name:        *r.Name,
+		Size:        *r.Size,
+		SHA256:      strings.ToLower(*r.SHA256),
+		ContentType: ct,
+		ObjectKey:   "blobs/" + uuid.NewString(),
+	}, nil
+}
+
+func validName(n string) error {
+	bad := func(detail string) error { return problem.Field("invalid_name", "name", detail) }
+	switch {
+	case strings.TrimSpace(n) == "":
+		return bad("name must not be empty.")
+	case len(n) > MaxNameBytes:
+		return bad(fmt.Sprintf("name must be at most %d bytes.", MaxNameBytes))
+	case !utf8.ValidString(n):
+		return bad("name must be valid UTF-8.")
+	case strings.ContainsAny(n, `/\`), n == ".", n == "..":
+		return bad("name must be a plain file name, without path separators.")
+	}
+	for _, r := range n {
+		if unicode.IsControl(r) || r == '\uFEFF' || unicode.Is(unicode.Bidi_Control, r) {
+			return bad("name must not contain control characters.")
+		}
+	}
+	return nil
+}
+
+// Create records an upload request. Content already stored and verified gets
+// no upload URL: its results exist or are on their way.
+func (s *Service) Create(ctx context.Context, tenant string, r CreateRequest) (Created, error) {
+	u, err := s.validate(r)
+	if err != nil {
+		return Created{}, err
+	}
+	u.Tenant = tenant
+	u.ExpiresAt = time.Now().Add(s.cfg.PresignTTL)
+	f, err := s.store.CreateUpload(ctx, u)
+	if err != nil {
+		return Created{}, err
+	}
+	out := Created{ID: f.ID, Status: f.Status, SHA256: f.SHA256}
+	if f.Status != AwaitingUpload {
+		return out, nil
+	}
+	up, err := s.presign.PresignPut(ctx, f.ObjectKey, f.Size, f.SHA256, s.cfg.PresignTTL)
+	if err != nil {
+		return Created{}, problem.Wrap(problem.Internal, "presign_failed", "Could not issue an upload URL.", err)
+	}
+	out.Upload = &up
+	return out, nil
+}
+
+// Confirm tells IntelliDox the bytes are in storage. It is idempotent.
+func (s *Service) Confirm(ctx context.Context, tenant, id string) (File, error) {
+	f, err := s.store.Get(ctx, tenant, id)
+	if err != nil {
+		return File{}, err
+	}
+	if f.Status != AwaitingUpload {
+		return f, nil
+	}
+	if f.BlobState != BlobVerified && f.BlobState != BlobProcessing {
+		size, found, err := s.objects.ObjectSize(ctx, f.ObjectKey)
+		switch {
+		case err != nil:
+			return File{}, Unavailable("storage_unavailable", "Object storage", err)
+		case !found:
+			return File{}, problem.New(problem.Conflict, "upload_missing",
+				"The bytes are not in storage yet: PUT them to the upload URL, then confirm.")
+		case size != f.Size:
+			return File{}, problem.New(problem.Conflict, "size_mismatch",
+				fmt.Sprintf("Storage holds %d bytes, but %d were declared.", size, f.Size))
+		}
+	}
+	f, ids, err := s.store.Confirm(ctx, tenant, id)
+	if err != nil {
+		return File{}, err
+	}
+	s.relay.Relay(ctx, ids)
+	return f, nil
+}
+
+// Get returns one file.
+func (s *Service) Get(ctx context.Context, tenant, id string) (File, error) {
+	return s.store.Get(ctx, tenant, id)
+}
+
+// Scans returns the per-engine results of a file's content.
+func (s *Service) Scans(ctx context.Context, tenant, id string) (Scans, error) {
+	f, err := s.store.Get(ctx, tenant, id)
+	if err != nil {
+		return Scans{}, err
+	}
+	results, err := s.store.Results(ctx, f.SHA256)
+	if err != nil {
+		return Scans{}, err
+	}
+	v, complete := s.decider.Decide(results)
+	out := Scans{Verdict: f.Verdict, Complete: complete, Engines: results, Pending: []string{}}
+	if f.Status == Done {
+		out.Verdict = v
+	}
+	out.Pending = s.decider.Missing(results)
+	if out.Engines == nil {
+		out.Engines = []contract.Result{}
+	}
+	return out, nil
+}
+
+// OnExtracted records the extractor's findings.
+func (s *Service) OnExtracted(ctx context.Context, ev contract.FileExtracted) error {
+	ids, err := s.store.RecordExtraction(ctx, ev, s.decider)
+	if err != nil {
+		return err
+	}
+	s.relay.Relay(ctx, ids)
+	return nil
+}
+
+// OnScanCompleted records one engine's result.
+func (s *Service) OnScanCompleted(ctx context.Context, ev contract.ScanCompleted) error {
+	ids, err := s.store.RecordScan(ctx, ev, s.decider)
+	if err != nil {
+		return err
+	}
+	s.relay.Relay(ctx, ids)
+	return nil
+}

@@ -1,0 +1,147 @@
+// Package objstore issues presigned uploads with aws-sdk-go-v2. It is the one
+// place IntelliDox talks to object storage without Dapr: the blobstore
+// binding presigns GET URLs only, and uploads must be bound to their bytes.
+// Custom endpoints and path-style addressing make the same code work against
+// S3 and any S3-compatible server.
+package objstore
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/hex"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/s3/types"
+)
+
+// Config locates the bucket.
+type Config struct {
+	Bucket    string
+	Region    string
+	Endpoint  string // empty for AWS itself
+	PathStyle bool
+	// AccessKey and SecretKey are optional: when empty the default AWS
+	// credential chain applies (environment, IRSA, instance role).
+	AccessKey string
+	SecretKey string
+}
+
+// Store presigns uploads into one bucket.
+type Store struct {
+	bucket  string
+	client  *s3.Client
+	presign *s3.PresignClient
+}
+
+// New builds a Store. It makes no network calls.
+func New(ctx context.Context, cfg Config) (*Store, error) {
+	if cfg.Bucket == "" {
+		return nil, fmt.Errorf("objstore: bucket is required")
+	}
+	if cfg.Region == "" {
+		cfg.Region = "us-east-1"
+	}
+	awsCfg, err := loadAWSConfig(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	client := s3.NewFromConfig(awsCfg, func(o *s3.Options) {
+		if cfg.Endpoint != "" {
+			o.BaseEndpoint = aws.String(cfg.Endpoint)
+		}
+		o.UsePathStyle = cfg.PathStyle
+	})
+	return &Store{bucket: cfg.Bucket, client: client, presign: s3.NewPresignClient(client)}, nil
+}
+
+// Upload is a presigned PUT: the client sends the bytes to URL with Headers.
+type Upload struct {
+	URL       string            `json:"url"`
+	Method    string            `json:"method"`
+	Headers   map[string]string `json:"headers"`
+	ExpiresAt time.Time         `json:"expiresAt"`
+}
+
+// PresignPut returns a PUT for key that storage accepts only with exactly
+// size bytes whose SHA-256 is sha256Hex.
+func (s *Store) PresignPut(ctx context.Context, key string, size int64, sha256Hex string, ttl time.Duration) (Upload, error) {
+	sum, err := hex.DecodeString(sha256Hex)
+	if err != nil || len(sum) != 32 {
+		return Upload{}, fmt.Errorf("presign %s: bad sha256 %q", key, sha256Hex)
+	}
+	checksum := base64.StdEncoding.EncodeToString(sum)
+	req, err := s.presign.PresignPutObject(ctx, &s3.PutObjectInput{
+		Bucket:         aws.String(s.bucket),
+		Key:            aws.String(key),
+		ContentLength:  aws.Int64(size),
+		ChecksumSHA256: aws.String(checksum),
+	}, s3.WithPresignExpires(ttl))
+	if err != nil {
+		return Upload{}, fmt.Errorf("presign %s: %w", key, err)
+	}
+	return Upload{
+		URL:       req.URL,
+		Method:    http.MethodPut,
+		Headers:   clientHeaders(req.SignedHeader),
+		ExpiresAt: time.Now().Add(ttl).UTC().Truncate(time.Second),
+	}, nil
+}
+
+// clientHeaders keeps the signed headers a client must send itself. Host and
+// Content-Length are set by every HTTP client (browsers refuse to set them).
+func clientHeaders(h http.Header) map[string]string {
+	out := make(map[string]string, len(h))
+	for k, v := range h {
+		switch strings.ToLower(k) {
+		case "host", "content-length":
+			continue
+		}
+		out[strings.ToLower(k)] = strings.Join(v, ",")
+	}
+	return out
+}
+
+// EnsureBucket creates the bucket if it is missing and sets CORS so that
+// browsers on origins may PUT to presigned URLs. It is for local set-up and
+// tests; in AWS the bucket is provisioned outside the application.
+func (s *Store) EnsureBucket(ctx context.Context, origins []string) error {
+	_, err := s.client.HeadBucket(ctx, &s3.HeadBucketInput{Bucket: aws.String(s.bucket)})
+	if err != nil {
+		if _, err := s.client.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String(s.bucket)}); err != nil {
+			return fmt.Errorf("create bucket %s: %w", s.bucket, err)
+		}
+	}
+	if len(origins) == 0 {
+		return nil
+	}
+	_, err = s.client.PutBucketCors(ctx, &s3.PutBucketCorsInput{
+		Bucket: aws.String(s.bucket),
+		CORSConfiguration: &types.CORSConfiguration{CORSRules: []types.CORSRule{{
+			AllowedOrigins: origins,
+			AllowedMethods: []string{http.MethodPut, http.MethodGet, http.MethodHead},
+			AllowedHeaders: []string{"*"},
+			ExposeHeaders:  []string{"ETag", "x-amz-checksum-sha256"},
+			MaxAgeSeconds:  aws.Int32(3600),
+		}}},
+	})
+	if err != nil {
+		return fmt.Errorf("set cors on %s: %w", s.bucket, err)
+	}
+	return nil
+}
+
+func loadAWSConfig(ctx context.Context, cfg Config) (aws.Config, error) {
+	if cfg.AccessKey != "" {
+		return aws.Config{
+			Region:      cfg.Region,
+			Credentials: credentials.NewStaticCredentialsProvider(cfg.AccessKey, cfg.SecretKey, ""),
+		}, nil
+	}
+	return defaultConfig(ctx, cfg.Region)
+}

@@ -1,0 +1,178 @@
+// Package sidecar is IntelliDox's narrow view of the Dapr sidecar: publish,
+// state, the blobstore binding, and the app side of subscriptions. Services
+// declare the small interfaces they need; *Client satisfies them.
+package sidecar
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"time"
+
+	dapr "github.com/dapr/go-sdk/client"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+
+	"github.com/intellidox/intellidox/internal/contract"
+)
+
+// Client talks to the local Dapr sidecar over gRPC.
+type Client struct {
+	conn *grpc.ClientConn
+	dapr dapr.Client
+}
+
+// Dial returns a client for the sidecar at addr (host:port). The connection
+// is lazy, so an app can start before its sidecar; calls made while the
+// sidecar is away fail and are retried by their callers.
+func Dial(addr string) (*Client, error) {
+	if addr == "" {
+		port := os.Getenv("DAPR_GRPC_PORT")
+		if port == "" {
+			port = "50001"
+		}
+		addr = "127.0.0.1:" + port
+	}
+	conn, err := grpc.NewClient(addr,
+		grpc.WithTransportCredentials(insecure.NewCredentials()),
+		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(16<<20)))
+	if err != nil {
+		return nil, fmt.Errorf("dial sidecar %s: %w", addr, err)
+	}
+	// NewClientWithConnection picks DAPR_API_TOKEN up from the environment.
+	return &Client{conn: conn, dapr: dapr.NewClientWithConnection(conn)}, nil
+}
+
+// Close releases the connection.
+func (c *Client) Close() error { return c.conn.Close() }
+
+// Publish sends v, encoded as JSON, to topic on the shared pub/sub.
+func (c *Client) Publish(ctx context.Context, topic string, v any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Errorf("encode %s: %w", topic, err)
+	}
+	if err := c.dapr.PublishEvent(ctx, contract.PubSub, topic, b,
+		dapr.PublishEventWithContentType("application/json")); err != nil {
+		return fmt.Errorf("publish %s: %w", topic, err)
+	}
+	return nil
+}
+
+// ErrNotFound is returned when a state key or an object does not exist.
+var ErrNotFound = errors.New("not found")
+
+// GetState decodes the JSON value stored under key into v.
+func (c *Client) GetState(ctx context.Context, key string, v any) error {
+	item, err := c.dapr.GetState(ctx, contract.StateStore, key, nil)
+	if err != nil {
+		return fmt.Errorf("get state %s: %w", key, err)
+	}
+	if item == nil || len(item.Value) == 0 {
+		return ErrNotFound
+	}
+	if err := json.Unmarshal(item.Value, v); err != nil {
+		return fmt.Errorf("decode state %s: %w", key, err)
+	}
+	return nil
+}
+
+// SaveState stores v as JSON under key.
+func (c *Client) SaveState(ctx context.Context, key string, v any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Errorf("encode state %s: %w", key, err)
+	}
+	if err := c.dapr.SaveState(ctx, contract.StateStore, key, b,
+		map[string]string{"contentType": "application/json"}); err != nil {
+		return fmt.Errorf("save state %s: %w", key, err)
+	}
+	return nil
+}
+
+// PresignGet asks the blobstore binding for a GET URL for key, valid for ttl.
+func (c *Client) PresignGet(ctx context.Context, key string, ttl time.Duration) (string, error) {
+	out, err := c.dapr.InvokeBinding(ctx, &dapr.InvokeBindingRequest{
+		Name:      contract.BlobStore,
+		Operation: "presign",
+		Metadata:  map[string]string{"key": key, "presignTTL": ttl.String()},
+	})
+	if err != nil {
+		return "", fmt.Errorf("presign %s: %w", key, err)
+	}
+	var resp struct {
+		PresignURL string `json:"presignURL"`
+	}
+	if err := json.Unmarshal(out.Data, &resp); err != nil || resp.PresignURL == "" {
+		return "", fmt.Errorf("presign %s: unexpected binding response %q", key, out.Data)
+	}
+	return resp.PresignURL, nil
+}
+
+// ObjectSize returns the size of the object stored under key and whether it
+// exists. It lists with the key as prefix, which every S3-compatible store
+// supports through the binding's list operation.
+func (c *Client) ObjectSize(ctx context.Context, key string) (int64, bool, error) {
+	req, _ := json.Marshal(map[string]any{"prefix": key, "maxResults": 1})
+	out, err := c.dapr.InvokeBinding(ctx, &dapr.InvokeBindingRequest{
+		Name:      contract.BlobStore,
+		Operation: "list",
+		Data:      req,
+	})
+	if err != nil {
+		return 0, false, fmt.Errorf("list %s: %w", key, err)
+	}
+	var resp struct {
+		Contents []struct {
+			Key  *string
+			Size *int64
+		}
+	}
+	if err := json.Unmarshal(out.Data, &resp); err != nil {
+		return 0, false, fmt.Errorf("list %s: decode: %w", key, err)
+	}
+	for _, o := range resp.Contents {
+		if o.Key != nil && *o.Key == key && o.Size != nil {
+			return *o.Size, true, nil
+		}
+	}
+	return 0, false, nil
+}
+
+// OpenObject streams the object stored under key through a presigned GET
+// from the blobstore binding. The caller closes the body. A missing object
+// is ErrNotFound.
+func (c *Client) OpenObject(ctx context.Context, key string) (io.ReadCloser, error) {
+	url, err := c.PresignGet(ctx, key, 15*time.Minute)
+	if err != nil {
+		return nil, err
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := objectHTTP.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("get object %s: %w", key, err)
+	}
+	switch resp.StatusCode {
+	case http.StatusOK:
+		return resp.Body, nil
+	case http.StatusNotFound:
+		resp.Body.Close()
+		return nil, fmt.Errorf("object %s: %w", key, ErrNotFound)
+	}
+	resp.Body.Close()
+	return nil, fmt.Errorf("get object %s: %s", key, resp.Status)
+}
+
+// objectHTTP keeps connections to the object store alive between objects.
+var objectHTTP = &http.Client{Transport: &http.Transport{
+	Proxy:               http.ProxyFromEnvironment,
+	MaxIdleConnsPerHost: 32,
+	IdleConnTimeout:     90 * time.Second,
+}}

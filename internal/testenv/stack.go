@@ -1,0 +1,145 @@
+package testenv
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/intellidox/intellidox/internal/launch"
+)
+
+// Stack is the whole IntelliDox pipeline on real sidecars, with private
+// ports, Redis, bucket and database.
+type Stack struct {
+	API      string // base URL of the api, direct
+	APIDapr  string // base URL of the api through its sidecar's service invocation
+	S3       S3
+	DB       string
+	Redis    string
+	Launched *launch.Stack
+	LogPath  string
+}
+
+// StackOptions adjust a stack.
+type StackOptions struct {
+	Env            map[string]string // extra environment for every app and sidecar
+	ResourcesPaths []string          // replaces components/local
+	Redis          string            // use this Redis instead of a private one
+}
+
+var (
+	buildOnce sync.Once
+	buildDir  string
+	buildErr  error
+)
+
+// Binaries builds the apps once per test binary and returns their directory.
+func Binaries(t testing.TB) string {
+	t.Helper()
+	buildOnce.Do(func() {
+		buildDir, buildErr = os.MkdirTemp("", "intellidox-bin-")
+		if buildErr != nil {
+			return
+		}
+		cmd := exec.Command("go", "build", "-o", buildDir+"/", "./apps/api", "./apps/extractor", "./apps/scanner")
+		cmd.Dir = Root()
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
+		}
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
+	}
+	return buildDir
+}
+
+// StartStack starts every app of dapr.yaml beside its own daprd.
+func StartStack(t testing.TB, opts StackOptions) *Stack {
+	t.Helper()
+	root := Root()
+	daprd, err := launch.FindDaprd(root)
+	if err != nil {
+		t.Fatalf("%v", err)
+	}
+	bins := Binaries(t)
+	rf, err := launch.Load(filepath.Join(root, "dapr.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &Stack{Redis: opts.Redis}
+	if s.Redis == "" {
+		s.Redis = Redis(t)
+	}
+	s.S3 = StartS3(t)
+	s.DB = Database(t, nil, nil)
+	env := map[string]string{
+		"REDIS_ADDR":            s.Redis,
+		"DATABASE_URL":          s.DB,
+		"S3_ENDPOINT":           s.S3.Endpoint,
+		"S3_BUCKET":             s.S3.Bucket,
+		"AWS_ACCESS_KEY_ID":     s.S3.AccessKey,
+		"AWS_SECRET_ACCESS_KEY": s.S3.SecretKey,
+		"CLAMD_ADDR":            ClamdAddr(t),
+		"LOG_LEVEL":             "debug",
+	}
+	for k, v := range opts.Env {
+		env[k] = v
+	}
+	for i := range rf.Apps {
+		a := &rf.Apps[i]
+		a.AppPort, a.DaprHTTPPort, a.DaprGRPCPort = FreePort(t), FreePort(t), FreePort(t)
+		a.MetricsPort, a.DaprInternalGRPCPort = FreePort(t), FreePort(t)
+		a.Command = append([]string{filepath.Join(bins, filepath.Base(a.Command[0]))}, a.Command[1:]...)
+	}
+	s.LogPath = filepath.Join(t.TempDir(), "stack.log")
+	logf, err := os.Create(s.LogPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	st, err := launch.Start(ctx, rf, launch.Options{Daprd: daprd, Env: env, Log: logf,
+		DaprLogLevel: "info", ResourcesPaths: opts.ResourcesPaths})
+	if err != nil {
+		logf.Close()
+		t.Fatalf("start stack: %v\n%s", err, tail(s.LogPath, 80))
+	}
+	s.Launched = st
+	t.Cleanup(func() {
+		st.Stop()
+		logf.Close()
+		if t.Failed() {
+			t.Logf("stack log (last lines of %s):\n%s", s.LogPath, tail(s.LogPath, 120))
+		}
+	})
+	api := rf.App("api")
+	s.API = fmt.Sprintf("http://127.0.0.1:%d", api.AppPort)
+	s.APIDapr = fmt.Sprintf("http://127.0.0.1:%d/v1.0/invoke/api/method", api.DaprHTTPPort)
+	return s
+}
+
+func tail(path string, n int) string {
+	f, err := os.Open(path)
+	if err != nil {
+		return err.Error()
+	}
+	defer f.Close()
+	var lines []string
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	for sc.Scan() {
+		lines = append(lines, sc.Text())
+		if len(lines) > n {
+			lines = lines[1:]
+		}
+	}
+	return strings.Join(lines, "\n")
+}
