@@ -52,7 +52,19 @@ type FileExtracted struct {
 	ObjectKey string         `json:"objectKey"`
 	MIMEType  string         `json:"mimeType,omitempty"`
 	Metadata  map[string]any `json:"metadata,omitempty"`
+	Findings  []Finding      `json:"findings,omitempty"`
 	Rejection *Rejection     `json:"rejection,omitempty"`
+}
+
+// Finding is something the extractor noticed about a file: a mismatch
+// between its name and its content, a limit that stopped inspection, a zip
+// bomb. Effect says how it bears on the verdict.
+type Finding struct {
+	Code    string `json:"code"`    // stable, e.g. "extension_mismatch", "zip_bomb"
+	Message string `json:"message"` // human readable
+	// Effect is "" (informational), "unscanned" (the file could not be
+	// fully inspected) or "suspicious" (the file itself is suspect).
+	Effect Verdict `json:"effect,omitempty"`
 }
 
 // Rejection says why the extractor refused an object.

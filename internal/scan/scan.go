@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
 	"time"
 
 	"github.com/intellidox/intellidox/internal/contract"
@@ -25,6 +26,12 @@ type Engine interface {
 	Versions(ctx context.Context) (engine, signatures string, err error)
 	// Scan reads r to the end (or until it decides) and judges it.
 	Scan(ctx context.Context, r io.Reader, f File) (Finding, error)
+}
+
+// ContentFree is implemented by engines that judge a file by its hashes
+// alone (e.g. reputation lists): the scanner then does not read the object.
+type ContentFree interface {
+	ContentFree() bool
 }
 
 // File describes what is being scanned.
@@ -141,11 +148,15 @@ func (s *Service) scan(ctx context.Context, e contract.FileExtracted) contract.R
 		res.DurationMs = time.Since(start).Milliseconds()
 		return res
 	}
-	body, err := s.dapr.OpenObject(ctx, e.ObjectKey)
-	if err != nil {
-		return finish(Finding{Detail: err.Error()})
+	var body io.Reader = http.NoBody
+	if cf, ok := s.engine.(ContentFree); !ok || !cf.ContentFree() {
+		rc, err := s.dapr.OpenObject(ctx, e.ObjectKey)
+		if err != nil {
+			return finish(Finding{Detail: err.Error()})
+		}
+		defer rc.Close()
+		body = rc
 	}
-	defer body.Close()
 	f, err := s.engine.Scan(ctx, body, File{SHA256: e.SHA256, MD5: e.MD5, SHA1: e.SHA1, Size: e.Size, MIMEType: e.MIMEType})
 	switch {
 	case err == nil:
