@@ -54,6 +54,22 @@ type FileExtracted struct {
 	Metadata  map[string]any `json:"metadata,omitempty"`
 	Findings  []Finding      `json:"findings,omitempty"`
 	Rejection *Rejection     `json:"rejection,omitempty"`
+	// Engines, when set, makes this a rescan request for just these
+	// engines: scanners not listed acknowledge the event without scanning.
+	Engines []string `json:"engines,omitempty"`
+}
+
+// ForEngine reports whether engine should act on the event.
+func (e FileExtracted) ForEngine(engine string) bool {
+	if len(e.Engines) == 0 {
+		return true
+	}
+	for _, x := range e.Engines {
+		if x == engine {
+			return true
+		}
+	}
+	return false
 }
 
 // Finding is something the extractor noticed about a file: a mismatch

@@ -89,8 +89,8 @@ func (s *Service) OnExtracted(ctx context.Context, ev sidecar.Event) sidecar.Sta
 	if !sidecar.Decode(s.log, ev, &e) {
 		return sidecar.Drop
 	}
-	if e.Rejection != nil {
-		return sidecar.Success // nothing verified to scan
+	if e.Rejection != nil || !e.ForEngine(s.engine.Name()) {
+		return sidecar.Success // nothing verified to scan, or a rescan for other engines
 	}
 	log := s.log.With("file_id", e.FileID, "sha256", e.SHA256)
 	res, err := s.result(ctx, e)
