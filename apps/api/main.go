@@ -40,6 +40,8 @@ type settings struct {
 	s3          objstore.Config
 	files       files.Config
 	policy      verdict.Policy
+	webDir      string
+	sseResync   time.Duration
 }
 
 func load() (settings, error) {
@@ -58,7 +60,9 @@ func load() (settings, error) {
 			MaxSize:    e.Int64("MAX_FILE_SIZE", 2<<30),
 			PresignTTL: e.Duration("PRESIGN_TTL", 15*time.Minute),
 		},
-		policy: verdict.Policy{Engines: e.List("ENGINES", []string{"clamav"})},
+		policy:    verdict.Policy{Engines: e.List("ENGINES", []string{"clamav"})},
+		webDir:    e.String("WEB_DIR", ""),
+		sseResync: e.Duration("SSE_RESYNC_INTERVAL", 2*time.Second),
 	}
 	var err error
 	if s.policy.OnError, err = verdict.ParseTreatment(e.String("VERDICT_ON_ERROR", "")); err != nil {
@@ -98,7 +102,7 @@ func realMain(ctx context.Context, log *slog.Logger) error {
 
 	svc := files.NewService(store, objects, sc, outbox, cfg.policy, cfg.files)
 	health := api.SidecarHealth{URL: cfg.daprHTTP + "/v1.0/healthz/outbound", Client: &http.Client{}}
-	srv := api.New(svc, log, store, health)
+	srv := api.New(svc, log, api.Options{DB: store, Sidecar: health, WebDir: cfg.webDir, SSEResync: cfg.sseResync})
 	log.Info("starting", "engines", cfg.policy.Engines, "max_file_size", cfg.files.MaxSize)
 	return app.Serve(ctx, log, cfg.addr, srv.Routes())
 }

@@ -19,6 +19,7 @@ import (
 
 	"github.com/intellidox/intellidox/internal/contract"
 	"github.com/intellidox/intellidox/internal/files"
+	"github.com/intellidox/intellidox/internal/live"
 	"github.com/intellidox/intellidox/internal/problem"
 	"github.com/intellidox/intellidox/internal/sidecar"
 )
@@ -34,11 +35,28 @@ type Server struct {
 	log     *slog.Logger
 	db      Checker
 	sidecar Checker
+	hub     *live.Hub
+	webDir  string
+	resync  time.Duration
+}
+
+// Options configure a Server.
+type Options struct {
+	DB, Sidecar Checker
+	// WebDir, when set, is the built web app, served at / with index.html
+	// for every path that is not an API route.
+	WebDir string
+	// SSEResync is how often an event stream re-reads the database in case
+	// a live update was lost (default 2 s).
+	SSEResync time.Duration
 }
 
 // New returns a Server.
-func New(svc *files.Service, log *slog.Logger, db, sidecar Checker) *Server {
-	return &Server{files: svc, log: log, db: db, sidecar: sidecar}
+func New(svc *files.Service, log *slog.Logger, o Options) *Server {
+	if o.SSEResync <= 0 {
+		o.SSEResync = defaultResync
+	}
+	return &Server{files: svc, log: log, db: o.DB, sidecar: o.Sidecar, hub: live.NewHub(), webDir: o.WebDir, resync: o.SSEResync}
 }
 
 // MaxBodyBytes bounds JSON request bodies.
@@ -52,18 +70,29 @@ func (s *Server) Routes() http.Handler {
 
 	v1 := r.PathPrefix("/v1").Subrouter()
 	v1.HandleFunc("/files", s.create).Methods(http.MethodPost)
+	v1.HandleFunc("/files", s.list).Methods(http.MethodGet)
 	v1.HandleFunc("/files/{id}", s.get).Methods(http.MethodGet)
 	v1.HandleFunc("/files/{id}/confirm", s.confirm).Methods(http.MethodPost)
 	v1.HandleFunc("/files/{id}/scans", s.scans).Methods(http.MethodGet)
+	v1.HandleFunc("/files/{id}/events", s.events).Methods(http.MethodGet)
+	v1.HandleFunc("/files/{id}/rescan", s.rescan).Methods(http.MethodPost)
 
 	sidecar.Register(r, s.log,
 		sidecar.Subscription{Topic: contract.TopicFileExtracted, Route: "/events/file-extracted", Handler: s.onExtracted},
 		sidecar.Subscription{Topic: contract.TopicScanCompleted, Route: "/events/scan-completed", Handler: s.onScanCompleted},
+		sidecar.Subscription{PubSub: contract.LivePubSub, Topic: contract.TopicScanCompleted, Route: "/live/scan-completed",
+			Handler: s.liveScan, NoDeadLetter: true},
+		sidecar.Subscription{PubSub: contract.LivePubSub, Topic: contract.TopicFileCompleted, Route: "/live/file-completed",
+			Handler: s.liveCompleted, NoDeadLetter: true},
 	)
 
-	r.NotFoundHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	notFound := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		problem.Write(w, r, s.log, problem.New(problem.NotFound, "route_not_found", "No such endpoint."))
 	})
+	r.NotFoundHandler = notFound
+	if s.webDir != "" {
+		r.NotFoundHandler = webApp(s.webDir, notFound)
+	}
 	r.MethodNotAllowedHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		problem.Write(w, r, s.log, &problem.Error{Kind: problem.Invalid, Code: "method_not_allowed",
 			Detail: r.Method + " is not allowed here."})
@@ -150,6 +179,35 @@ func (s *Server) confirm(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusAccepted, map[string]any{"id": f.ID, "status": f.Status})
+}
+
+func (s *Server) list(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	page, err := s.files.List(r.Context(), tenant(r), files.ListRequest{
+		Q: q.Get("q"), SHA256: q.Get("sha256"), SHA1: q.Get("sha1"), MD5: q.Get("md5"),
+		Cursor: q.Get("cursor"), Limit: q.Get("limit"),
+	})
+	if err != nil {
+		problem.Write(w, r, s.log, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, page)
+}
+
+func (s *Server) rescan(w http.ResponseWriter, r *http.Request) {
+	var req files.RescanRequest
+	if r.ContentLength != 0 {
+		if err := decodeJSON(w, r, &req); err != nil {
+			problem.Write(w, r, s.log, err)
+			return
+		}
+	}
+	f, err := s.files.Rescan(r.Context(), tenant(r), mux.Vars(r)["id"], req)
+	if err != nil {
+		problem.Write(w, r, s.log, err)
+		return
+	}
+	writeJSON(w, http.StatusAccepted, map[string]any{"id": f.ID, "status": f.Status, "engines": req.Engines})
 }
 
 func (s *Server) scans(w http.ResponseWriter, r *http.Request) {

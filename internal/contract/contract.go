@@ -13,6 +13,9 @@ const (
 	PubSub     = "events"      // pub/sub component
 	StateStore = "scanresults" // state store shared by the scanners and the api
 	BlobStore  = "blobstore"   // output binding over the object store
+	// LivePubSub reads the same topics as PubSub with a consumer group per
+	// sidecar instance, so that every api replica sees every event.
+	LivePubSub = "live"
 )
 
 // Topics.

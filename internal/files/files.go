@@ -83,7 +83,7 @@ type Scans struct {
 // Decider computes a verdict from results; see package verdict.
 type Decider interface {
 	// Decide returns the verdict and whether every required engine reported.
-	Decide(results []contract.Result) (contract.Verdict, bool)
+	Decide(results []contract.Result, findings []contract.Finding) (contract.Verdict, bool)
 	// Missing lists the required engines that have not reported.
 	Missing(results []contract.Result) []string
 }
@@ -108,4 +108,18 @@ type Store interface {
 	// RecordScan stores one engine result and settles the verdict if every
 	// engine has reported and the content is verified.
 	RecordScan(ctx context.Context, ev contract.ScanCompleted, d Decider) ([]int64, error)
+	// List pages through the tenant's files, newest first. It returns the
+	// cursor of the next page, or "" on the last one.
+	List(ctx context.Context, tenant string, q Query) ([]File, string, error)
+	// Rescan queues a rescan of the file's content by engines (all when
+	// empty). The content must be verified.
+	Rescan(ctx context.Context, tenant, id string, engines []string) (File, []int64, error)
+}
+
+// Query selects files for List.
+type Query struct {
+	Text              string // a name substring or any hash
+	SHA256, SHA1, MD5 string // exact hash filters, lower case
+	Limit             int
+	Cursor            string
 }

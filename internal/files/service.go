@@ -2,9 +2,11 @@ package files
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"mime"
 	"regexp"
+	"strconv"
 	"strings"
 	"time"
 	"unicode"
@@ -22,6 +24,9 @@ var (
 	ErrNotFound     = problem.New(problem.NotFound, "not_found", "No file with this id exists.")
 	ErrSizeConflict = problem.Field("size_conflict", "size",
 		"Content with this sha256 is already stored with a different size.")
+	ErrBadCursor = problem.Field("invalid_cursor", "cursor", "cursor is not one this api issued.")
+	ErrNotReady  = problem.New(problem.Conflict, "not_ready",
+		"The file's bytes have not been verified yet: it cannot be rescanned before its first scan.")
 )
 
 // Unavailable wraps a failure of a dependency the client cannot fix.
@@ -211,7 +216,7 @@ func (s *Service) Scans(ctx context.Context, tenant, id string) (Scans, error) {
 	if err != nil {
 		return Scans{}, err
 	}
-	v, complete := s.decider.Decide(results)
+	v, complete := s.decider.Decide(results, findingsOf(f))
 	out := Scans{Verdict: f.Verdict, Complete: complete, Engines: results, Pending: []string{}}
 	if f.Status == Done {
 		out.Verdict = v
@@ -241,4 +246,105 @@ func (s *Service) OnScanCompleted(ctx context.Context, ev contract.ScanCompleted
 	}
 	s.relay.Relay(ctx, ids)
 	return nil
+}
+
+// findingsOf reads the extractor's findings from a file's metadata.
+func findingsOf(f File) []contract.Finding {
+	var m struct {
+		Findings []contract.Finding `json:"findings"`
+	}
+	_ = json.Unmarshal(f.Metadata, &m)
+	return m.Findings
+}
+
+// ListRequest is the query string of GET /v1/files.
+type ListRequest struct {
+	Q, SHA256, SHA1, MD5, Cursor, Limit string
+}
+
+// Page is one page of files.
+type Page struct {
+	Items      []File  `json:"items"`
+	NextCursor *string `json:"nextCursor"`
+}
+
+// MaxPage bounds a page of files.
+const MaxPage = 100
+
+// List returns the tenant's files matching r.
+func (s *Service) List(ctx context.Context, tenant string, r ListRequest) (Page, error) {
+	q := Query{Text: strings.TrimSpace(r.Q), Cursor: r.Cursor, Limit: 20}
+	if len(q.Text) > 256 {
+		return Page{}, problem.Field("invalid_query", "q", "q must be at most 256 bytes.")
+	}
+	for _, h := range []struct {
+		field, value string
+		n            int
+		dst          *string
+	}{{"sha256", r.SHA256, 64, &q.SHA256}, {"sha1", r.SHA1, 40, &q.SHA1}, {"md5", r.MD5, 32, &q.MD5}} {
+		if h.value == "" {
+			continue
+		}
+		if !isHex(h.value, h.n) {
+			return Page{}, problem.Field("invalid_"+h.field, h.field, fmt.Sprintf("%s must be %d hexadecimal digits.", h.field, h.n))
+		}
+		*h.dst = strings.ToLower(h.value)
+	}
+	if r.Limit != "" {
+		n, err := strconv.Atoi(r.Limit)
+		if err != nil || n < 1 || n > MaxPage {
+			return Page{}, problem.Field("invalid_limit", "limit", fmt.Sprintf("limit must be between 1 and %d.", MaxPage))
+		}
+		q.Limit = n
+	}
+	items, next, err := s.store.List(ctx, tenant, q)
+	if err != nil {
+		return Page{}, err
+	}
+	p := Page{Items: items}
+	if p.Items == nil {
+		p.Items = []File{}
+	}
+	if next != "" {
+		p.NextCursor = &next
+	}
+	return p, nil
+}
+
+func isHex(s string, n int) bool {
+	if len(s) != n {
+		return false
+	}
+	for _, c := range s {
+		if !strings.ContainsRune("0123456789abcdefABCDEF", c) {
+			return false
+		}
+	}
+	return true
+}
+
+// RescanRequest is the body of POST /v1/files/{id}/rescan.
+type RescanRequest struct {
+	Engines []string `json:"engines"`
+}
+
+var engineName = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,62}$`)
+
+// Rescan asks the engines to scan a file's content again. Engines whose
+// signatures have not changed answer from their cache.
+func (s *Service) Rescan(ctx context.Context, tenant, id string, r RescanRequest) (File, error) {
+	if len(r.Engines) > 32 {
+		return File{}, problem.Field("invalid_engines", "engines", "engines lists too many engines.")
+	}
+	for _, e := range r.Engines {
+		if !engineName.MatchString(e) {
+			return File{}, problem.Field("invalid_engines", "engines", fmt.Sprintf("%q is not an engine name.", e))
+		}
+	}
+	f, ids, err := s.store.Rescan(ctx, tenant, id, r.Engines)
+	if err != nil {
+		return File{}, err
+	}
+	s.relay.Relay(ctx, ids)
+	return f, nil
 }

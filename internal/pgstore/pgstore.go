@@ -83,7 +83,7 @@ func (s *Store) withTx(ctx context.Context, op string, fn func(pgx.Tx) error) er
 }
 
 func isDomain(err error) bool {
-	return errors.Is(err, files.ErrNotFound) || errors.Is(err, files.ErrSizeConflict)
+	return errors.Is(err, files.ErrNotFound) || errors.Is(err, files.ErrSizeConflict) || errors.Is(err, files.ErrNotReady)
 }
 
 const upsertBlob = `
@@ -126,11 +126,13 @@ func (s *Store) CreateUpload(ctx context.Context, u files.NewUpload) (files.File
 	return f, err
 }
 
-const selectFile = `
+const fileColumns = `
 SELECT u.id, u.tenant, u.name, u.size, u.sha256, u.content_type, u.status, coalesce(u.reason, ''),
        u.created_at, u.updated_at, coalesce(b.md5, ''), coalesce(b.sha1, ''), coalesce(b.mime_type, ''),
-       b.metadata, b.verdict, b.state, b.object_key
-FROM uploads u JOIN blobs b USING (sha256)
+       b.metadata || jsonb_build_object('findings', b.findings), b.verdict, b.state, b.object_key
+FROM uploads u JOIN blobs b USING (sha256)`
+
+const selectFile = fileColumns + `
 WHERE u.id = $1 AND u.tenant = $2`
 
 func scanFile(row pgx.Row) (files.File, error) {
@@ -261,9 +263,13 @@ func (s *Store) RecordExtraction(ctx context.Context, ev contract.FileExtracted,
 		if ev.Metadata == nil {
 			meta = []byte(`{}`)
 		}
+		findings := ev.Findings
+		if findings == nil {
+			findings = []contract.Finding{}
+		}
 		if _, err := tx.Exec(ctx, `UPDATE blobs SET state = 'verified', md5 = $2, sha1 = $3, mime_type = $4,
-			metadata = $5, reason = NULL, updated_at = now() WHERE sha256 = $1`,
-			ev.SHA256, ev.MD5, ev.SHA1, ev.MIMEType, meta); err != nil {
+			metadata = $5, findings = $6, reason = NULL, updated_at = now() WHERE sha256 = $1`,
+			ev.SHA256, ev.MD5, ev.SHA1, ev.MIMEType, meta, findings); err != nil {
 			return err
 		}
 		return settle(ctx, tx, ev.SHA256, d, &ids)
@@ -344,7 +350,11 @@ func settle(ctx context.Context, tx pgx.Tx, sha string, d files.Decider, ids *[]
 	if err != nil {
 		return err
 	}
-	v, complete := d.Decide(results)
+	var findings []contract.Finding
+	if err := tx.QueryRow(ctx, `SELECT findings FROM blobs WHERE sha256 = $1`, sha).Scan(&findings); err != nil {
+		return err
+	}
+	v, complete := d.Decide(results, findings)
 	if !complete {
 		return nil
 	}
@@ -402,4 +412,39 @@ func (s *Store) Ping(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
 	return s.pool.Ping(ctx)
+}
+
+// Rescan implements files.Store. It re-announces the verified content as a
+// file.extracted event limited to engines.
+func (s *Store) Rescan(ctx context.Context, tenant, id string, engines []string) (files.File, []int64, error) {
+	if !validUUID(id) {
+		return files.File{}, nil, files.ErrNotFound
+	}
+	var f files.File
+	var ids []int64
+	err := s.withTx(ctx, "rescan", func(tx pgx.Tx) error {
+		var err error
+		if f, err = scanFile(tx.QueryRow(ctx, selectFile, id, tenant)); err != nil {
+			return err
+		}
+		if f.BlobState != files.BlobVerified {
+			return files.ErrNotReady
+		}
+		oid, err := enqueueRescan(ctx, tx, f.SHA256, f.ID, engines)
+		ids = append(ids, oid)
+		return err
+	})
+	return f, ids, err
+}
+
+// enqueueRescan queues file.extracted for verified content, from what the
+// extractor recorded, for the given engines (all when empty).
+func enqueueRescan(ctx context.Context, tx pgx.Tx, sha, fileID string, engines []string) (int64, error) {
+	ev := contract.FileExtracted{Version: contract.SchemaVersion, FileID: fileID, SHA256: sha, Engines: engines}
+	err := tx.QueryRow(ctx, `SELECT size, object_key, coalesce(md5, ''), coalesce(sha1, ''), coalesce(mime_type, ''), metadata, findings
+		FROM blobs WHERE sha256 = $1`, sha).Scan(&ev.Size, &ev.ObjectKey, &ev.MD5, &ev.SHA1, &ev.MIMEType, &ev.Metadata, &ev.Findings)
+	if err != nil {
+		return 0, err
+	}
+	return enqueue(ctx, tx, contract.TopicFileExtracted, ev)
 }

@@ -42,11 +42,15 @@ type Event struct {
 // at-least-once, so the same event may arrive again after a Success.
 type Handler func(ctx context.Context, ev Event) Status
 
-// Subscription routes one topic of the shared pub/sub to a handler.
+// Subscription routes one topic to a handler.
 type Subscription struct {
+	PubSub  string // component name; contract.PubSub when empty
 	Topic   string
 	Route   string // path the sidecar POSTs to, e.g. /events/file-uploaded
 	Handler Handler
+	// NoDeadLetter drops failed messages instead of dead-lettering them:
+	// for notifications that lose their value with time.
+	NoDeadLetter bool
 }
 
 type subscriptionJSON struct {
@@ -62,12 +66,14 @@ type subscriptionJSON struct {
 func Register(r *mux.Router, log *slog.Logger, subs ...Subscription) {
 	list := make([]subscriptionJSON, 0, len(subs))
 	for _, s := range subs {
-		list = append(list, subscriptionJSON{
-			PubSubName:      contract.PubSub,
-			Topic:           s.Topic,
-			Route:           s.Route,
-			DeadLetterTopic: contract.TopicDeadLetter,
-		})
+		sj := subscriptionJSON{PubSubName: s.PubSub, Topic: s.Topic, Route: s.Route, DeadLetterTopic: contract.TopicDeadLetter}
+		if sj.PubSubName == "" {
+			sj.PubSubName = contract.PubSub
+		}
+		if s.NoDeadLetter {
+			sj.DeadLetterTopic = ""
+		}
+		list = append(list, sj)
 		r.Handle(s.Route, deliver(log, s)).Methods(http.MethodPost)
 	}
 	body, _ := json.Marshal(list)

@@ -25,6 +25,9 @@ type Stack struct {
 	Redis    string
 	Launched *launch.Stack
 	LogPath  string
+
+	runFile *launch.RunFile
+	opts    launch.Options
 }
 
 // StackOptions adjust a stack.
@@ -78,7 +81,7 @@ func StartStack(t testing.TB, opts StackOptions) *Stack {
 	if s.Redis == "" {
 		s.Redis = Redis(t)
 	}
-	s.S3 = StartS3(t)
+	s.S3 = StartS3(t, "*")
 	s.DB = Database(t, nil, nil)
 	env := map[string]string{
 		"REDIS_ADDR":            s.Redis,
@@ -112,7 +115,8 @@ func StartStack(t testing.TB, opts StackOptions) *Stack {
 		logf.Close()
 		t.Fatalf("start stack: %v\n%s", err, tail(s.LogPath, 80))
 	}
-	s.Launched = st
+	s.Launched, s.runFile, s.opts = st, rf, launch.Options{Daprd: daprd, Env: env, Log: logf,
+		DaprLogLevel: "info", ResourcesPaths: opts.ResourcesPaths}
 	t.Cleanup(func() {
 		st.Stop()
 		logf.Close()
@@ -142,4 +146,23 @@ func tail(path string, n int) string {
 		}
 	}
 	return strings.Join(lines, "\n")
+}
+
+// StartReplica starts one more replica of appID, with its own sidecar and
+// ports, and returns the replica's app port and sidecar HTTP port.
+func (s *Stack) StartReplica(t testing.TB, appID string) (appPort, daprHTTPPort int) {
+	t.Helper()
+	a := *s.runFile.App(appID)
+	a.AppPort, a.DaprHTTPPort, a.DaprGRPCPort = FreePort(t), FreePort(t), FreePort(t)
+	a.MetricsPort, a.DaprInternalGRPCPort = FreePort(t), FreePort(t)
+	rf := *s.runFile
+	rf.Apps = []launch.App{a}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	st, err := launch.Start(ctx, &rf, s.opts)
+	if err != nil {
+		t.Fatalf("start replica of %s: %v\n%s", appID, err, tail(s.LogPath, 60))
+	}
+	t.Cleanup(st.Stop)
+	return a.AppPort, a.DaprHTTPPort
 }

@@ -45,7 +45,28 @@ func ParseTreatment(s string) (Treatment, error) {
 // has reported. The verdict is pending until complete is true. The default
 // order: any malicious → malicious; else any suspicious → suspicious; else
 // all clean → clean; an error or skip → unscanned unless the policy ignores it.
-func (p Policy) Decide(results []contract.Result) (v contract.Verdict, complete bool) {
+//
+// Findings of the extractor then weigh in: a "suspicious" finding (a zip
+// bomb) raises a clean or unscanned verdict to suspicious, and an
+// "unscanned" finding (a limit stopped inspection) turns clean into
+// unscanned, since the engines may not have seen everything.
+func (p Policy) Decide(results []contract.Result, findings []contract.Finding) (contract.Verdict, bool) {
+	v, complete := p.fromResults(results)
+	if !complete {
+		return v, false
+	}
+	for _, f := range findings {
+		switch {
+		case f.Effect == contract.VerdictSuspicious && v != contract.VerdictMalicious:
+			v = contract.VerdictSuspicious
+		case f.Effect == contract.VerdictUnscanned && v == contract.VerdictClean:
+			v = contract.VerdictUnscanned
+		}
+	}
+	return v, true
+}
+
+func (p Policy) fromResults(results []contract.Result) (v contract.Verdict, complete bool) {
 	var counted []contract.Result
 	for _, e := range p.Engines {
 		i := slices.IndexFunc(results, func(r contract.Result) bool { return r.Engine == e })

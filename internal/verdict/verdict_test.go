@@ -53,11 +53,41 @@ func TestDecide(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, complete := tt.policy.Decide(tt.results)
+			got, complete := tt.policy.Decide(tt.results, nil)
 			assert.Equal(t, tt.want, got)
 			assert.Equal(t, tt.complete, complete)
 		})
 	}
+}
+
+func TestDecideWithFindings(t *testing.T) {
+	p := Policy{Engines: []string{"a"}}
+	bomb := contract.Finding{Code: "zip_bomb", Effect: contract.VerdictSuspicious}
+	deep := contract.Finding{Code: "archive_too_deep", Effect: contract.VerdictUnscanned}
+	info := contract.Finding{Code: "extension_mismatch"}
+	tests := []struct {
+		name     string
+		outcome  contract.Outcome
+		findings []contract.Finding
+		want     contract.Verdict
+	}{
+		{"informational finding changes nothing", contract.Clean, []contract.Finding{info}, contract.VerdictClean},
+		{"limit makes clean unscanned", contract.Clean, []contract.Finding{deep}, contract.VerdictUnscanned},
+		{"limit leaves malicious", contract.Malicious, []contract.Finding{deep}, contract.VerdictMalicious},
+		{"zip bomb makes clean suspicious", contract.Clean, []contract.Finding{bomb}, contract.VerdictSuspicious},
+		{"zip bomb beats unscanned", contract.Clean, []contract.Finding{deep, bomb}, contract.VerdictSuspicious},
+		{"zip bomb leaves malicious", contract.Malicious, []contract.Finding{bomb}, contract.VerdictMalicious},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, complete := p.Decide([]contract.Result{res("a", tt.outcome)}, tt.findings)
+			assert.True(t, complete)
+			assert.Equal(t, tt.want, got)
+		})
+	}
+	got, complete := p.Decide(nil, []contract.Finding{bomb})
+	assert.False(t, complete)
+	assert.Equal(t, contract.VerdictPending, got, "findings alone do not settle a verdict")
 }
 
 func TestParseTreatment(t *testing.T) {
