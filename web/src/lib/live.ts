@@ -1,0 +1,180 @@
+// Live status of one file: Server-Sent Events from /v1/files/{id}/events,
+// with a fallback to polling GET /v1/files/{id} and /scans when the stream
+// fails repeatedly (or cannot carry the API key).
+import { useCallback, useEffect, useRef, useState } from 'react';
+import { api as realApi, type Api } from './api';
+import { apiKey } from './auth';
+import type { EngineResult, FileInfo, Scans, StatusEvent } from './types';
+import { isFinal } from './types';
+
+export type Channel = 'connecting' | 'live' | 'polling' | 'closed';
+
+export interface LiveState {
+  file: FileInfo | null;
+  scans: Scans | null;
+  channel: Channel;
+  /** The last failure to fetch, while polling keeps trying. */
+  error: unknown;
+}
+
+export interface WatchOptions {
+  api?: Pick<Api, 'get' | 'scans'>;
+  eventSource?: (url: string) => EventSource;
+  /** Consecutive stream errors after which polling takes over. */
+  maxStreamErrors?: number;
+  pollMs?: number;
+  maxPollMs?: number;
+}
+
+/** mergeScan puts one engine result into scans, replacing that engine's older one. */
+export function mergeScan(scans: Scans | null, r: EngineResult): Scans {
+  const base: Scans = scans ?? { verdict: 'pending', complete: false, engines: [], pending: [] };
+  const engines = base.engines.filter((e) => e.engine !== r.engine);
+  engines.push(r);
+  engines.sort((a, b) => a.engine.localeCompare(b.engine));
+  const pending = (base.pending ?? []).filter((p) => p !== r.engine);
+  return { ...base, engines, pending };
+}
+
+/**
+ * watchFile reports a file's state through onChange until its verdict is
+ * final, then stops. It returns a function that stops it early.
+ */
+export function watchFile(id: string, onChange: (s: LiveState) => void, opts: WatchOptions = {}): () => void {
+  const a = opts.api ?? realApi;
+  const mkES = opts.eventSource ?? ((url: string) => new EventSource(url));
+  const maxErrors = opts.maxStreamErrors ?? 3;
+  const pollMs = opts.pollMs ?? 1000;
+  const maxPollMs = opts.maxPollMs ?? 5000;
+  const ctl = new AbortController();
+  let state: LiveState = { file: null, scans: null, channel: 'connecting', error: null };
+  let es: EventSource | null = null;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  let stopped = false;
+
+  const set = (p: Partial<LiveState>) => {
+    if (stopped) return;
+    state = { ...state, ...p };
+    onChange(state);
+  };
+  const stop = () => {
+    stopped = true;
+    ctl.abort();
+    es?.close();
+    es = null;
+    clearTimeout(timer);
+  };
+
+  const snapshot = async () => {
+    const [file, scans] = await Promise.all([a.get(id, ctl.signal), a.scans(id, ctl.signal)]);
+    set({ file, scans, error: null });
+    return file;
+  };
+
+  const finish = async () => {
+    es?.close();
+    es = null;
+    try {
+      await snapshot();
+    } catch (e) {
+      if (!ctl.signal.aborted) set({ error: e });
+    }
+    set({ channel: 'closed' });
+    stopped = true;
+  };
+
+  const poll = (delay: number) => {
+    set({ channel: 'polling' });
+    timer = setTimeout(async () => {
+      try {
+        const f = await snapshot();
+        if (isFinal(f.status) && f.verdict !== 'pending') {
+          set({ channel: 'closed' });
+          stopped = true;
+          return;
+        }
+        poll(pollMs);
+      } catch (e) {
+        if (ctl.signal.aborted) return;
+        set({ error: e });
+        poll(Math.min(maxPollMs, delay * 1.5));
+      }
+    }, delay);
+  };
+
+  const stream = () => {
+    let errors = 0;
+    const src = mkES(`/v1/files/${encodeURIComponent(id)}/events`);
+    es = src;
+    const onStatus = (ev: MessageEvent) => {
+      errors = 0;
+      const d = JSON.parse(ev.data) as StatusEvent;
+      const before = state.file;
+      if (before) set({ file: { ...before, status: d.status, verdict: d.verdict }, channel: 'live' });
+      else set({ channel: 'live' });
+      if (before && before.status !== d.status) {
+        // A new status can bring metadata and hashes: refresh the record.
+        a.get(id, ctl.signal).then(
+          (file) => set({ file: { ...file, status: state.file?.status ?? file.status, verdict: state.file?.verdict ?? file.verdict } }),
+          () => undefined,
+        );
+      }
+    };
+    src.addEventListener('open', () => set({ channel: 'live' }));
+    src.addEventListener('status', onStatus as EventListener);
+    src.addEventListener('scan', ((ev: MessageEvent) => {
+      errors = 0;
+      set({ scans: mergeScan(state.scans, JSON.parse(ev.data) as EngineResult), channel: 'live' });
+    }) as EventListener);
+    src.addEventListener('done', ((ev: MessageEvent) => {
+      onStatus(ev);
+      void finish();
+    }) as EventListener);
+    src.onerror = () => {
+      if (stopped) return;
+      errors++;
+      // CLOSED: the browser gave up (404, wrong content type). Otherwise it
+      // reconnects by itself, resuming with Last-Event-ID, until we give up.
+      if (src.readyState === 2 || errors >= maxErrors) {
+        src.close();
+        es = null;
+        poll(0);
+      } else {
+        set({ channel: 'connecting' });
+      }
+    };
+  };
+
+  (async () => {
+    try {
+      const f = await snapshot();
+      if (isFinal(f.status) && f.verdict !== 'pending') {
+        set({ channel: 'closed' });
+        stopped = true;
+        return;
+      }
+    } catch (e) {
+      if (ctl.signal.aborted) return;
+      set({ error: e });
+    }
+    if (stopped) return;
+    // EventSource cannot send an Authorization header: with a key, poll.
+    if (apiKey() || typeof EventSource === 'undefined') poll(pollMs);
+    else stream();
+  })();
+
+  return stop;
+}
+
+/** useFile watches file id live; restart() watches again (after a rescan). */
+export function useFile(id: string | undefined, opts?: WatchOptions) {
+  const [state, setState] = useState<LiveState>({ file: null, scans: null, channel: 'connecting', error: null });
+  const [round, setRound] = useState(0);
+  const optsRef = useRef(opts);
+  useEffect(() => {
+    if (!id) return;
+    return watchFile(id, setState, optsRef.current);
+  }, [id, round]);
+  const restart = useCallback(() => setRound((r) => r + 1), []);
+  return { ...state, restart };
+}

@@ -1,0 +1,84 @@
+// Shapes of the IntelliDox REST contract (v1) that the web app relies on.
+
+export type FileStatus = 'awaiting_upload' | 'processing' | 'done' | 'rejected';
+export type Verdict = 'pending' | 'clean' | 'malicious' | 'suspicious' | 'unscanned';
+export type EngineOutcome = 'clean' | 'malicious' | 'suspicious' | 'error' | 'skipped';
+
+export interface PresignedUpload {
+  url: string;
+  method: 'PUT';
+  headers: Record<string, string>;
+  expiresAt: string;
+}
+
+export interface CreateRequest {
+  name: string;
+  size: number;
+  sha256: string;
+  contentType?: string;
+}
+
+export interface CreateResponse {
+  id: string;
+  status: FileStatus;
+  sha256: string;
+  upload: PresignedUpload | null;
+}
+
+export interface Finding {
+  code: string;
+  message: string;
+  effect?: string;
+}
+
+export interface FileInfo {
+  id: string;
+  name: string;
+  size: number;
+  sha256: string;
+  md5?: string;
+  sha1?: string;
+  contentType: string;
+  mimeType?: string;
+  status: FileStatus;
+  verdict: Verdict;
+  reason?: string;
+  metadata: Record<string, unknown> | null;
+  createdAt: string;
+  updatedAt: string;
+}
+
+export interface EngineResult {
+  engine: string;
+  result: EngineOutcome;
+  threats: string[] | null;
+  engineVersion: string;
+  signatureVersion: string;
+  scannedAt: string;
+  durationMs: number;
+  detail?: string;
+}
+
+export interface Scans {
+  verdict: Verdict;
+  complete: boolean;
+  engines: EngineResult[];
+  pending?: string[] | null;
+}
+
+export interface FileList {
+  items: FileInfo[];
+  nextCursor: string | null;
+}
+
+/** Data of the `status` and `done` Server-Sent Events. */
+export interface StatusEvent {
+  id: string;
+  status: FileStatus;
+  verdict: Verdict;
+}
+
+/** A file's status is final once it is done or rejected. */
+export function isFinal(status: FileStatus | undefined): boolean {
+  return status === 'done' || status === 'rejected';
+}
