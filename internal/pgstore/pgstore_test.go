@@ -1,0 +1,340 @@
+package pgstore
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/intellidox/intellidox/internal/contract"
+	"github.com/intellidox/intellidox/internal/files"
+	"github.com/intellidox/intellidox/internal/problem"
+	"github.com/intellidox/intellidox/internal/testenv"
+	"github.com/intellidox/intellidox/internal/verdict"
+)
+
+func newStore(t *testing.T) (*Store, *pgxpool.Pool) {
+	t.Helper()
+	sub, _ := fs.Sub(migrations, "migrations")
+	url := testenv.Database(t, sub, Migrate)
+	pool, err := pgxpool.New(context.Background(), url)
+	require.NoError(t, err)
+	t.Cleanup(pool.Close)
+	return New(pool), pool
+}
+
+func hashOf(s string) string {
+	h := sha256.Sum256([]byte(s))
+	return hex.EncodeToString(h[:])
+}
+
+func newUpload(content, name string) files.NewUpload {
+	return files.NewUpload{ID: uuid.NewString(), Tenant: "t1", Name: name, Size: int64(len(content)),
+		SHA256: hashOf(content), ObjectKey: "blobs/" + uuid.NewString(), ExpiresAt: time.Now().Add(time.Hour)}
+}
+
+var policy = verdict.Policy{Engines: []string{"clamav", "yara"}}
+
+func result(engine string, o contract.Outcome) contract.ScanCompleted {
+	return contract.ScanCompleted{Version: 1, Result: contract.Result{Engine: engine, Result: o,
+		Threats: []string{}, ScannedAt: time.Now().UTC().Truncate(time.Microsecond)}}
+}
+
+func outboxTopics(t *testing.T, pool *pgxpool.Pool, ids []int64) []string {
+	t.Helper()
+	var topics []string
+	for _, id := range ids {
+		var topic string
+		require.NoError(t, pool.QueryRow(context.Background(), `SELECT topic FROM outbox WHERE id = $1`, id).Scan(&topic))
+		topics = append(topics, topic)
+	}
+	return topics
+}
+
+func TestLifecycle(t *testing.T) {
+	s, pool := newStore(t)
+	ctx := context.Background()
+	u := newUpload("hello", "a.txt")
+	f, err := s.CreateUpload(ctx, u)
+	require.NoError(t, err)
+	assert.Equal(t, files.AwaitingUpload, f.Status)
+	assert.Equal(t, u.ObjectKey, f.ObjectKey)
+
+	_, err = s.Get(ctx, "other-tenant", u.ID)
+	assert.ErrorIs(t, err, files.ErrNotFound, "tenants see only their own uploads")
+
+	f, ids, err := s.Confirm(ctx, "t1", u.ID)
+	require.NoError(t, err)
+	assert.Equal(t, files.Processing, f.Status)
+	assert.Equal(t, []string{contract.TopicFileUploaded}, outboxTopics(t, pool, ids))
+
+	_, ids, err = s.Confirm(ctx, "t1", u.ID)
+	require.NoError(t, err)
+	assert.Empty(t, ids, "a second confirm queues nothing")
+
+	// A second upload of the same content while the first is processing
+	// shares the stored object.
+	u2 := newUpload("hello", "b.txt")
+	f2, err := s.CreateUpload(ctx, u2)
+	require.NoError(t, err)
+	assert.Equal(t, u.ObjectKey, f2.ObjectKey)
+	_, ids, err = s.Confirm(ctx, "t1", u2.ID)
+	require.NoError(t, err)
+	assert.Empty(t, ids, "content already being processed is not extracted twice")
+
+	// A result before extraction is stored but settles nothing.
+	ids, err = s.RecordScan(ctx, withSHA(result("clamav", contract.Clean), u.SHA256), policy)
+	require.NoError(t, err)
+	assert.Empty(t, ids)
+	ids, err = s.RecordExtraction(ctx, contract.FileExtracted{Version: 1, SHA256: u.SHA256, MD5: "m", SHA1: "s",
+		MIMEType: "text/plain", Metadata: map[string]any{"type": map[string]any{"mime": "text/plain"}}}, policy)
+	require.NoError(t, err)
+	assert.Empty(t, ids, "yara has not reported")
+	ids, err = s.RecordScan(ctx, withSHA(result("yara", contract.Malicious), u.SHA256), policy)
+	require.NoError(t, err)
+	assert.Equal(t, []string{contract.TopicFileCompleted, contract.TopicFileCompleted}, outboxTopics(t, pool, ids))
+
+	for _, id := range []string{u.ID, u2.ID} {
+		f, err := s.Get(ctx, "t1", id)
+		require.NoError(t, err)
+		assert.Equal(t, files.Done, f.Status)
+		assert.Equal(t, contract.VerdictMalicious, f.Verdict)
+		assert.Equal(t, "m", f.MD5)
+		assert.JSONEq(t, `{"type":{"mime":"text/plain"},"findings":[]}`, string(f.Metadata))
+	}
+
+	// Known, verified content: no upload, done at once.
+	u3 := newUpload("hello", "c.txt")
+	f3, err := s.CreateUpload(ctx, u3)
+	require.NoError(t, err)
+	assert.Equal(t, files.Done, f3.Status)
+	assert.Equal(t, contract.VerdictMalicious, f3.Verdict)
+
+	// A verified size cannot be contradicted.
+	bad := newUpload("hello", "d.txt")
+	bad.Size = 6
+	_, err = s.CreateUpload(ctx, bad)
+	assert.ErrorIs(t, err, files.ErrSizeConflict)
+
+	// Redelivered results change nothing and queue nothing.
+	ids, err = s.RecordScan(ctx, withSHA(result("yara", contract.Malicious), u.SHA256), policy)
+	require.NoError(t, err)
+	assert.Empty(t, ids)
+	var history int
+	require.NoError(t, pool.QueryRow(ctx, `SELECT count(*) FROM verdict_history WHERE sha256 = $1`, u.SHA256).Scan(&history))
+	assert.Equal(t, 1, history)
+
+	// A stale result does not overwrite a newer one.
+	old := withSHA(result("yara", contract.Clean), u.SHA256)
+	old.Result.ScannedAt = time.Now().Add(-time.Hour)
+	_, err = s.RecordScan(ctx, old, policy)
+	require.NoError(t, err)
+	rs, err := s.Results(ctx, u.SHA256)
+	require.NoError(t, err)
+	require.Len(t, rs, 2)
+	assert.Equal(t, contract.Malicious, rs[1].Result)
+}
+
+func withSHA(ev contract.ScanCompleted, sha string) contract.ScanCompleted {
+	ev.SHA256 = sha
+	return ev
+}
+
+func TestRejection(t *testing.T) {
+	s, pool := newStore(t)
+	ctx := context.Background()
+	u := newUpload("claimed", "x.bin")
+	_, err := s.CreateUpload(ctx, u)
+	require.NoError(t, err)
+	_, _, err = s.Confirm(ctx, "t1", u.ID)
+	require.NoError(t, err)
+	ids, err := s.RecordExtraction(ctx, contract.FileExtracted{Version: 1, SHA256: u.SHA256,
+		Rejection: &contract.Rejection{Code: contract.RejectHashMismatch, Reason: "stored bytes hash to x"}}, policy)
+	require.NoError(t, err)
+	assert.Equal(t, []string{contract.TopicFileCompleted}, outboxTopics(t, pool, ids))
+	f, err := s.Get(ctx, "t1", u.ID)
+	require.NoError(t, err)
+	assert.Equal(t, files.Rejected, f.Status)
+	assert.Equal(t, contract.VerdictUnscanned, f.Verdict)
+	assert.Contains(t, f.Reason, "hash_mismatch")
+
+	// The content may be uploaded again, correctly this time.
+	again := newUpload("claimed", "x.bin")
+	f2, err := s.CreateUpload(ctx, again)
+	require.NoError(t, err)
+	assert.Equal(t, files.AwaitingUpload, f2.Status)
+	_, ids, err = s.Confirm(ctx, "t1", again.ID)
+	require.NoError(t, err)
+	assert.Len(t, ids, 1, "a rejected content is extracted again")
+}
+
+// TestConcurrentResults delivers every engine's result at once, as several
+// api replicas would: exactly one verdict, every upload finished once.
+func TestConcurrentResults(t *testing.T) {
+	s, pool := newStore(t)
+	ctx := context.Background()
+	engines := []string{"e1", "e2", "e3", "e4", "e5", "e6"}
+	p := verdict.Policy{Engines: engines}
+	u := newUpload("concurrent", "c.bin")
+	_, err := s.CreateUpload(ctx, u)
+	require.NoError(t, err)
+	_, _, err = s.Confirm(ctx, "t1", u.ID)
+	require.NoError(t, err)
+	_, err = s.RecordExtraction(ctx, contract.FileExtracted{Version: 1, SHA256: u.SHA256}, p)
+	require.NoError(t, err)
+
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var all []int64
+	for i := 0; i < 3; i++ { // each result delivered three times
+		for _, e := range engines {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				ids, err := s.RecordScan(ctx, withSHA(result(e, contract.Clean), u.SHA256), p)
+				assert.NoError(t, err)
+				mu.Lock()
+				all = append(all, ids...)
+				mu.Unlock()
+			}()
+		}
+	}
+	wg.Wait()
+	assert.Equal(t, []string{contract.TopicFileCompleted}, outboxTopics(t, pool, all))
+	var history int
+	require.NoError(t, pool.QueryRow(ctx, `SELECT count(*) FROM verdict_history WHERE sha256 = $1`, u.SHA256).Scan(&history))
+	assert.Equal(t, 1, history)
+}
+
+func TestList(t *testing.T) {
+	s, _ := newStore(t)
+	ctx := context.Background()
+	var ids []string
+	for i := 0; i < 5; i++ {
+		u := newUpload(fmt.Sprint("content ", i), fmt.Sprintf("report-%d_final%%.pdf", i))
+		_, err := s.CreateUpload(ctx, u)
+		require.NoError(t, err)
+		ids = append(ids, u.ID)
+	}
+	other := newUpload("content 0", "secret.pdf")
+	other.Tenant = "t2"
+	_, err := s.CreateUpload(ctx, other)
+	require.NoError(t, err)
+
+	var seen []string
+	cursor := ""
+	for {
+		page, next, err := s.List(ctx, "t1", files.Query{Limit: 2, Cursor: cursor})
+		require.NoError(t, err)
+		for _, f := range page {
+			seen = append(seen, f.ID)
+		}
+		if next == "" {
+			break
+		}
+		cursor = next
+	}
+	require.Len(t, seen, 5, "every file once, and none of another tenant's")
+	assert.Equal(t, ids[4], seen[0], "newest first")
+
+	byName, _, err := s.List(ctx, "t1", files.Query{Text: "3_final%", Limit: 10})
+	require.NoError(t, err)
+	require.Len(t, byName, 1, "% and _ match literally")
+	assert.Equal(t, ids[3], byName[0].ID)
+
+	byHash, _, err := s.List(ctx, "t1", files.Query{Text: hashOf("content 0"), Limit: 10})
+	require.NoError(t, err)
+	require.Len(t, byHash, 1)
+	assert.Equal(t, ids[0], byHash[0].ID)
+
+	exact, _, err := s.List(ctx, "t1", files.Query{SHA256: hashOf("content 1"), Limit: 10})
+	require.NoError(t, err)
+	require.Len(t, exact, 1)
+
+	_, _, err = s.List(ctx, "t1", files.Query{Cursor: "garbage", Limit: 1})
+	assert.ErrorIs(t, err, files.ErrBadCursor)
+}
+
+type recordingPublisher struct {
+	mu     sync.Mutex
+	topics []string
+	fail   bool
+}
+
+func (p *recordingPublisher) Publish(_ context.Context, topic string, v any) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.fail {
+		return errors.New("sidecar down")
+	}
+	if _, ok := v.(json.RawMessage); !ok {
+		return fmt.Errorf("payload is %T, want raw JSON", v)
+	}
+	p.topics = append(p.topics, topic)
+	return nil
+}
+
+func (p *recordingPublisher) published() []string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return append([]string(nil), p.topics...)
+}
+
+func TestOutbox(t *testing.T) {
+	s, pool := newStore(t)
+	ctx := context.Background()
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	pub := &recordingPublisher{fail: true}
+	ob := NewOutbox(pool, pub, log)
+
+	u := newUpload("outbox", "o.txt")
+	_, err := s.CreateUpload(ctx, u)
+	require.NoError(t, err)
+	_, ids, err := s.Confirm(ctx, "t1", u.ID)
+	require.NoError(t, err)
+	ob.Relay(ctx, ids) // the sidecar is down: the row stays
+	var left int
+	require.NoError(t, pool.QueryRow(ctx, `SELECT count(*) FROM outbox`).Scan(&left))
+	assert.Equal(t, 1, left)
+
+	pub.mu.Lock()
+	pub.fail = false
+	pub.mu.Unlock()
+	runCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go ob.Run(runCtx, 20*time.Millisecond, 0)
+	require.Eventually(t, func() bool {
+		var n int
+		_ = pool.QueryRow(ctx, `SELECT count(*) FROM outbox`).Scan(&n)
+		return n == 0
+	}, 10*time.Second, 20*time.Millisecond)
+	assert.Equal(t, []string{contract.TopicFileUploaded}, pub.published())
+}
+
+func TestDatabaseDown(t *testing.T) {
+	pool, err := pgxpool.New(context.Background(), fmt.Sprintf("postgres://postgres@127.0.0.1:%d/x?connect_timeout=1", testenv.FreePort(t)))
+	require.NoError(t, err)
+	defer pool.Close()
+	s := New(pool)
+	_, err = s.Get(context.Background(), "t", uuid.NewString())
+	var pe *problem.Error
+	require.ErrorAs(t, err, &pe)
+	assert.Equal(t, problem.Unavailable, pe.Kind)
+	assert.Equal(t, "database_unavailable", pe.Code)
+	_, err = s.CreateUpload(context.Background(), newUpload("x", "x"))
+	require.ErrorAs(t, err, &pe)
+	assert.Equal(t, "database_unavailable", pe.Code)
+}
