@@ -83,7 +83,9 @@ type fakeObjects struct {
 	err   error
 }
 
-func (f fakeObjects) ObjectSize(context.Context, string) (int64, bool, error) { return f.size, f.found, f.err }
+func (f fakeObjects) ObjectSize(context.Context, string) (int64, bool, error) {
+	return f.size, f.found, f.err
+}
 
 type fakePresign struct{}
 
