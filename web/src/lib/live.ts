@@ -159,7 +159,7 @@ export function watchFile(id: string, onChange: (s: LiveState) => void, opts: Wa
     }
     if (stopped) return;
     // EventSource cannot send an Authorization header: with a key, poll.
-    if (apiKey() || typeof EventSource === 'undefined') poll(pollMs);
+    if (apiKey() || (!opts.eventSource && typeof EventSource === 'undefined')) poll(pollMs);
     else stream();
   })();
 
