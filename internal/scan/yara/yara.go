@@ -1,0 +1,372 @@
+// Package yara is the YARA scan engine. It runs the yara command-line tool
+// on rules that yarac compiled once at start; see docs/engines.md for why it
+// does not link libyara. YARA needs the whole file, so the object is
+// streamed to a temporary file first, and zip members (OOXML documents,
+// jars, plain archives) are extracted beside it and scanned too.
+package yara
+
+import (
+	"archive/zip"
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/intellidox/intellidox/internal/contract"
+	"github.com/intellidox/intellidox/internal/scan"
+)
+
+// Config sets up the engine. Zero values take the defaults.
+type Config struct {
+	RulesDir string // directory of *.yar files: the rule pack
+	Yara     string // yara binary; "yara" on PATH by default
+	Yarac    string // yarac binary; "yarac" on PATH by default
+	TempDir  string // where objects are staged; os.TempDir() by default
+	// MaxSize is the largest object scanned; larger ones are skipped as too
+	// large without being read. Default 512 MiB.
+	MaxSize int64
+	// MaxMembers and MaxExpanded bound zip member extraction: how many
+	// members, and how many bytes they may expand to in all. Defaults 1000
+	// and MaxSize.
+	MaxMembers  int
+	MaxExpanded int64
+}
+
+// Engine scans with the project's rule pack.
+type Engine struct {
+	cfg      Config
+	compiled string // compiled rules, in a private temporary directory
+	version  string // yara's version, e.g. "4.2.3"
+	sigs     string // "rules-<hash of the pack>"
+}
+
+// New compiles the rule pack and returns the engine. Close removes the
+// compiled rules.
+func New(ctx context.Context, cfg Config) (*Engine, error) {
+	if cfg.Yara == "" {
+		cfg.Yara = "yara"
+	}
+	if cfg.Yarac == "" {
+		cfg.Yarac = "yarac"
+	}
+	if cfg.MaxSize <= 0 {
+		cfg.MaxSize = 512 << 20
+	}
+	if cfg.MaxMembers <= 0 {
+		cfg.MaxMembers = 1000
+	}
+	if cfg.MaxExpanded <= 0 {
+		cfg.MaxExpanded = cfg.MaxSize
+	}
+	files, err := filepath.Glob(filepath.Join(cfg.RulesDir, "*.yar"))
+	if err != nil || len(files) == 0 {
+		return nil, fmt.Errorf("yara: no rules (*.yar) in %q", cfg.RulesDir)
+	}
+	slices.Sort(files)
+	sigs, err := packVersion(files)
+	if err != nil {
+		return nil, err
+	}
+	out, err := exec.CommandContext(ctx, cfg.Yara, "--version").Output()
+	if err != nil {
+		return nil, fmt.Errorf("yara: %s --version: %w", cfg.Yara, err)
+	}
+	dir, err := os.MkdirTemp(cfg.TempDir, "yara-rules-")
+	if err != nil {
+		return nil, fmt.Errorf("yara: %w", err)
+	}
+	e := &Engine{cfg: cfg, compiled: filepath.Join(dir, "rules.yarc"),
+		version: strings.TrimSpace(string(out)), sigs: sigs}
+	args := append(slices.Clone(files), e.compiled)
+	if msg, err := exec.CommandContext(ctx, cfg.Yarac, args...).CombinedOutput(); err != nil {
+		os.RemoveAll(dir)
+		return nil, fmt.Errorf("yara: compiling %s: %v\n%s", cfg.RulesDir, err, msg)
+	}
+	return e, nil
+}
+
+// Close removes the compiled rules.
+func (e *Engine) Close() error { return os.RemoveAll(filepath.Dir(e.compiled)) }
+
+// packVersion hashes the rule files' names and contents.
+func packVersion(files []string) (string, error) {
+	h := sha256.New()
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			return "", fmt.Errorf("yara: %w", err)
+		}
+		fmt.Fprintf(h, "%s\x00%d\x00", filepath.Base(f), len(b))
+		h.Write(b)
+	}
+	return "rules-" + hex.EncodeToString(h.Sum(nil))[:12], nil
+}
+
+// Name implements scan.Engine.
+func (e *Engine) Name() string { return "yara" }
+
+// Versions implements scan.Engine: the rule pack is compiled once, so both
+// versions are fixed for the life of the process.
+func (e *Engine) Versions(context.Context) (string, string, error) { return e.version, e.sigs, nil }
+
+// target is one file handed to yara: the object or a zip member.
+type target struct {
+	path  string
+	label string // "" for the object itself, else the member's name
+}
+
+// Scan implements scan.Engine.
+func (e *Engine) Scan(ctx context.Context, r io.Reader, f scan.File) (scan.Finding, error) {
+	if f.Size > e.cfg.MaxSize {
+		return tooLarge(f.Size, e.cfg.MaxSize), nil
+	}
+	dir, err := os.MkdirTemp(e.cfg.TempDir, "yara-scan-")
+	if err != nil {
+		return scan.Finding{}, fmt.Errorf("%w: staging: %v", scan.ErrUnavailable, err)
+	}
+	defer os.RemoveAll(dir)
+	obj := filepath.Join(dir, "object")
+	n, err := stage(obj, r, e.cfg.MaxSize)
+	if err != nil {
+		return scan.Finding{}, err
+	}
+	if n > e.cfg.MaxSize {
+		return tooLarge(n, e.cfg.MaxSize), nil
+	}
+	targets := []target{{path: obj}}
+	members, notes, err := e.extract(obj, dir)
+	if err != nil {
+		return scan.Finding{}, err
+	}
+	targets = append(targets, members...)
+	matches, err := e.run(ctx, dir, targets)
+	if err != nil {
+		return scan.Finding{}, err
+	}
+	return judge(matches, notes, len(members)), nil
+}
+
+func tooLarge(size, limit int64) scan.Finding {
+	return scan.Finding{Outcome: contract.Skipped,
+		Detail: fmt.Sprintf("too large: %d bytes exceeds the yara engine's limit of %d bytes", size, limit)}
+}
+
+// stage copies at most limit+1 bytes of r to path and returns how many.
+func stage(path string, r io.Reader, limit int64) (int64, error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return 0, fmt.Errorf("%w: staging: %v", scan.ErrUnavailable, err)
+	}
+	n, err := io.Copy(f, io.LimitReader(r, limit+1))
+	if cerr := f.Close(); err == nil && cerr != nil {
+		return n, fmt.Errorf("%w: staging: %v", scan.ErrUnavailable, cerr)
+	}
+	if err != nil {
+		return n, fmt.Errorf("read object: %w", err)
+	}
+	return n, nil
+}
+
+// notes are reasons why part of a zip was not scanned.
+type notes struct {
+	encrypted   []string // encrypted members
+	unsupported []string // members compressed with a method Go cannot read
+	limit       string   // the bound that stopped extraction, if any
+	corrupt     string   // why the zip could not be read, if it could not
+}
+
+// extract writes the members of a zip object beside it. Only one level is
+// opened: members that are archives themselves are scanned as they are.
+func (e *Engine) extract(obj, dir string) ([]target, notes, error) {
+	var nt notes
+	if !isZip(obj) {
+		return nil, nt, nil
+	}
+	zr, err := zip.OpenReader(obj)
+	if err != nil {
+		nt.corrupt = err.Error()
+		return nil, nt, nil
+	}
+	defer zr.Close()
+	var out []target
+	budget := e.cfg.MaxExpanded
+	for _, m := range zr.File {
+		if m.FileInfo().IsDir() {
+			continue
+		}
+		if m.Flags&0x1 != 0 {
+			nt.encrypted = append(nt.encrypted, m.Name)
+			continue
+		}
+		if len(out) == e.cfg.MaxMembers {
+			nt.limit = fmt.Sprintf("more than %d members", e.cfg.MaxMembers)
+			break
+		}
+		path := filepath.Join(dir, fmt.Sprintf("member-%05d", len(out)))
+		n, err := copyMember(path, m, budget)
+		if errors.Is(err, zip.ErrAlgorithm) {
+			nt.unsupported = append(nt.unsupported, fmt.Sprintf("%s (compression method %d)", m.Name, m.Method))
+			continue
+		}
+		if err != nil {
+			nt.corrupt = fmt.Sprintf("member %s: %v", m.Name, err)
+			continue
+		}
+		if n > budget {
+			os.Remove(path)
+			nt.limit = fmt.Sprintf("members expand beyond %d bytes", e.cfg.MaxExpanded)
+			break
+		}
+		budget -= n
+		out = append(out, target{path: path, label: m.Name})
+	}
+	return out, nt, nil
+}
+
+// copyMember decompresses m to path, at most limit+1 bytes: the sizes in
+// the zip headers are not trusted.
+func copyMember(path string, m *zip.File, limit int64) (int64, error) {
+	rc, err := m.Open()
+	if err != nil {
+		return 0, err
+	}
+	defer rc.Close()
+	return stage(path, rc, limit)
+}
+
+func isZip(path string) bool {
+	f, err := os.Open(path)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	var magic [4]byte
+	_, err = io.ReadFull(f, magic[:])
+	return err == nil && bytes.Equal(magic[:], []byte("PK\x03\x04"))
+}
+
+// match is one rule that matched one target.
+type match struct {
+	rule, severity, label string
+}
+
+var severityMeta = regexp.MustCompile(`(?:^|[\[,])severity="([a-z]+)"`)
+
+// run scans every target in one yara process and parses its output lines,
+// "Rule [meta] path". The paths are ours, so each line is attributed by
+// the path it ends with.
+func (e *Engine) run(ctx context.Context, dir string, targets []target) ([]match, error) {
+	list := filepath.Join(dir, "list")
+	var lb strings.Builder
+	for _, t := range targets {
+		lb.WriteString(t.path + "\n")
+	}
+	if err := os.WriteFile(list, []byte(lb.String()), 0o600); err != nil {
+		return nil, fmt.Errorf("%w: staging: %v", scan.ErrUnavailable, err)
+	}
+	// No -a: yara's own timeout silently skips a file in list mode; the
+	// context kills the process instead, and that is reported.
+	cmd := exec.CommandContext(ctx, e.cfg.Yara, "-C", "-w", "-m", "-p", "1", "--scan-list", e.compiled, list)
+	cmd.WaitDelay = 2 * time.Second
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	if ctx.Err() != nil {
+		return nil, ctx.Err()
+	}
+	if err != nil || strings.Contains(stderr.String(), "error") {
+		return nil, fmt.Errorf("yara: %v: %s", err, strings.TrimSpace(stderr.String()))
+	}
+	var out []match
+	for line := range strings.Lines(stdout.String()) {
+		line = strings.TrimRight(line, "\n")
+		if line == "" {
+			continue
+		}
+		t := slices.IndexFunc(targets, func(t target) bool { return strings.HasSuffix(line, " "+t.path) })
+		if t < 0 {
+			return nil, fmt.Errorf("yara: unexpected output line %q", line)
+		}
+		head := strings.TrimSuffix(line, " "+targets[t].path)
+		rule, meta, _ := strings.Cut(head, " ")
+		m := match{rule: rule, label: targets[t].label, severity: "suspicious"}
+		if s := severityMeta.FindStringSubmatch(meta); s != nil {
+			m.severity = s[1]
+		}
+		out = append(out, m)
+	}
+	return out, nil
+}
+
+// judge maps matches to a finding. Rules declare meta severity
+// "malicious", "suspicious" or "info"; a rule without one counts as
+// suspicious, so a new rule can never pass a file silently. Info rules only
+// appear in the detail.
+func judge(matches []match, nt notes, members int) scan.Finding {
+	f := scan.Finding{Outcome: contract.Clean, Threats: []string{}}
+	var found, info []string
+	for _, m := range matches {
+		where := m.rule
+		if m.label != "" {
+			where += " in " + m.label
+		}
+		switch m.severity {
+		case "info":
+			info = append(info, where)
+			continue
+		case "malicious":
+			f.Outcome = contract.Malicious
+		default:
+			if f.Outcome != contract.Malicious {
+				f.Outcome = contract.Suspicious
+			}
+		}
+		found = append(found, where)
+		if !slices.Contains(f.Threats, m.rule) {
+			f.Threats = append(f.Threats, m.rule)
+		}
+	}
+	var parts []string
+	if len(found) > 0 {
+		parts = append(parts, "matched: "+strings.Join(found, ", "))
+	} else {
+		parts = append(parts, "no rule matched")
+	}
+	if members > 0 {
+		parts = append(parts, fmt.Sprintf("%d zip members scanned", members))
+	}
+	if len(info) > 0 {
+		parts = append(parts, "informational: "+strings.Join(info, ", "))
+	}
+	if nt.corrupt != "" {
+		parts = append(parts, "zip not fully readable: "+nt.corrupt)
+	}
+	f.Detail = strings.Join(parts, "; ")
+	if len(found) > 0 {
+		return f
+	}
+	// Nothing found, but part of the archive was never looked at: that is
+	// not a clean bill.
+	switch {
+	case len(nt.encrypted) > 0:
+		return scan.Finding{Outcome: contract.Skipped, Threats: []string{},
+			Detail: fmt.Sprintf("encrypted: zip member %s cannot be read without its password; %s", nt.encrypted[0], f.Detail)}
+	case len(nt.unsupported) > 0:
+		return scan.Finding{Outcome: contract.Skipped, Threats: []string{},
+			Detail: fmt.Sprintf("unsupported type: zip member %s cannot be decompressed; %s", nt.unsupported[0], f.Detail)}
+	case nt.limit != "":
+		return scan.Finding{Outcome: contract.Skipped, Threats: []string{},
+			Detail: fmt.Sprintf("too large: the archive has %s; %s", nt.limit, f.Detail)}
+	}
+	return f
+}

@@ -1,0 +1,233 @@
+package yara_test
+
+import (
+	"archive/zip"
+	"bytes"
+	"context"
+	"crypto/rand"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/intellidox/intellidox/internal/contract"
+	"github.com/intellidox/intellidox/internal/scan"
+	"github.com/intellidox/intellidox/internal/scan/samples"
+	"github.com/intellidox/intellidox/internal/scan/yara"
+	"github.com/intellidox/intellidox/internal/testenv"
+)
+
+func rulesDir() string { return filepath.Join(testenv.Root(), "rules", "yara") }
+
+func newEngine(t testing.TB, cfg yara.Config) *yara.Engine {
+	t.Helper()
+	if cfg.RulesDir == "" {
+		cfg.RulesDir = rulesDir()
+	}
+	cfg.TempDir = t.TempDir()
+	e, err := yara.New(context.Background(), cfg)
+	require.NoError(t, err, "the yara and yarac tools come from scripts/infra.sh up (Debian package yara)")
+	t.Cleanup(func() { _ = e.Close() })
+	return e
+}
+
+func scanBytes(t testing.TB, e *yara.Engine, b []byte) scan.Finding {
+	t.Helper()
+	f, err := e.Scan(context.Background(), bytes.NewReader(b), scan.File{Size: int64(len(b))})
+	require.NoError(t, err)
+	return f
+}
+
+func TestRulePack(t *testing.T) {
+	e := newEngine(t, yara.Config{})
+	cases := []struct {
+		name    string
+		file    []byte
+		outcome contract.Outcome
+		threats []string
+		detail  string
+	}{
+		{"eicar", []byte(samples.EICAR), contract.Malicious, []string{"EICAR_Test_File"}, "matched: EICAR_Test_File"},
+		{"eicar in a zip", samples.EICARZip(), contract.Malicious, []string{"EICAR_Test_File"}, "EICAR_Test_File in eicar.com"},
+		{"auto-exec macro document", samples.MacroDocument(), contract.Suspicious, []string{"Office_VBA_AutoExec"}, "Office_VBA_AutoExec in word/vbaProject.bin"},
+		{"manual macro document", samples.MacroDocumentManual(), contract.Clean, []string{}, "informational: OOXML_VBA_Project"},
+		{"plain document", samples.Document(), contract.Clean, []string{}, "no rule matched; 3 zip members scanned"},
+		{"pdf javascript", samples.PDFJavaScript(), contract.Suspicious, []string{"PDF_JavaScript", "PDF_AutoAction_Script"}, "informational: PDF_AutoAction"},
+		{"pdf hex-escaped javascript", samples.PDFJavaScriptHexEscaped(), contract.Suspicious, []string{"PDF_JavaScript", "PDF_AutoAction_Script"}, ""},
+		{"pdf view action", samples.PDFPlain(), contract.Clean, []string{}, "informational: PDF_AutoAction"},
+		{"upx packed pe", samples.PackedPE(), contract.Suspicious, []string{"PE_Packer_Sections"}, ""},
+		{"plain pe", samples.PlainPE(), contract.Clean, []string{}, ""},
+		{"text", []byte(samples.Clean), contract.Clean, []string{}, "no rule matched"},
+		{"eicar string inside other text", []byte("see: " + samples.EICAR), contract.Clean, []string{}, ""},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			f := scanBytes(t, e, c.file)
+			assert.Equal(t, c.outcome, f.Outcome, f.Detail)
+			assert.ElementsMatch(t, c.threats, f.Threats)
+			assert.Contains(t, f.Detail, c.detail)
+		})
+	}
+}
+
+func TestVersions(t *testing.T) {
+	e := newEngine(t, yara.Config{})
+	engine, sigs, err := e.Versions(context.Background())
+	require.NoError(t, err)
+	assert.Regexp(t, `^\d+\.\d+\.\d+`, engine)
+	assert.Regexp(t, `^rules-[0-9a-f]{12}$`, sigs)
+
+	// The signature version is the pack's content: a changed rule changes it.
+	dir := t.TempDir()
+	copyRules(t, dir)
+	again := newEngine(t, yara.Config{RulesDir: dir})
+	_, same, _ := again.Versions(context.Background())
+	assert.Equal(t, sigs, same)
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "extra.yar"),
+		[]byte(`rule Extra { strings: $a = "IntelliDox-extra" condition: $a }`), 0o644))
+	changed := newEngine(t, yara.Config{RulesDir: dir})
+	_, other, _ := changed.Versions(context.Background())
+	assert.NotEqual(t, sigs, other)
+
+	// A rule without a severity counts as suspicious.
+	f := scanBytes(t, changed, []byte("xx IntelliDox-extra xx"))
+	assert.Equal(t, contract.Suspicious, f.Outcome)
+	assert.Equal(t, []string{"Extra"}, f.Threats)
+}
+
+func copyRules(t *testing.T, dir string) {
+	files, _ := filepath.Glob(filepath.Join(rulesDir(), "*.yar"))
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		require.NoError(t, err)
+		require.NoError(t, os.WriteFile(filepath.Join(dir, filepath.Base(f)), b, 0o644))
+	}
+}
+
+func TestBadRulesFailAtStart(t *testing.T) {
+	dir := t.TempDir()
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "bad.yar"), []byte(`rule Bad { condition: nonsense }`), 0o644))
+	_, err := yara.New(context.Background(), yara.Config{RulesDir: dir, TempDir: t.TempDir()})
+	assert.ErrorContains(t, err, "compiling")
+	_, err = yara.New(context.Background(), yara.Config{RulesDir: t.TempDir(), TempDir: t.TempDir()})
+	assert.ErrorContains(t, err, "no rules")
+}
+
+func TestSkips(t *testing.T) {
+	e := newEngine(t, yara.Config{MaxSize: 1 << 20, MaxMembers: 3})
+	t.Run("declared size above the limit is not read", func(t *testing.T) {
+		f, err := e.Scan(context.Background(), failingReader{}, scan.File{Size: 2 << 20})
+		require.NoError(t, err)
+		assert.Equal(t, contract.Skipped, f.Outcome)
+		assert.True(t, strings.HasPrefix(f.Detail, "too large: "), f.Detail)
+	})
+	t.Run("more bytes than declared", func(t *testing.T) {
+		b := make([]byte, 1<<20+1)
+		f, err := e.Scan(context.Background(), bytes.NewReader(b), scan.File{Size: 10})
+		require.NoError(t, err)
+		assert.Equal(t, contract.Skipped, f.Outcome)
+		assert.True(t, strings.HasPrefix(f.Detail, "too large: "), f.Detail)
+	})
+	t.Run("zip with too many members", func(t *testing.T) {
+		f := scanBytes(t, e, zipWith(t, map[string]string{"a": "1", "b": "2", "c": "3", "d": "4"}))
+		assert.Equal(t, contract.Skipped, f.Outcome)
+		assert.True(t, strings.HasPrefix(f.Detail, "too large: the archive has more than 3 members"), f.Detail)
+	})
+	t.Run("zip bomb", func(t *testing.T) {
+		f := scanBytes(t, e, zipWith(t, map[string]string{"zeros": strings.Repeat("\x00", 2<<20)}))
+		assert.Equal(t, contract.Skipped, f.Outcome)
+		assert.Contains(t, f.Detail, "members expand beyond")
+	})
+	t.Run("encrypted member", func(t *testing.T) {
+		f := scanBytes(t, e, zipWith(t, map[string]string{"secret.doc": "ciphertext"}, "secret.doc"))
+		assert.Equal(t, contract.Skipped, f.Outcome)
+		assert.True(t, strings.HasPrefix(f.Detail, "encrypted: zip member secret.doc"), f.Detail)
+	})
+	t.Run("a threat outweighs an encrypted member", func(t *testing.T) {
+		zb := zipWith(t, map[string]string{"eicar.com": samples.EICAR, "secret.doc": "ciphertext"}, "secret.doc")
+		f := scanBytes(t, e, zb)
+		assert.Equal(t, contract.Malicious, f.Outcome)
+	})
+}
+
+// zipWith builds a zip; members named in encrypted are flagged encrypted
+// (their bytes are not enciphered: the flag is what readers honour).
+func zipWith(t *testing.T, members map[string]string, encrypted ...string) []byte {
+	var buf bytes.Buffer
+	zw := zip.NewWriter(&buf)
+	for name, body := range members {
+		var w io.Writer
+		var err error
+		if slices.Contains(encrypted, name) {
+			w, err = zw.CreateRaw(&zip.FileHeader{Name: name, Flags: 0x1, Method: zip.Store,
+				CompressedSize64: uint64(len(body)), UncompressedSize64: uint64(len(body))})
+		} else {
+			w, err = zw.CreateHeader(&zip.FileHeader{Name: name, Method: zip.Deflate})
+		}
+		require.NoError(t, err)
+		_, err = io.WriteString(w, body)
+		require.NoError(t, err)
+	}
+	require.NoError(t, zw.Close())
+	return buf.Bytes()
+}
+
+type failingReader struct{}
+
+func (failingReader) Read([]byte) (int, error) { panic("the object must not be read") }
+
+func TestTimeoutKillsYara(t *testing.T) {
+	e := newEngine(t, yara.Config{})
+	ctx, cancel := context.WithTimeout(context.Background(), time.Nanosecond)
+	defer cancel()
+	<-ctx.Done()
+	_, err := e.Scan(ctx, strings.NewReader(samples.EICAR), scan.File{Size: int64(len(samples.EICAR))})
+	assert.ErrorIs(t, err, context.DeadlineExceeded)
+}
+
+func TestStagingIsRemoved(t *testing.T) {
+	tmp := t.TempDir()
+	e, err := yara.New(context.Background(), yara.Config{RulesDir: rulesDir(), TempDir: tmp})
+	require.NoError(t, err)
+	scanBytes(t, e, samples.EICARZip())
+	entries, _ := os.ReadDir(tmp)
+	require.Len(t, entries, 1, "only the compiled rules remain")
+	assert.True(t, strings.HasPrefix(entries[0].Name(), "yara-rules-"))
+	require.NoError(t, e.Close())
+	entries, _ = os.ReadDir(tmp)
+	assert.Empty(t, entries)
+}
+
+// BenchmarkScan measures a whole scan: staging the object to a temporary
+// file, one yara process, parsing. The empty case is the per-scan overhead
+// of calling the CLI.
+func BenchmarkScan(b *testing.B) {
+	e := newEngine(b, yara.Config{MaxSize: 1 << 30})
+	for _, size := range []int{0, 1 << 20, 100 << 20} {
+		data := make([]byte, size)
+		_, _ = rand.Read(data)
+		b.Run(sizeName(size), func(b *testing.B) {
+			b.SetBytes(int64(size))
+			for b.Loop() {
+				f, err := e.Scan(context.Background(), bytes.NewReader(data), scan.File{Size: int64(size)})
+				if err != nil || f.Outcome != contract.Clean {
+					b.Fatal(f, err)
+				}
+			}
+		})
+	}
+}
+
+func sizeName(n int) string {
+	if n == 0 {
+		return "empty"
+	}
+	return fmt.Sprintf("%dMiB", n>>20)
+}
