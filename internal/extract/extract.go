@@ -1,73 +1,206 @@
 // Package extract reads a file once, as a stream, and says what it is: its
-// hashes, its type detected from content, and per-format metadata.
+// hashes, its type detected from content, and per-format metadata (documents,
+// images, archives, executables, text), within safe limits.
+//
+// Inspect is the entry point. The per-format parsers live in sub-packages
+// (archive, pdf, imagemeta, office, exe, text); docs/metadata.md documents
+// the metadata schema they produce and the findings.
 package extract
 
 import (
-	"crypto/md5"  //nolint:gosec // MD5 is reported for lookup by hash, not for security
-	"crypto/sha1" //nolint:gosec // likewise
-	"crypto/sha256"
-	"encoding/hex"
+	"bytes"
+	"context"
 	"fmt"
-	"hash"
 	"io"
 
 	"github.com/gabriel-vasile/mimetype"
+
+	"github.com/intellidox/intellidox/internal/contract"
 )
 
-// Summary is what one pass over the bytes yields.
+// Summary is what Inspect learns about one file.
 type Summary struct {
-	SHA256, MD5, SHA1 string
-	Size              int64
-	MIMEType          string
-	Extension         string // the canonical extension of the detected type
-	Metadata          map[string]any
+	SHA256, SHA1, MD5 string // lower-case hex
+	Size              int64  // bytes read from the body
+	MIMEType          string // detected from content, e.g. "application/pdf"
+	// Description is a human description of the type, e.g. "PDF document,
+	// version 1.7" or "Windows PE32+ executable (x86-64)".
+	Description string
+	Extension   string // the canonical extension of the detected type, e.g. ".pdf"; may be empty
+	// Metadata holds the per-format properties, keyed by "type", "pdf",
+	// "image", "office", "archive", "executable" or "text". Every value
+	// marshals to JSON; docs/metadata.md has the schema.
+	Metadata map[string]any
+	// Findings are what the analysis noticed (mismatches, limits that
+	// tripped, zip bombs), in the order found.
+	Findings []contract.Finding
+}
+
+// Options configure one analysis.
+type Options struct {
+	Name                string // the uploaded file name, for extension_mismatch; may be empty
+	DeclaredContentType string // the content type the client declared; may be empty
+	Limits              Limits // zero fields take their defaults
 }
 
 // headSize is how much of the start of a file type detection looks at.
 const headSize = 3072
 
-// head keeps the first headSize bytes written to it.
-type head struct{ b []byte }
+// smallFileSize is the size up to which the body is kept in memory during
+// the hashing pass, so that the formats needing random access read it from
+// there rather than through src (for the extractor, more HTTP requests).
+const smallFileSize = 8 << 20
 
-func (h *head) Write(p []byte) (int, error) {
-	if room := headSize - len(h.b); room > 0 {
-		h.b = append(h.b, p[:min(room, len(p))]...)
+// Inspect reads body to the end exactly once, computing the SHA-256, SHA-1
+// and MD5 of its bytes and detecting their type, in memory constant in the
+// size of the body. It then adds per-format metadata and findings.
+//
+// src gives random access to the same bytes, size long, for the formats
+// that need it (zip and OOXML, OLE, executables, images); NewHTTPReaderAt
+// provides one over HTTP. src may be nil: files up to a few MiB are then
+// still analyzed from the bytes read from body, larger ones of those
+// formats get type detection only. Streaming formats (PDF, gzip, tar, text)
+// are analyzed from body during the hashing pass.
+//
+// Inspect returns an error only when body cannot be read to its end, or ctx
+// ends first. Anything else (malformed content, a parser panic, a limit,
+// running out of time) becomes a finding, and the hashes are always
+// complete.
+func Inspect(ctx context.Context, body io.Reader, src io.ReaderAt, size int64, opts Options) (Summary, error) {
+	lim := opts.Limits.WithDefaults()
+	actx, cancel := context.WithTimeout(ctx, lim.MaxDuration)
+	defer cancel()
+
+	p := newPipeline()
+	first, err := p.readChunk(ctx, body)
+	if err != nil && err != io.EOF {
+		return Summary{}, fmt.Errorf("read: %w", err)
 	}
-	return len(p), nil
-}
+	head := first.b[:min(len(first.b), headSize)]
+	mt := mimetype.Detect(head)
+	f := formatOf(mt)
+	res := &result{meta: map[string]any{}}
+	deep := size <= lim.MaxFileSize
+	if !deep {
+		res.finding("too_large_for_analysis", contract.VerdictUnscanned,
+			fmt.Sprintf("%d bytes is over the %d-byte limit for deep analysis; only hashes and type were computed", size, lim.MaxFileSize))
+	}
 
-// Analyze reads r to the end, hashing and detecting in the same pass. Memory
-// use is constant in the size of r.
-func Analyze(r io.Reader) (Summary, error) {
-	s256, s1, m5 := sha256.New(), sha1.New(), md5.New() //nolint:gosec
-	h := &head{b: make([]byte, 0, headSize)}
-	buf := make([]byte, 256<<10)
-	n, err := io.CopyBuffer(io.MultiWriter(s256, s1, m5, h), r, buf)
-	if err != nil {
+	// The streaming analyzer, if any, reads the chunks as they are hashed.
+	var feed *streamFeed
+	streamDone := make(chan struct{})
+	if deep && f.stream != nil {
+		feed = newStreamFeed(actx, p)
+		go func() {
+			defer close(streamDone)
+			defer feed.drain()
+			res.run(actx, f.name, func() { f.stream(actx, feed, lim, res) })
+		}()
+	} else {
+		close(streamDone)
+	}
+
+	var small []byte
+	if deep && size >= 0 && size <= smallFileSize && (f.random != nil) {
+		small = make([]byte, 0, size)
+	}
+	p.start()
+	n := int64(0)
+	c := first
+	for {
+		n += int64(len(c.b))
+		if small != nil && len(small)+len(c.b) <= cap(small) {
+			small = append(small, c.b...)
+		}
+		if len(c.b) > 0 {
+			p.dispatch(c, feed)
+		} else {
+			p.free <- c
+		}
+		if err != nil {
+			break
+		}
+		c, err = p.readChunk(ctx, body)
+		if err != nil && err != io.EOF {
+			if c != nil {
+				p.free <- c
+			}
+			break
+		}
+	}
+	if feed != nil {
+		feed.close()
+	}
+	s256, s1, m5 := p.finish()
+	if err != nil && err != io.EOF {
 		return Summary{}, fmt.Errorf("read after %d bytes: %w", n, err)
 	}
-	mt := mimetype.Detect(h.b)
-	s := Summary{
-		SHA256:    sum(s256),
-		SHA1:      sum(s1),
-		MD5:       sum(m5),
-		Size:      n,
-		MIMEType:  mt.String(),
-		Extension: mt.Extension(),
+	select {
+	case <-streamDone:
+	case <-actx.Done():
 	}
-	s.Metadata = describe(mt, h.b)
+
+	if deep && f.random != nil && n == size {
+		ra := src
+		if int64(len(small)) == n && small != nil {
+			ra = bytes.NewReader(small)
+		}
+		if ra != nil {
+			ra = ctxReaderAt{ctx: actx, r: ra}
+			done := make(chan struct{})
+			go func() {
+				defer close(done)
+				res.run(actx, f.name, func() { f.random(actx, ra, size, lim, res) })
+			}()
+			select {
+			case <-done:
+			case <-actx.Done():
+			}
+		}
+	}
+	if deep && actx.Err() != nil && ctx.Err() == nil {
+		res.finding("analysis_timeout", contract.VerdictUnscanned,
+			fmt.Sprintf("deep analysis did not finish within %s; metadata may be incomplete", lim.MaxDuration))
+	}
+	if err := ctx.Err(); err != nil {
+		return Summary{}, err
+	}
+
+	res.close()
+	s := res.summary(mt, n, opts)
+	s.SHA256, s.SHA1, s.MD5 = s256, s1, m5
 	return s, nil
 }
 
-func sum(h hash.Hash) string { return hex.EncodeToString(h.Sum(nil)) }
+// Analyze reads r to the end, hashing it and detecting its type in one pass,
+// with the streaming analyzers only (no random access, no name).
+//
+// Deprecated: use Inspect, which also takes the name, the declared content
+// type, limits and random access to the object. Analyze stays until the
+// extractor has moved over.
+func Analyze(r io.Reader) (Summary, error) {
+	return Inspect(context.Background(), r, nil, -1, Options{})
+}
 
-// describe builds the metadata object stored with the file. Per-format
-// analyzers (documents, images, archives, executables) plug in here.
-func describe(mt *mimetype.MIME, _ []byte) map[string]any {
-	return map[string]any{
-		"type": map[string]any{
-			"mime":      mt.String(),
-			"extension": mt.Extension(),
-		},
+// ctxReaderAt fails reads once ctx is done, so that a parser still running
+// past the deadline winds down instead of reading on.
+type ctxReaderAt struct {
+	ctx context.Context
+	r   io.ReaderAt
+}
+
+// readerAtContext is implemented by readers (HTTPReaderAt) whose reads can be
+// cancelled.
+type readerAtContext interface {
+	ReadAtContext(ctx context.Context, p []byte, off int64) (int, error)
+}
+
+func (c ctxReaderAt) ReadAt(p []byte, off int64) (int, error) {
+	if err := c.ctx.Err(); err != nil {
+		return 0, err
 	}
+	if r, ok := c.r.(readerAtContext); ok {
+		return r.ReadAtContext(c.ctx, p, off)
+	}
+	return c.r.ReadAt(p, off)
 }
