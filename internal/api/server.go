@@ -68,14 +68,15 @@ func (s *Server) Routes() http.Handler {
 	r.HandleFunc("/healthz", s.healthz).Methods(http.MethodGet)
 	r.HandleFunc("/readyz", s.readyz).Methods(http.MethodGet)
 
-	v1 := r.PathPrefix("/v1").Subrouter()
-	v1.HandleFunc("/files", s.create).Methods(http.MethodPost)
-	v1.HandleFunc("/files", s.list).Methods(http.MethodGet)
-	v1.HandleFunc("/files/{id}", s.get).Methods(http.MethodGet)
-	v1.HandleFunc("/files/{id}/confirm", s.confirm).Methods(http.MethodPost)
-	v1.HandleFunc("/files/{id}/scans", s.scans).Methods(http.MethodGet)
-	v1.HandleFunc("/files/{id}/events", s.events).Methods(http.MethodGet)
-	v1.HandleFunc("/files/{id}/rescan", s.rescan).Methods(http.MethodPost)
+	// Routes hang off the root router: gorilla/mux answers 404 instead of 405
+	// for a method mismatch inside a subrouter.
+	r.HandleFunc("/v1/files", s.create).Methods(http.MethodPost)
+	r.HandleFunc("/v1/files", s.list).Methods(http.MethodGet)
+	r.HandleFunc("/v1/files/{id}", s.get).Methods(http.MethodGet)
+	r.HandleFunc("/v1/files/{id}/confirm", s.confirm).Methods(http.MethodPost)
+	r.HandleFunc("/v1/files/{id}/scans", s.scans).Methods(http.MethodGet)
+	r.HandleFunc("/v1/files/{id}/events", s.events).Methods(http.MethodGet)
+	r.HandleFunc("/v1/files/{id}/rescan", s.rescan).Methods(http.MethodPost)
 
 	sidecar.Register(r, s.log,
 		sidecar.Subscription{Topic: contract.TopicFileExtracted, Route: "/events/file-extracted", Handler: s.onExtracted},
@@ -94,7 +95,7 @@ func (s *Server) Routes() http.Handler {
 		r.NotFoundHandler = webApp(s.webDir, notFound)
 	}
 	r.MethodNotAllowedHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		problem.Write(w, r, s.log, &problem.Error{Kind: problem.Invalid, Code: "method_not_allowed",
+		problem.Write(w, r, s.log, &problem.Error{Kind: problem.MethodNotAllowed, Code: "method_not_allowed",
 			Detail: r.Method + " is not allowed here."})
 	})
 	return s.recoverer(r)

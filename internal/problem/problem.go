@@ -25,6 +25,8 @@ const (
 	Unauthorized
 	Forbidden
 	RateLimited
+	MethodNotAllowed
+	Gone
 )
 
 // Error is an error a client may see. Code is stable and documented; Detail
@@ -82,6 +84,10 @@ func (k Kind) Status() int {
 		return http.StatusForbidden
 	case RateLimited:
 		return http.StatusTooManyRequests
+	case MethodNotAllowed:
+		return http.StatusMethodNotAllowed
+	case Gone:
+		return http.StatusGone
 	}
 	return http.StatusInternalServerError
 }

@@ -35,6 +35,7 @@ type StackOptions struct {
 	Env            map[string]string // extra environment for every app and sidecar
 	ResourcesPaths []string          // replaces components/local
 	Redis          string            // use this Redis instead of a private one
+	DatabaseURL    string            // use this database instead of a fresh one on the shared server
 }
 
 var (
@@ -82,7 +83,10 @@ func StartStack(t testing.TB, opts StackOptions) *Stack {
 		s.Redis = Redis(t)
 	}
 	s.S3 = StartS3(t, "*")
-	s.DB = Database(t, nil, nil)
+	s.DB = opts.DatabaseURL
+	if s.DB == "" {
+		s.DB = Database(t, nil, nil)
+	}
 	env := map[string]string{
 		"REDIS_ADDR":            s.Redis,
 		"DATABASE_URL":          s.DB,
