@@ -11,6 +11,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/intellidox/intellidox/internal/contract"
@@ -51,6 +52,35 @@ type Finding struct {
 // ErrUnavailable marks transient engine failures: the event is retried.
 var ErrUnavailable = errors.New("engine unavailable")
 
+// Skip reasons. The detail of every skipped result starts with one of them
+// and a colon, e.g. "too large: 2147483648 bytes exceeds …".
+const (
+	ReasonTooLarge    = "too large"
+	ReasonEncrypted   = "encrypted"
+	ReasonUnsupported = "unsupported type"
+	ReasonTimeout     = "timeout"
+)
+
+// Skip returns a skipped finding for reason, explained by detail.
+func Skip(reason, detail string) Finding {
+	return Finding{Outcome: contract.Skipped, Threats: []string{}, Detail: reason + ": " + detail}
+}
+
+// SkipReason returns the reason a skipped result's detail starts with, or
+// "" if it names none.
+func SkipReason(detail string) string {
+	for _, r := range []string{ReasonTooLarge, ReasonEncrypted, ReasonUnsupported, ReasonTimeout} {
+		if strings.HasPrefix(detail, r+": ") {
+			return r
+		}
+	}
+	return ""
+}
+
+// DetailUnreadable starts the detail of the error result written when the
+// object named by an event is not in storage.
+const DetailUnreadable = "unreadable: "
+
 // sidecarAPI is what the scanner needs from Dapr.
 type sidecarAPI interface {
 	Publish(ctx context.Context, topic string, v any) error
@@ -62,6 +92,9 @@ type sidecarAPI interface {
 // Config bounds the scanner.
 type Config struct {
 	Timeout time.Duration // per scan
+	// Concurrency bounds the scans in progress; further events wait for a
+	// slot (the sidecar's app-max-concurrency bounds how many wait).
+	Concurrency int
 }
 
 // Service scans files with one engine.
@@ -70,6 +103,7 @@ type Service struct {
 	dapr   sidecarAPI
 	log    *slog.Logger
 	cfg    Config
+	slots  chan struct{}
 }
 
 // NewService returns a scanner for engine.
@@ -77,7 +111,23 @@ func NewService(engine Engine, dapr sidecarAPI, log *slog.Logger, cfg Config) *S
 	if cfg.Timeout <= 0 {
 		cfg.Timeout = 5 * time.Minute
 	}
-	return &Service{engine: engine, dapr: dapr, log: log.With("engine", engine.Name()), cfg: cfg}
+	if cfg.Concurrency <= 0 {
+		cfg.Concurrency = 4
+	}
+	return &Service{engine: engine, dapr: dapr, log: log.With("engine", engine.Name()), cfg: cfg,
+		slots: make(chan struct{}, cfg.Concurrency)}
+}
+
+func validSHA256(s string) bool {
+	if len(s) != 64 {
+		return false
+	}
+	for _, c := range s {
+		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f') {
+			return false
+		}
+	}
+	return true
 }
 
 // StateKey is where the latest result of engine for content sha256 lives.
@@ -93,6 +143,10 @@ func (s *Service) OnExtracted(ctx context.Context, ev sidecar.Event) sidecar.Sta
 		return sidecar.Success // nothing verified to scan, or a rescan for other engines
 	}
 	log := s.log.With("file_id", e.FileID, "sha256", e.SHA256)
+	if !validSHA256(e.SHA256) || e.ObjectKey == "" {
+		log.WarnContext(ctx, "file.extracted without a sha256 or object key dropped", "event_id", ev.ID)
+		return sidecar.Drop
+	}
 	res, err := s.result(ctx, e)
 	if err != nil {
 		log.WarnContext(ctx, "scan failed; will retry", "err", err)
@@ -117,14 +171,20 @@ func (s *Service) result(ctx context.Context, e contract.FileExtracted) (contrac
 	key := StateKey(e.SHA256, s.engine.Name())
 	var cached contract.Result
 	switch err := s.dapr.GetState(ctx, key, &cached); {
-	case err == nil && cached.SignatureVersion == sigVersion && cached.Result != contract.Error:
+	case err == nil && cached.SignatureVersion == sigVersion && reusable(cached):
 		return cached, nil // same content, same signatures: never scanned twice
 	case err != nil && !errors.Is(err, sidecar.ErrNotFound):
 		return contract.Result{}, err
 	}
-	res := s.scan(ctx, e)
-	if res.Result == "" {
-		return contract.Result{}, fmt.Errorf("%w: %s", ErrUnavailable, res.Detail)
+	select {
+	case s.slots <- struct{}{}:
+		defer func() { <-s.slots }()
+	case <-ctx.Done():
+		return contract.Result{}, fmt.Errorf("waiting for a scan slot: %w", ctx.Err())
+	}
+	res, err := s.scan(ctx, e)
+	if err != nil {
+		return contract.Result{}, err
 	}
 	res.Engine, res.EngineVersion, res.SignatureVersion = s.engine.Name(), engineVersion, sigVersion
 	if err := s.dapr.SaveState(ctx, key, res); err != nil {
@@ -133,38 +193,70 @@ func (s *Service) result(ctx context.Context, e contract.FileExtracted) (contrac
 	return res, nil
 }
 
-// scan streams the object into the engine. Transient failures come back as
-// a Result with an empty outcome and the reason in Detail.
-func (s *Service) scan(ctx context.Context, e contract.FileExtracted) contract.Result {
+// reusable reports whether a cached result with current signatures stands.
+// Errors and timeouts may pass, so a redelivered event tries again.
+func reusable(r contract.Result) bool {
+	return r.Result != contract.Error && !(r.Result == contract.Skipped && SkipReason(r.Detail) == ReasonTimeout)
+}
+
+// errObjectRead marks failures reading the object, as opposed to the
+// engine's own: they are transient.
+var errObjectRead = errors.New("reading the object")
+
+type objectReader struct{ r io.Reader }
+
+func (o objectReader) Read(p []byte) (int, error) {
+	n, err := o.r.Read(p)
+	if err != nil && err != io.EOF {
+		err = fmt.Errorf("%w: %w", errObjectRead, err)
+	}
+	return n, err
+}
+
+// scan streams the object into the engine. An error means a transient
+// failure: the event is retried.
+func (s *Service) scan(parent context.Context, e contract.FileExtracted) (contract.Result, error) {
 	start := time.Now()
-	ctx, cancel := context.WithTimeout(ctx, s.cfg.Timeout)
+	ctx, cancel := context.WithTimeout(parent, s.cfg.Timeout)
 	defer cancel()
 	res := contract.Result{ScannedAt: start.UTC(), Threats: []string{}}
-	finish := func(f Finding) contract.Result {
+	finish := func(f Finding) (contract.Result, error) {
+		if f.Outcome == contract.Skipped && SkipReason(f.Detail) == "" {
+			// Every skip must say why; an engine that does not is wrong.
+			f = Finding{Outcome: contract.Error, Detail: "engine skipped without a stated reason: " + f.Detail}
+		}
 		res.Result, res.Detail = f.Outcome, f.Detail
 		if f.Threats != nil {
 			res.Threats = f.Threats
 		}
 		res.DurationMs = time.Since(start).Milliseconds()
-		return res
+		return res, nil
 	}
 	var body io.Reader = http.NoBody
 	if cf, ok := s.engine.(ContentFree); !ok || !cf.ContentFree() {
 		rc, err := s.dapr.OpenObject(ctx, e.ObjectKey)
-		if err != nil {
-			return finish(Finding{Detail: err.Error()})
+		switch {
+		case errors.Is(err, sidecar.ErrNotFound):
+			// The extractor verified the object, so it was deleted since:
+			// no retry brings it back. Say so instead of waiting forever.
+			return finish(Finding{Outcome: contract.Error,
+				Detail: DetailUnreadable + fmt.Sprintf("object %q is not in storage", e.ObjectKey)})
+		case err != nil:
+			return res, fmt.Errorf("%w: open object: %v", ErrUnavailable, err)
 		}
 		defer rc.Close()
-		body = rc
+		body = objectReader{rc}
 	}
 	f, err := s.engine.Scan(ctx, body, File{SHA256: e.SHA256, MD5: e.MD5, SHA1: e.SHA1, Size: e.Size, MIMEType: e.MIMEType})
 	switch {
 	case err == nil:
 		return finish(f)
+	case parent.Err() != nil:
+		return res, fmt.Errorf("scan interrupted: %w", parent.Err()) // shutting down, or the sidecar gave up
 	case errors.Is(ctx.Err(), context.DeadlineExceeded):
-		return finish(Finding{Outcome: contract.Skipped, Detail: fmt.Sprintf("timeout: scan took longer than %s", s.cfg.Timeout)})
-	case errors.Is(err, ErrUnavailable):
-		return finish(Finding{Detail: err.Error()})
+		return finish(Skip(ReasonTimeout, fmt.Sprintf("the scan took longer than %s", s.cfg.Timeout)))
+	case errors.Is(err, ErrUnavailable), errors.Is(err, errObjectRead):
+		return res, err
 	}
 	return finish(Finding{Outcome: contract.Error, Detail: err.Error()})
 }
