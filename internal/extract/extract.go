@@ -94,7 +94,7 @@ func Inspect(ctx context.Context, body io.Reader, src io.ReaderAt, size int64, o
 		go func() {
 			defer close(streamDone)
 			defer feed.drain()
-			res.run(actx, f.name, func() { f.stream(actx, feed, lim, res) })
+			res.run(actx, f.name, func() { f.stream(actx, feed, size, lim, res) })
 		}()
 	} else {
 		close(streamDone)

@@ -5,6 +5,8 @@ import (
 	"io"
 
 	"github.com/gabriel-vasile/mimetype"
+
+	"github.com/intellidox/intellidox/internal/extract/archive"
 )
 
 // format says how one type is analyzed beyond hashing and detection. A
@@ -12,11 +14,38 @@ import (
 // a random-access one, which runs after hashing on src, or neither.
 type format struct {
 	name   string
-	stream func(ctx context.Context, r io.Reader, lim Limits, res *result)
+	stream func(ctx context.Context, r io.Reader, size int64, lim Limits, res *result)
 	random func(ctx context.Context, src io.ReaderAt, size int64, lim Limits, res *result)
 }
 
 // formatOf returns how to analyze content detected as mt.
 func formatOf(mt *mimetype.MIME) format {
+	switch {
+	case is(mt, "application/zip"), is(mt, "application/x-7z-compressed"):
+		return format{name: "archive", random: zipLike}
+	case is(mt, "application/gzip"), is(mt, "application/x-tar"):
+		return format{name: "archive", stream: streamArchive}
+	}
 	return format{}
+}
+
+func streamArchive(ctx context.Context, r io.Reader, size int64, lim Limits, res *result) {
+	info, fs := archive.InspectStream(ctx, r, size, lim.Limits)
+	if info != nil {
+		res.set("archive", info)
+		if info.Format == "tar.gz" {
+			res.describe("gzip compressed tar archive")
+		}
+	}
+	res.add(fs...)
+}
+
+// zipLike analyzes zip-based formats: every zip is listed as an archive,
+// and OOXML documents also get their document properties.
+func zipLike(ctx context.Context, src io.ReaderAt, size int64, lim Limits, res *result) {
+	info, fs := archive.Inspect(ctx, src, size, lim.Limits)
+	if info != nil {
+		res.set("archive", info)
+	}
+	res.add(fs...)
 }
