@@ -20,8 +20,9 @@ import (
 
 // Engine is the ClamAV engine: clamd over INSTREAM.
 type Engine struct {
-	client *Client
-	dbDir  string // optional: the signature directory clamd loads
+	client  *Client
+	dbDir   string // optional: the signature directory clamd loads
+	maxSize int64  // optional: larger files are skipped without streaming
 
 	mu      sync.Mutex
 	checked time.Time
@@ -29,11 +30,27 @@ type Engine struct {
 	sigs    string
 }
 
-// NewEngine returns an engine that scans with clamd at addr. dbDir, when
-// set, names clamd's signature directory: its contents version the
-// project-owned signatures, which clamd's VERSION does not report.
+// Config sets up the engine.
+type Config struct {
+	Addr string // clamd's host:port
+	// DBDir, when set, names clamd's signature directory: its contents
+	// version the project-owned signatures, which VERSION does not report.
+	DBDir string
+	// Timeout bounds one clamd command, the scan included.
+	Timeout time.Duration
+	// MaxSize, when set, skips larger files without streaming them. Set it
+	// to clamd's StreamMaxLength to save sending bytes clamd would refuse.
+	MaxSize int64
+}
+
+// New returns an engine that scans with clamd.
+func New(cfg Config) *Engine {
+	return &Engine{client: &Client{Addr: cfg.Addr, Timeout: cfg.Timeout}, dbDir: cfg.DBDir, maxSize: cfg.MaxSize}
+}
+
+// NewEngine returns an engine that scans with clamd at addr.
 func NewEngine(addr, dbDir string, timeout time.Duration) *Engine {
-	return &Engine{client: &Client{Addr: addr, Timeout: timeout}, dbDir: dbDir}
+	return New(Config{Addr: addr, DBDir: dbDir, Timeout: timeout})
 }
 
 // Name implements scan.Engine.
@@ -102,7 +119,10 @@ func dirVersion(dir string) string {
 }
 
 // Scan implements scan.Engine.
-func (e *Engine) Scan(ctx context.Context, r io.Reader, _ scan.File) (scan.Finding, error) {
+func (e *Engine) Scan(ctx context.Context, r io.Reader, f scan.File) (scan.Finding, error) {
+	if e.maxSize > 0 && f.Size > e.maxSize {
+		return scan.Skip(scan.ReasonTooLarge, fmt.Sprintf("%d bytes exceeds the clamav engine's limit of %d bytes", f.Size, e.maxSize)), nil
+	}
 	reply, err := e.client.Scan(ctx, r)
 	switch {
 	case errors.Is(err, ErrUnavailable):
@@ -110,22 +130,34 @@ func (e *Engine) Scan(ctx context.Context, r io.Reader, _ scan.File) (scan.Findi
 	case err != nil:
 		return scan.Finding{}, err
 	case reply.Limited:
-		return scan.Finding{Outcome: contract.Skipped,
-			Detail: "too large: the file exceeds clamd's StreamMaxLength"}, nil
+		return scan.Skip(scan.ReasonTooLarge, fmt.Sprintf("%d bytes exceeds clamd's StreamMaxLength", f.Size)), nil
 	case reply.Found:
-		return scan.Finding{Outcome: classify(reply.Threat), Threats: []string{reply.Threat},
-			Detail: "signature match: " + reply.Threat}, nil
+		return classify(reply.Threat), nil
 	}
 	return scan.Finding{Outcome: contract.Clean, Detail: "no signature matched"}, nil
 }
 
-// classify maps ClamAV's naming conventions to outcomes: heuristic and
-// potentially-unwanted detections are suspicious, the rest malicious.
-func classify(threat string) contract.Outcome {
+// classify maps ClamAV's naming conventions to outcomes. clamd reports the
+// limits it hit and encrypted content as heuristic detections when
+// AlertExceedsMax and AlertEncrypted are on (without them it answers OK for
+// content it never looked at): those are skips, with the reason. Other
+// heuristic and potentially-unwanted detections are suspicious, the rest
+// malicious.
+func classify(threat string) scan.Finding {
+	name := strings.TrimSuffix(threat, ".UNOFFICIAL")
+	switch {
+	case strings.HasPrefix(name, "Heuristics.Limits.Exceeded."):
+		return scan.Skip(scan.ReasonTooLarge, fmt.Sprintf("clamd stopped at its %s limit (%s); the content was not fully scanned",
+			strings.TrimPrefix(name, "Heuristics.Limits.Exceeded."), threat))
+	case strings.HasPrefix(name, "Heuristics.Encrypted."):
+		return scan.Skip(scan.ReasonEncrypted, fmt.Sprintf("clamd cannot read encrypted %s content (%s)",
+			strings.TrimPrefix(name, "Heuristics.Encrypted."), threat))
+	}
+	out := contract.Malicious
 	for _, marker := range []string{"Heuristics.", "PUA."} {
 		if strings.HasPrefix(threat, marker) || strings.Contains(threat, "."+marker) {
-			return contract.Suspicious
+			out = contract.Suspicious
 		}
 	}
-	return contract.Malicious
+	return scan.Finding{Outcome: out, Threats: []string{threat}, Detail: "signature match: " + threat}
 }
