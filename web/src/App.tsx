@@ -8,6 +8,28 @@ import { FileDetails } from './components/FileDetails';
 import { History } from './components/History';
 import { ShieldIcon } from './components/Icons';
 import { UploadRow } from './components/UploadRow';
+import { VerdictBadge } from './components/VerdictBadge';
+import type { Verdict } from './lib/types';
+import type { UploadState } from './lib/uploader';
+
+const order: Verdict[] = ['malicious', 'suspicious', 'clean', 'unscanned'];
+
+/** Summary counts the final verdicts of this page's files, worst first. */
+function Summary({ items }: { items: UploadState[] }) {
+  const counts = new Map<Verdict, number>();
+  for (const it of items) if (it.verdict) counts.set(it.verdict, (counts.get(it.verdict) ?? 0) + 1);
+  const busy = items.filter((it) => !it.verdict && it.stage !== 'failed' && it.stage !== 'cancelled').length;
+  const failed = items.filter((it) => it.stage === 'failed').length;
+  return (
+    <ul className="summary" aria-label="Summary">
+      {order.filter((v) => counts.get(v)).map((v) => (
+        <li key={v}><VerdictBadge verdict={v} /> <span className="count">{counts.get(v)}</span></li>
+      ))}
+      {busy ? <li className="muted small">{busy} in progress</li> : null}
+      {failed ? <li className="muted small">{failed} failed</li> : null}
+    </ul>
+  );
+}
 
 export function App() {
   const route = useRoute();
@@ -49,12 +71,22 @@ export function App() {
             <DropZone onFiles={uploads.add} compact={uploads.items.length > 0} />
             {uploads.items.length ? (
               <section aria-labelledby="results-h">
-                <h2 id="results-h" className="results-h">
-                  Results <span className="muted small">({uploads.items.length} file{uploads.items.length === 1 ? '' : 's'})</span>
-                </h2>
+                <div className="results-head">
+                  <h2 id="results-h" className="results-h">
+                    Results <span className="muted small">({uploads.items.length} file{uploads.items.length === 1 ? '' : 's'})</span>
+                  </h2>
+                  <Summary items={uploads.items} />
+                  {uploads.items.some((it) => it.verdict) ? (
+                    <button type="button" className="btn btn-small btn-secondary"
+                      onClick={() => uploads.items.filter((it) => it.verdict).forEach((it) => uploads.remove(it.key))}>
+                      Clear finished
+                    </button>
+                  ) : null}
+                </div>
                 <ul className="uploads">
                   {uploads.items.map((it) => (
-                    <UploadRow key={it.key} item={it} onRetry={() => uploads.retry(it.key)} onRemove={() => uploads.remove(it.key)} />
+                    <UploadRow key={it.key} item={it} onRetry={() => uploads.retry(it.key)} onRemove={() => uploads.remove(it.key)}
+                      onVerdict={(verdict) => uploads.report(it.key, { verdict })} />
                   ))}
                 </ul>
               </section>

@@ -6,7 +6,12 @@ import { OutcomeBadge } from './VerdictBadge';
  * EngineTable lists each engine's result; engines that have not reported yet
  * appear as "Scanning" rows and fill in as results arrive.
  */
-export function EngineTable({ scans, caption, compact = false }: { scans: Scans | null; caption: string; compact?: boolean }) {
+export function EngineTable({ scans, caption, compact = false, hideCaption = compact }: {
+  scans: Scans | null;
+  caption: string;
+  compact?: boolean;
+  hideCaption?: boolean;
+}) {
   const engines = scans?.engines ?? [];
   const pending = (scans?.pending ?? []).filter((p) => !engines.some((e) => e.engine === p));
   if (!engines.length && !pending.length) {
@@ -14,7 +19,7 @@ export function EngineTable({ scans, caption, compact = false }: { scans: Scans 
   }
   return (
     <table className={`engines${compact ? ' compact' : ''}`}>
-      <caption className={compact ? 'visually-hidden' : undefined}>{caption}</caption>
+      <caption className={hideCaption ? 'visually-hidden' : undefined}>{caption}</caption>
       <thead>
         <tr>
           <th scope="col">Engine</th>

@@ -92,7 +92,7 @@ export function FileDetails({ id }: { id: string }) {
           </div>
         </div>
         {rescanError ? <ErrorMessage error={rescanError} onRetry={rescan} /> : null}
-        <EngineTable scans={scans} caption={`Engine results for ${file.name}`} />
+        <EngineTable scans={scans} caption={`Engine results for ${file.name}`} hideCaption />
       </section>
 
       <section className="card" aria-labelledby="hashes-h">

@@ -71,7 +71,8 @@ export function MetadataView({ metadata }: { metadata: Obj | null }) {
   const sections: Array<[string, ReactNode]> = [];
   for (const [k, v] of Object.entries(metadata)) {
     if (isObj(v)) sections.push([k, <Dl obj={v} />]);
-    else if (Array.isArray(v) && v.length && v.every(isObj)) sections.push([k, <ObjTable rows={v as Obj[]} caption={humanize(k)} />]);
+    else if (Array.isArray(v) && v.every(isObj))
+      sections.push([k, v.length ? <ObjTable rows={v as Obj[]} caption={humanize(k)} /> : <p className="muted">None.</p>]);
     else general[k] = v;
   }
   if (Object.keys(general).length) sections.unshift(['general', <Dl obj={general} />]);

@@ -21,7 +21,12 @@ const verdictWords: Record<Verdict, string> = {
 };
 
 /** UploadRow shows one dropped file: hashing, upload progress, then live results. */
-export function UploadRow({ item, onRetry, onRemove }: { item: UploadState; onRetry: () => void; onRemove: () => void }) {
+export function UploadRow({ item, onRetry, onRemove, onVerdict }: {
+  item: UploadState;
+  onRetry: () => void;
+  onRemove: () => void;
+  onVerdict?: (v: Verdict) => void;
+}) {
   const watching = item.stage === 'processing' ? item.id : undefined;
   const live = useFile(watching);
   const file = live.file;
@@ -36,8 +41,9 @@ export function UploadRow({ item, onRetry, onRemove }: { item: UploadState; onRe
     if (said.current !== msg) {
       said.current = msg;
       announce(msg);
+      onVerdict?.(verdict);
     }
-  }, [final, verdict, status, item.name]);
+  }, [final, verdict, status, item.name, onVerdict]);
 
   const running = !['processing', 'failed', 'cancelled'].includes(item.stage);
 
@@ -45,6 +51,7 @@ export function UploadRow({ item, onRetry, onRemove }: { item: UploadState; onRe
     <li
       className="card upload-row"
       data-name={item.name}
+      data-id={item.id}
       data-stage={item.stage}
       data-status={status ?? ''}
       data-verdict={final ? verdict : ''}

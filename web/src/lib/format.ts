@@ -17,6 +17,7 @@ export function formatBytes(n: number): string {
 
 export function formatRate(bytesPerSecond: number): string {
   if (!bytesPerSecond || !Number.isFinite(bytesPerSecond)) return '— MB/s';
+  if (bytesPerSecond < 1e5) return `${(bytesPerSecond / 1e3).toFixed(1)} KB/s`;
   return `${(bytesPerSecond / 1e6).toFixed(bytesPerSecond >= 1e8 ? 0 : 1)} MB/s`;
 }
 

@@ -10,7 +10,7 @@ import type { Api } from './api';
 import { Aborted, ApiError, StorageError, explain, type Explained } from './errors';
 import type { Hasher } from './hashing';
 import type { Putter } from './put';
-import type { FileStatus, PresignedUpload } from './types';
+import type { FileStatus, PresignedUpload, Verdict } from './types';
 
 export type Stage =
   | 'queued'
@@ -44,6 +44,8 @@ export interface UploadState {
   skipped: boolean;
   failedAt?: Stage;
   error?: Explained;
+  /** The final verdict, once the live watch has reported it. */
+  verdict?: Verdict;
 }
 
 export interface Deps {

@@ -62,5 +62,8 @@ export function useUploads(deps: Deps = defaultDeps) {
     setItems((list) => list.filter((it) => it.key !== key));
   }, []);
 
-  return { items, add, retry, cancel, remove };
+  /** report records what the live watch learnt (the final verdict). */
+  const report = useCallback((key: string, p: Pick<UploadState, 'verdict'>) => patch(key, p), [patch]);
+
+  return { items, add, retry, cancel, remove, report };
 }
