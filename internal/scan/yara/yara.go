@@ -1,12 +1,12 @@
 // Package yara is the YARA scan engine. It runs the yara command-line tool
 // on rules that yarac compiled once at start; see docs/engines.md for why it
 // does not link libyara. YARA needs the whole file, so the object is
-// streamed to a temporary file first, and zip members (OOXML documents,
-// jars, plain archives) are extracted beside it and scanned too.
+// streamed to a temporary file first, and archive members (OOXML documents
+// and jars are zips too) are extracted beside it by archive.Walk and
+// scanned as well: YARA does not unpack archives.
 package yara
 
 import (
-	"archive/zip"
 	"bytes"
 	"context"
 	"crypto/sha256"
@@ -23,6 +23,7 @@ import (
 	"time"
 
 	"github.com/intellidox/intellidox/internal/contract"
+	"github.com/intellidox/intellidox/internal/extract/archive"
 	"github.com/intellidox/intellidox/internal/scan"
 )
 
@@ -35,11 +36,10 @@ type Config struct {
 	// MaxSize is the largest object scanned; larger ones are skipped as too
 	// large without being read. Default 512 MiB.
 	MaxSize int64
-	// MaxMembers and MaxExpanded bound zip member extraction: how many
-	// members, and how many bytes they may expand to in all. Defaults 1000
-	// and MaxSize.
-	MaxMembers  int
-	MaxExpanded int64
+	// Archive bounds member extraction (depth, members, bytes expanded);
+	// zero fields take archive's defaults, except MaxUncompressedSize, which
+	// defaults to MaxSize since the members are staged on disk too.
+	Archive archive.Limits
 }
 
 // Engine scans with the project's rule pack.
@@ -62,12 +62,10 @@ func New(ctx context.Context, cfg Config) (*Engine, error) {
 	if cfg.MaxSize <= 0 {
 		cfg.MaxSize = 512 << 20
 	}
-	if cfg.MaxMembers <= 0 {
-		cfg.MaxMembers = 1000
+	if cfg.Archive.MaxUncompressedSize <= 0 {
+		cfg.Archive.MaxUncompressedSize = cfg.MaxSize
 	}
-	if cfg.MaxExpanded <= 0 {
-		cfg.MaxExpanded = cfg.MaxSize
-	}
+	cfg.Archive = cfg.Archive.WithDefaults()
 	files, err := filepath.Glob(filepath.Join(cfg.RulesDir, "*.yar"))
 	if err != nil || len(files) == 0 {
 		return nil, fmt.Errorf("yara: no rules (*.yar) in %q", cfg.RulesDir)
@@ -143,17 +141,15 @@ func (e *Engine) Scan(ctx context.Context, r io.Reader, f scan.File) (scan.Findi
 	if n > e.cfg.MaxSize {
 		return tooLarge(n, e.cfg.MaxSize), nil
 	}
-	targets := []target{{path: obj}}
-	members, notes, err := e.extract(obj, dir)
+	members, limits, err := e.extract(ctx, obj, dir, n)
 	if err != nil {
 		return scan.Finding{}, err
 	}
-	targets = append(targets, members...)
-	matches, err := e.run(ctx, dir, targets)
+	matches, err := e.run(ctx, dir, append([]target{{path: obj}}, members...))
 	if err != nil {
 		return scan.Finding{}, err
 	}
-	return judge(matches, notes, len(members)), nil
+	return judge(matches, limits, len(members)), nil
 }
 
 func tooLarge(size, limit int64) scan.Finding {
@@ -177,82 +173,46 @@ func stage(path string, r io.Reader, limit int64) (int64, error) {
 	return n, nil
 }
 
-// notes are reasons why part of a zip was not scanned.
-type notes struct {
-	encrypted   []string // encrypted members
-	unsupported []string // members compressed with a method Go cannot read
-	limit       string   // the bound that stopped extraction, if any
-	corrupt     string   // why the zip could not be read, if it could not
-}
-
-// extract writes the members of a zip object beside it. Only one level is
-// opened: members that are archives themselves are scanned as they are.
-func (e *Engine) extract(obj, dir string) ([]target, notes, error) {
-	var nt notes
-	if !isZip(obj) {
-		return nil, nt, nil
-	}
-	zr, err := zip.OpenReader(obj)
+// extract writes the members of an archive object (zip, tar, gzip, nested
+// within limits) beside it, through archive.Walk. It returns the members
+// and the limits that kept it from others.
+func (e *Engine) extract(ctx context.Context, obj, dir string, size int64) ([]target, []contract.Finding, error) {
+	f, err := os.Open(obj)
 	if err != nil {
-		nt.corrupt = err.Error()
-		return nil, nt, nil
-	}
-	defer zr.Close()
-	var out []target
-	budget := e.cfg.MaxExpanded
-	for _, m := range zr.File {
-		if m.FileInfo().IsDir() {
-			continue
-		}
-		if m.Flags&0x1 != 0 {
-			nt.encrypted = append(nt.encrypted, m.Name)
-			continue
-		}
-		if len(out) == e.cfg.MaxMembers {
-			nt.limit = fmt.Sprintf("more than %d members", e.cfg.MaxMembers)
-			break
-		}
-		path := filepath.Join(dir, fmt.Sprintf("member-%05d", len(out)))
-		n, err := copyMember(path, m, budget)
-		if errors.Is(err, zip.ErrAlgorithm) {
-			nt.unsupported = append(nt.unsupported, fmt.Sprintf("%s (compression method %d)", m.Name, m.Method))
-			continue
-		}
-		if err != nil {
-			nt.corrupt = fmt.Sprintf("member %s: %v", m.Name, err)
-			continue
-		}
-		if n > budget {
-			os.Remove(path)
-			nt.limit = fmt.Sprintf("members expand beyond %d bytes", e.cfg.MaxExpanded)
-			break
-		}
-		budget -= n
-		out = append(out, target{path: path, label: m.Name})
-	}
-	return out, nt, nil
-}
-
-// copyMember decompresses m to path, at most limit+1 bytes: the sizes in
-// the zip headers are not trusted.
-func copyMember(path string, m *zip.File, limit int64) (int64, error) {
-	rc, err := m.Open()
-	if err != nil {
-		return 0, err
-	}
-	defer rc.Close()
-	return stage(path, rc, limit)
-}
-
-func isZip(path string) bool {
-	f, err := os.Open(path)
-	if err != nil {
-		return false
+		return nil, nil, fmt.Errorf("%w: staging: %v", scan.ErrUnavailable, err)
 	}
 	defer f.Close()
-	var magic [4]byte
-	_, err = io.ReadFull(f, magic[:])
-	return err == nil && bytes.Equal(magic[:], []byte("PK\x03\x04"))
+	var out []target
+	err = archive.Walk(ctx, f, size, e.cfg.Archive, func(name string, body io.Reader) error {
+		path := filepath.Join(dir, fmt.Sprintf("member-%05d", len(out)))
+		if err := writeMember(path, body); err != nil {
+			return err
+		}
+		out = append(out, target{path: path, label: name})
+		return nil
+	})
+	var limited *archive.LimitError
+	switch {
+	case errors.As(err, &limited):
+		return out, limited.Findings, nil
+	case err != nil:
+		return nil, nil, err
+	}
+	return out, nil, nil
+}
+
+// writeMember stages one member. Errors reading body are returned as they
+// are, so that Walk can tell a damaged member from a failing disk.
+func writeMember(path string, body io.Reader) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return fmt.Errorf("%w: staging: %v", scan.ErrUnavailable, err)
+	}
+	_, err = io.Copy(f, body)
+	if cerr := f.Close(); err == nil && cerr != nil {
+		return fmt.Errorf("%w: staging: %v", scan.ErrUnavailable, cerr)
+	}
+	return err
 }
 
 // match is one rule that matched one target.
@@ -311,8 +271,10 @@ func (e *Engine) run(ctx context.Context, dir string, targets []target) ([]match
 // judge maps matches to a finding. Rules declare meta severity
 // "malicious", "suspicious" or "info"; a rule without one counts as
 // suspicious, so a new rule can never pass a file silently. Info rules only
-// appear in the detail.
-func judge(matches []match, nt notes, members int) scan.Finding {
+// appear in the detail. When nothing matched but archive limits kept some
+// members from the scan, the result is a skip that says why: that is not a
+// clean bill.
+func judge(matches []match, limits []contract.Finding, members int) scan.Finding {
 	f := scan.Finding{Outcome: contract.Clean, Threats: []string{}}
 	var found, info []string
 	for _, m := range matches {
@@ -343,30 +305,30 @@ func judge(matches []match, nt notes, members int) scan.Finding {
 		parts = append(parts, "no rule matched")
 	}
 	if members > 0 {
-		parts = append(parts, fmt.Sprintf("%d zip members scanned", members))
+		parts = append(parts, fmt.Sprintf("%d archive members scanned", members))
 	}
 	if len(info) > 0 {
 		parts = append(parts, "informational: "+strings.Join(info, ", "))
 	}
-	if nt.corrupt != "" {
-		parts = append(parts, "zip not fully readable: "+nt.corrupt)
+	for _, l := range limits {
+		parts = append(parts, "not scanned: "+l.Message)
 	}
 	f.Detail = strings.Join(parts, "; ")
-	if len(found) > 0 {
+	if len(found) > 0 || len(limits) == 0 {
 		return f
 	}
-	// Nothing found, but part of the archive was never looked at: that is
-	// not a clean bill.
-	switch {
-	case len(nt.encrypted) > 0:
-		return scan.Finding{Outcome: contract.Skipped, Threats: []string{},
-			Detail: fmt.Sprintf("encrypted: zip member %s cannot be read without its password; %s", nt.encrypted[0], f.Detail)}
-	case len(nt.unsupported) > 0:
-		return scan.Finding{Outcome: contract.Skipped, Threats: []string{},
-			Detail: fmt.Sprintf("unsupported type: zip member %s cannot be decompressed; %s", nt.unsupported[0], f.Detail)}
-	case nt.limit != "":
-		return scan.Finding{Outcome: contract.Skipped, Threats: []string{},
-			Detail: fmt.Sprintf("too large: the archive has %s; %s", nt.limit, f.Detail)}
+	return scan.Skip(skipReason(limits[0].Code), f.Detail)
+}
+
+// skipReason maps an archive limit to the skip reason it stands for.
+func skipReason(code string) string {
+	switch code {
+	case archive.CodeEncrypted:
+		return scan.ReasonEncrypted
+	case archive.CodeUnsupported:
+		return scan.ReasonUnsupported
+	case archive.CodeAnalysisCancelled:
+		return scan.ReasonTimeout
 	}
-	return f
+	return scan.ReasonTooLarge
 }

@@ -1,8 +1,10 @@
 package yara_test
 
 import (
+	"archive/tar"
 	"archive/zip"
 	"bytes"
+	"compress/gzip"
 	"context"
 	"crypto/rand"
 	"fmt"
@@ -18,6 +20,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/intellidox/intellidox/internal/contract"
+	"github.com/intellidox/intellidox/internal/extract/archive"
 	"github.com/intellidox/intellidox/internal/scan"
 	"github.com/intellidox/intellidox/internal/scan/samples"
 	"github.com/intellidox/intellidox/internal/scan/yara"
@@ -56,9 +59,10 @@ func TestRulePack(t *testing.T) {
 	}{
 		{"eicar", []byte(samples.EICAR), contract.Malicious, []string{"EICAR_Test_File"}, "matched: EICAR_Test_File"},
 		{"eicar in a zip", samples.EICARZip(), contract.Malicious, []string{"EICAR_Test_File"}, "EICAR_Test_File in eicar.com"},
+		{"eicar in a zip in a tar.gz", tarGz(t, "bundle/inner.zip", samples.EICARZip()), contract.Malicious, []string{"EICAR_Test_File"}, "EICAR_Test_File in bundle/inner.zip/eicar.com"},
 		{"auto-exec macro document", samples.MacroDocument(), contract.Suspicious, []string{"Office_VBA_AutoExec"}, "Office_VBA_AutoExec in word/vbaProject.bin"},
 		{"manual macro document", samples.MacroDocumentManual(), contract.Clean, []string{}, "informational: OOXML_VBA_Project"},
-		{"plain document", samples.Document(), contract.Clean, []string{}, "no rule matched; 3 zip members scanned"},
+		{"plain document", samples.Document(), contract.Clean, []string{}, "no rule matched; 3 archive members scanned"},
 		{"pdf javascript", samples.PDFJavaScript(), contract.Suspicious, []string{"PDF_JavaScript", "PDF_AutoAction_Script"}, "informational: PDF_AutoAction"},
 		{"pdf hex-escaped javascript", samples.PDFJavaScriptHexEscaped(), contract.Suspicious, []string{"PDF_JavaScript", "PDF_AutoAction_Script"}, ""},
 		{"pdf view action", samples.PDFPlain(), contract.Clean, []string{}, "informational: PDF_AutoAction"},
@@ -121,7 +125,7 @@ func TestBadRulesFailAtStart(t *testing.T) {
 }
 
 func TestSkips(t *testing.T) {
-	e := newEngine(t, yara.Config{MaxSize: 1 << 20, MaxMembers: 3})
+	e := newEngine(t, yara.Config{MaxSize: 1 << 20, Archive: archive.Limits{MaxArchiveEntries: 3}})
 	t.Run("declared size above the limit is not read", func(t *testing.T) {
 		f, err := e.Scan(context.Background(), failingReader{}, scan.File{Size: 2 << 20})
 		require.NoError(t, err)
@@ -138,17 +142,19 @@ func TestSkips(t *testing.T) {
 	t.Run("zip with too many members", func(t *testing.T) {
 		f := scanBytes(t, e, zipWith(t, map[string]string{"a": "1", "b": "2", "c": "3", "d": "4"}))
 		assert.Equal(t, contract.Skipped, f.Outcome)
-		assert.True(t, strings.HasPrefix(f.Detail, "too large: the archive has more than 3 members"), f.Detail)
+		assert.Equal(t, scan.ReasonTooLarge, scan.SkipReason(f.Detail), f.Detail)
+		assert.Contains(t, f.Detail, "not scanned: ")
 	})
 	t.Run("zip bomb", func(t *testing.T) {
 		f := scanBytes(t, e, zipWith(t, map[string]string{"zeros": strings.Repeat("\x00", 2<<20)}))
 		assert.Equal(t, contract.Skipped, f.Outcome)
-		assert.Contains(t, f.Detail, "members expand beyond")
+		assert.Equal(t, scan.ReasonTooLarge, scan.SkipReason(f.Detail), f.Detail)
 	})
 	t.Run("encrypted member", func(t *testing.T) {
 		f := scanBytes(t, e, zipWith(t, map[string]string{"secret.doc": "ciphertext"}, "secret.doc"))
 		assert.Equal(t, contract.Skipped, f.Outcome)
-		assert.True(t, strings.HasPrefix(f.Detail, "encrypted: zip member secret.doc"), f.Detail)
+		assert.Equal(t, scan.ReasonEncrypted, scan.SkipReason(f.Detail), f.Detail)
+		assert.Contains(t, f.Detail, "secret.doc")
 	})
 	t.Run("a threat outweighs an encrypted member", func(t *testing.T) {
 		zb := zipWith(t, map[string]string{"eicar.com": samples.EICAR, "secret.doc": "ciphertext"}, "secret.doc")
@@ -230,4 +236,16 @@ func sizeName(n int) string {
 		return "empty"
 	}
 	return fmt.Sprintf("%dMiB", n>>20)
+}
+
+func tarGz(t *testing.T, name string, body []byte) []byte {
+	var buf bytes.Buffer
+	gz := gzip.NewWriter(&buf)
+	tw := tar.NewWriter(gz)
+	require.NoError(t, tw.WriteHeader(&tar.Header{Name: name, Mode: 0o644, Size: int64(len(body)), Typeflag: tar.TypeReg}))
+	_, err := tw.Write(body)
+	require.NoError(t, err)
+	require.NoError(t, tw.Close())
+	require.NoError(t, gz.Close())
+	return buf.Bytes()
 }
