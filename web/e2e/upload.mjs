@@ -50,7 +50,9 @@ const files = {
   copy: path.join(work, 'eicar-copy.com'),
   suspicious: path.join(work, 'quarterly-macro.txt'),
   big: path.join(work, `big-${BIG_MB}MB.bin`),
+  flaky: path.join(work, 'flaky-network.txt'),
 };
+fs.writeFileSync(path.join(work, 'flaky-network.txt'), `Uploaded over a bad connection (${nonce}).\n`);
 fs.writeFileSync(files.notes, `Meeting notes, ${new Date().toISOString()}.\nNothing to see here (${nonce}).\n`);
 fs.writeFileSync(files.eicar, EICAR);
 fs.writeFileSync(files.copy, EICAR);
@@ -170,6 +172,24 @@ try {
   await page.getByTestId('file-input').setInputFiles(files.suspicious);
   await waitVerdict('quarterly-macro.txt', 'suspicious');
 
+  // 3b. The connection drops during the storage PUT: plain words, and a
+  //     Retry that resumes the upload.
+  let dropped = 0;
+  const dropOnce = (u) => u.searchParams.has('X-Amz-Signature') && dropped === 0;
+  await page.route(dropOnce, (route) => {
+    dropped++;
+    return route.abort('connectionreset');
+  });
+  await page.getByTestId('file-input').setInputFiles(files.flaky);
+  const flaky = row('flaky-network.txt');
+  await flaky.locator('[role=alert]').waitFor();
+  const alert = await flaky.locator('[role=alert]').textContent();
+  check(dropped === 1 && /Network problem/.test(alert) && /connection to storage was lost/.test(alert), `flaky-network.txt: network loss explained ("${alert.trim()}")`);
+  await page.unroute(dropOnce);
+  await flaky.getByRole('button', { name: 'Retry' }).click();
+  await waitVerdict('flaky-network.txt', 'clean');
+  check(await flaky.locator('[role=alert]').count() === 0, 'flaky-network.txt: the error is gone after a successful retry');
+
   // 4. 100 MB: browser hashing time and upload throughput to storage.
   log(`writing a ${BIG_MB} MB file`);
   {
@@ -208,7 +228,7 @@ try {
 
   // 5. The results page with every verdict.
   const summary = (await page.getByRole('list', { name: 'Summary' }).innerText()).replace(/\s+/g, ' ');
-  check(summary.includes('Malicious 2') && summary.includes('Suspicious 1') && summary.includes('Clean 2'), `results summary counts verdicts ("${summary}")`);
+  check(summary.includes('Malicious 2') && summary.includes('Suspicious 1') && summary.includes('Clean 3'), `results summary counts verdicts ("${summary}")`);
   await page.evaluate(() => {
     document.activeElement?.blur();
     window.scrollTo(0, 0);
@@ -236,7 +256,13 @@ try {
     page.getByRole('button', { name: 'Rescan' }).click(),
   ]);
   check(rescan.status() === 202, `details: Rescan is accepted (HTTP ${rescan.status()})`);
-  await page.locator('section.details[data-verdict="malicious"]').waitFor();
+  const note = page.locator('.note[role=status]');
+  await note.waitFor();
+  check(/Rescan requested/.test(await note.textContent()), `details: the rescan is acknowledged ("${await note.textContent()}")`);
+  // The page follows the rescan until the engine reports again, or gives up
+  // after its deadline (engines reuse results for unchanged signatures).
+  await page.waitForFunction(() => !/waiting for/.test(document.querySelector('.note[role=status]')?.textContent ?? ''), undefined, { timeout: TIMEOUT, polling: 200 });
+  check(await page.locator('section.details table.engines tr[data-engine="clamav"][data-result="malicious"]').count() === 1, `details: after the rescan clamav still says malicious ("${await note.textContent()}")`);
   check(await page.getByRole('alert').count() === 0, 'details: no error after the rescan');
 
   // 7. History: newest first, search by name and by hash, then paging.

@@ -114,3 +114,14 @@ describe('watchFile', () => {
     stop();
   });
 });
+
+describe('staleEngines', () => {
+  const r = (engine: string, scannedAt: string) => ({ engine, result: 'clean' as const, threats: [], engineVersion: '', signatureVersion: '', scannedAt, durationMs: 1 });
+  it('lists engines whose result has not changed since the rescan', async () => {
+    const { staleEngines } = await import('../src/lib/live');
+    const before = { clamav: 't1', yara: 't1' };
+    const scans = { verdict: 'clean' as const, complete: true, engines: [r('clamav', 't2'), r('yara', 't1')], pending: [] };
+    expect(staleEngines(scans, { engines: [], before, deadlineMs: 1 })).toEqual(['yara']);
+    expect(staleEngines(scans, { engines: ['clamav'], before, deadlineMs: 1 })).toEqual([]);
+  });
+});

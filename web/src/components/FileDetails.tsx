@@ -3,7 +3,8 @@ import { api } from '../lib/api';
 import { announce } from '../lib/announce';
 import { explain, type Explained } from '../lib/errors';
 import { formatBytes, formatTime } from '../lib/format';
-import { useFile } from '../lib/live';
+import { staleEngines, useFile, type Channel, type RescanWatch } from '../lib/live';
+import type { Scans } from '../lib/types';
 import { Link } from '../lib/router';
 import { isFinal } from '../lib/types';
 import { EngineTable } from './EngineTable';
@@ -36,9 +37,11 @@ export function FileDetails({ id }: { id: string }) {
     setRescanning(true);
     setRescanError(null);
     try {
-      await api.rescan(id, rescanEngine ? [rescanEngine] : undefined);
+      const engines = rescanEngine ? [rescanEngine] : [];
+      const before = Object.fromEntries((scans?.engines ?? []).map((e) => [e.engine, e.scannedAt]));
+      await api.rescan(id, engines);
       announce(`Rescan requested for ${file?.name ?? 'this file'}`);
-      live.restart();
+      live.restart({ engines, before, deadlineMs: 15_000 });
     } catch (e) {
       setRescanError(explain(e));
     } finally {
@@ -92,7 +95,9 @@ export function FileDetails({ id }: { id: string }) {
           </div>
         </div>
         {rescanError ? <ErrorMessage error={rescanError} onRetry={rescan} /> : null}
-        <EngineTable scans={scans} caption={`Engine results for ${file.name}`} hideCaption />
+        {live.rescan ? <RescanNote scans={scans} watch={live.rescan} channel={live.channel} /> : null}
+        <EngineTable scans={live.rescan && live.channel === 'rescanning' ? asPending(scans, staleEngines(scans, live.rescan)) : scans}
+          caption={`Engine results for ${file.name}`} hideCaption />
       </section>
 
       <section className="card" aria-labelledby="hashes-h">
@@ -106,4 +111,23 @@ export function FileDetails({ id }: { id: string }) {
       </section>
     </section>
   );
+}
+
+/** asPending shows the engines being rescanned as pending rows. */
+function asPending(scans: Scans | null, engines: string[]): Scans | null {
+  if (!scans || !engines.length) return scans;
+  return {
+    ...scans,
+    engines: scans.engines.filter((e) => !engines.includes(e.engine)),
+    pending: Array.from(new Set([...(scans.pending ?? []), ...engines])),
+  };
+}
+
+function RescanNote({ scans, watch, channel }: { scans: Scans | null; watch: RescanWatch; channel: Channel }) {
+  const stale = staleEngines(scans, watch);
+  let text: string;
+  if (channel === 'rescanning') text = `Rescan requested: waiting for ${stale.join(', ') || 'the engines'}…`;
+  else if (stale.length) text = `Rescan requested. No new result yet from ${stale.join(', ')}: an engine reuses its result while its signatures are unchanged.`;
+  else text = 'Rescan finished: the table shows the new results.';
+  return <p className="note small" role="status">{text}</p>;
 }

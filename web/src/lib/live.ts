@@ -7,7 +7,7 @@ import { apiKey } from './auth';
 import type { EngineResult, FileInfo, Scans, StatusEvent } from './types';
 import { isFinal } from './types';
 
-export type Channel = 'connecting' | 'live' | 'polling' | 'closed';
+export type Channel = 'connecting' | 'live' | 'polling' | 'rescanning' | 'closed';
 
 export interface LiveState {
   file: FileInfo | null;
@@ -24,6 +24,29 @@ export interface WatchOptions {
   maxStreamErrors?: number;
   pollMs?: number;
   maxPollMs?: number;
+  /**
+   * After a rescan the file stays final, so there is no stream to follow:
+   * poll /scans until every engine asked for has a newer result, or until
+   * the deadline (engines may reuse a result for unchanged signatures).
+   */
+  rescan?: RescanWatch;
+}
+
+export interface RescanWatch {
+  /** Engines asked to rescan; empty means every engine that has a result. */
+  engines: string[];
+  /** Each engine's scannedAt before the rescan. */
+  before: Record<string, string>;
+  deadlineMs: number;
+}
+
+/** stale lists the engines of w whose result has not changed since the rescan. */
+export function staleEngines(scans: Scans | null, w: RescanWatch): string[] {
+  const targets = w.engines.length ? w.engines : Object.keys(w.before);
+  return targets.filter((e) => {
+    const r = scans?.engines.find((x) => x.engine === e);
+    return !r || (w.before[e] !== undefined && r.scannedAt === w.before[e]);
+  });
 }
 
 /** mergeScan puts one engine result into scans, replacing that engine's older one. */
@@ -145,7 +168,29 @@ export function watchFile(id: string, onChange: (s: LiveState) => void, opts: Wa
     };
   };
 
+  const followRescan = (w: RescanWatch) => {
+    const end = Date.now() + w.deadlineMs;
+    const tick = async () => {
+      try {
+        await snapshot();
+      } catch (e) {
+        if (ctl.signal.aborted) return;
+        set({ error: e });
+      }
+      if (!staleEngines(state.scans, w).length || Date.now() >= end) {
+        set({ channel: 'closed' });
+        stopped = true;
+        return;
+      }
+      set({ channel: 'rescanning' });
+      timer = setTimeout(tick, pollMs);
+    };
+    set({ channel: 'rescanning' });
+    timer = setTimeout(tick, pollMs);
+  };
+
   (async () => {
+    if (opts.rescan) return followRescan(opts.rescan);
     try {
       const f = await snapshot();
       if (isFinal(f.status) && f.verdict !== 'pending') {
@@ -166,15 +211,21 @@ export function watchFile(id: string, onChange: (s: LiveState) => void, opts: Wa
   return stop;
 }
 
-/** useFile watches file id live; restart() watches again (after a rescan). */
+/**
+ * useFile watches file id live. restart() watches again; with a RescanWatch
+ * it follows a rescan of a final file.
+ */
 export function useFile(id: string | undefined, opts?: WatchOptions) {
   const [state, setState] = useState<LiveState>({ file: null, scans: null, channel: 'connecting', error: null });
-  const [round, setRound] = useState(0);
+  const [round, setRound] = useState<{ n: number; rescan?: RescanWatch }>({ n: 0 });
   const optsRef = useRef(opts);
   useEffect(() => {
     if (!id) return;
-    return watchFile(id, setState, optsRef.current);
+    return watchFile(id, (s) => setState((prev) => ({ ...s, file: s.file ?? prev.file, scans: s.scans ?? prev.scans })), {
+      ...optsRef.current,
+      rescan: round.rescan,
+    });
   }, [id, round]);
-  const restart = useCallback(() => setRound((r) => r + 1), []);
-  return { ...state, restart };
+  const restart = useCallback((rescan?: RescanWatch) => setRound((r) => ({ n: r.n + 1, rescan })), []);
+  return { ...state, restart, rescan: round.rescan };
 }
