@@ -7,6 +7,7 @@ import (
 	"github.com/gabriel-vasile/mimetype"
 
 	"github.com/intellidox/intellidox/internal/extract/archive"
+	"github.com/intellidox/intellidox/internal/extract/pdf"
 )
 
 // format says how one type is analyzed beyond hashing and detection. A
@@ -25,6 +26,8 @@ func formatOf(mt *mimetype.MIME) format {
 		return format{name: "archive", random: zipLike}
 	case is(mt, "application/gzip"), is(mt, "application/x-tar"):
 		return format{name: "archive", stream: streamArchive}
+	case is(mt, "application/pdf"):
+		return format{name: "pdf", stream: streamPDF}
 	}
 	return format{}
 }
@@ -48,4 +51,13 @@ func zipLike(ctx context.Context, src io.ReaderAt, size int64, lim Limits, res *
 		res.set("archive", info)
 	}
 	res.add(fs...)
+}
+
+func streamPDF(ctx context.Context, r io.Reader, _ int64, lim Limits, res *result) {
+	info, fs := pdf.Scan(ctx, r, lim.MaxUncompressedSize)
+	res.set("pdf", info)
+	res.add(fs...)
+	if info.Version != "" {
+		res.describe("PDF document, version " + info.Version)
+	}
 }
