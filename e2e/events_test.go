@@ -132,13 +132,18 @@ func TestLiveEventsAcrossReplicas(t *testing.T) {
 			scans = append(scans, r)
 		}
 	}
-	require.Len(t, scans, 1, "events: %v", names(evs))
-	assert.Equal(t, "clamav", scans[0].Engine)
-	assert.Equal(t, contract.Clean, scans[0].Result)
+	require.NotEmpty(t, scans, "events: %v", names(evs))
+	for _, r := range scans {
+		assert.Equal(t, contract.Clean, r.Result, r.Engine)
+	}
 
 	t.Run("a finished file streams its state and ends", func(t *testing.T) {
 		evs := readEvents(ctx, t, replica+"/v1/files/"+cr.ID+"/events", "")
-		assert.Equal(t, []string{"status", "scan", "done"}, names(evs))
+		want := []string{"status"}
+		for range scans {
+			want = append(want, "scan")
+		}
+		assert.Equal(t, append(want, "done"), names(evs))
 	})
 	t.Run("resuming long after the last event sends no old results", func(t *testing.T) {
 		future := fmt.Sprint(time.Now().Add(time.Hour).UnixMilli())

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"fmt"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -78,24 +79,39 @@ func StartStack(t testing.TB, opts StackOptions) *Stack {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &Stack{Redis: opts.Redis}
-	if s.Redis == "" {
-		s.Redis = Redis(t)
-	}
-	s.S3 = StartS3(t, "*")
-	s.DB = opts.DatabaseURL
+	s := &Stack{Redis: opts.Redis, DB: opts.DatabaseURL}
 	if s.DB == "" {
 		s.DB = Database(t, nil, nil)
 	}
 	env := map[string]string{
-		"REDIS_ADDR":            s.Redis,
-		"DATABASE_URL":          s.DB,
-		"S3_ENDPOINT":           s.S3.Endpoint,
-		"S3_BUCKET":             s.S3.Bucket,
-		"AWS_ACCESS_KEY_ID":     s.S3.AccessKey,
-		"AWS_SECRET_ACCESS_KEY": s.S3.SecretKey,
-		"CLAMD_ADDR":            ClamdAddr(t),
-		"LOG_LEVEL":             "debug",
+		"DATABASE_URL": s.DB,
+		"CLAMD_ADDR":   ClamdAddr(t),
+		"LOG_LEVEL":    "debug",
+	}
+	switch Profile() {
+	case "aws":
+		// components/aws against the emulator: the profile supplies only
+		// endpoints and credentials.
+		emu := StartAWSEmulator(t)
+		s.S3 = emu.S3()
+		maps.Copy(env, emu.Env())
+		if len(opts.ResourcesPaths) == 0 {
+			opts.ResourcesPaths = []string{filepath.Join(root, "components", "aws")}
+		}
+	case "local":
+		if s.Redis == "" {
+			s.Redis = Redis(t)
+		}
+		s.S3 = StartS3(t, "*")
+		maps.Copy(env, map[string]string{
+			"REDIS_ADDR":            s.Redis,
+			"S3_ENDPOINT":           s.S3.Endpoint,
+			"S3_BUCKET":             s.S3.Bucket,
+			"AWS_ACCESS_KEY_ID":     s.S3.AccessKey,
+			"AWS_SECRET_ACCESS_KEY": s.S3.SecretKey,
+		})
+	default:
+		t.Fatalf("E2E_PROFILE=%q: want local or aws", Profile())
 	}
 	for k, v := range opts.Env {
 		env[k] = v

@@ -1,0 +1,121 @@
+package testenv
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/intellidox/intellidox/internal/objstore"
+)
+
+// Profile is the component set the end-to-end suite runs against:
+// "local" (components/local: Redis, versitygw) or "aws" (components/aws:
+// SNS/SQS, DynamoDB and S3, on the moto emulator). E2E_PROFILE selects it.
+func Profile() string {
+	if p := os.Getenv("E2E_PROFILE"); p != "" {
+		return p
+	}
+	return "local"
+}
+
+// motoServer finds the moto emulator, or "".
+func motoServer() string {
+	if p, err := exec.LookPath("moto_server"); err == nil {
+		return p
+	}
+	home, _ := os.UserHomeDir()
+	for _, p := range []string{filepath.Join(home, ".pyenv", "shims", "moto_server"), "/usr/local/bin/moto_server"} {
+		if st, err := os.Stat(p); err == nil && !st.IsDir() {
+			return p
+		}
+	}
+	return ""
+}
+
+// AWSEmulator is a moto server with the resources components/aws expects.
+type AWSEmulator struct {
+	Endpoint, Bucket, Table string
+}
+
+// Env is what the AWS test profile supplies: endpoints and throwaway
+// credentials, nothing else.
+func (e AWSEmulator) Env() map[string]string {
+	return map[string]string{
+		"AWS_ENDPOINT":          e.Endpoint,
+		"S3_ENDPOINT":           e.Endpoint,
+		"S3_PATH_STYLE":         "true",
+		"S3_BUCKET":             e.Bucket,
+		"DYNAMODB_TABLE":        e.Table,
+		"AWS_REGION":            "us-east-1",
+		"AWS_ACCESS_KEY_ID":     "testing",
+		"AWS_SECRET_ACCESS_KEY": "testing",
+	}
+}
+
+// StartAWSEmulator starts moto_server on a free port and creates the bucket
+// (with CORS) and the DynamoDB table. Without moto the test is skipped, loudly.
+func StartAWSEmulator(t testing.TB) AWSEmulator {
+	t.Helper()
+	bin := motoServer()
+	if bin == "" {
+		t.Skip("\n*** AWS PROFILE SKIPPED: moto_server is not installed (pip install 'moto[server]').\n" +
+			"*** The end-to-end suite did NOT run against components/aws on this machine. ***")
+	}
+	port := FreePort(t)
+	Start(t, exec.Command(bin, "-H", "127.0.0.1", "-p", strconv.Itoa(port)), "moto_server")
+	e := AWSEmulator{Endpoint: "http://127.0.0.1:" + strconv.Itoa(port), Bucket: "intellidox", Table: "intellidox-scanresults"}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		resp, err := http.Get(e.Endpoint + "/moto-api/")
+		if err == nil {
+			resp.Body.Close()
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("moto_server did not start: %v", err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	ctx := context.Background()
+	st, err := objstore.New(ctx, objstore.Config{Bucket: e.Bucket, Endpoint: e.Endpoint, PathStyle: true,
+		Region: "us-east-1", AccessKey: "testing", SecretKey: "testing"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.EnsureBucket(ctx, []string{"*"}); err != nil {
+		t.Fatalf("create bucket on moto: %v", err)
+	}
+	ddb := dynamodb.New(dynamodb.Options{Region: "us-east-1", BaseEndpoint: aws.String(e.Endpoint),
+		Credentials: credentials.NewStaticCredentialsProvider("testing", "testing", "")})
+	if _, err := ddb.CreateTable(ctx, &dynamodb.CreateTableInput{
+		TableName:            aws.String(e.Table),
+		AttributeDefinitions: []types.AttributeDefinition{{AttributeName: aws.String("key"), AttributeType: types.ScalarAttributeTypeS}},
+		KeySchema:            []types.KeySchemaElement{{AttributeName: aws.String("key"), KeyType: types.KeyTypeHash}},
+		BillingMode:          types.BillingModePayPerRequest,
+	}); err != nil {
+		t.Fatalf("create table on moto: %v", err)
+	}
+	if _, err := ddb.UpdateTimeToLive(ctx, &dynamodb.UpdateTimeToLiveInput{TableName: aws.String(e.Table),
+		TimeToLiveSpecification: &types.TimeToLiveSpecification{AttributeName: aws.String("expiresAt"), Enabled: aws.Bool(true)}}); err != nil {
+		t.Fatalf("enable ttl on moto: %v", err)
+	}
+	return e
+}
+
+// S3 returns the emulator's S3 as an S3 description.
+func (e AWSEmulator) S3() S3 {
+	return S3{Endpoint: e.Endpoint, Bucket: e.Bucket, AccessKey: "testing", SecretKey: "testing"}
+}
+
+func (e AWSEmulator) String() string { return fmt.Sprintf("moto at %s", e.Endpoint) }
