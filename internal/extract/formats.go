@@ -6,7 +6,9 @@ import (
 
 	"github.com/gabriel-vasile/mimetype"
 
+	"github.com/intellidox/intellidox/internal/contract"
 	"github.com/intellidox/intellidox/internal/extract/archive"
+	"github.com/intellidox/intellidox/internal/extract/imagemeta"
 	"github.com/intellidox/intellidox/internal/extract/pdf"
 )
 
@@ -28,6 +30,8 @@ func formatOf(mt *mimetype.MIME) format {
 		return format{name: "archive", stream: streamArchive}
 	case is(mt, "application/pdf"):
 		return format{name: "pdf", stream: streamPDF}
+	case is(mt, "image/jpeg"), is(mt, "image/png"), is(mt, "image/gif"), is(mt, "image/webp"), is(mt, "image/tiff"):
+		return format{name: "image", random: readImage}
 	}
 	return format{}
 }
@@ -61,3 +65,15 @@ func streamPDF(ctx context.Context, r io.Reader, _ int64, lim Limits, res *resul
 		res.describe("PDF document, version " + info.Version)
 	}
 }
+
+func readImage(_ context.Context, src io.ReaderAt, size int64, _ Limits, res *result) {
+	info, err := imagemeta.Read(src, size)
+	if info != nil {
+		res.set("image", info)
+	}
+	if err != nil {
+		res.finding("image_malformed", "", "the image header could not be read: "+err.Error())
+	}
+}
+
+var _ = contract.Finding{}
