@@ -11,8 +11,8 @@ help: ## List the targets
 
 .PHONY: build
 build: ## Build the apps and tools into bin/
-	@echo "build: $(APPS) launcher"
-	@$(GO) build -o bin/ $(addprefix ./apps/,$(APPS)) ./cmd/launcher
+	@echo "build: $(APPS) launcher intellidox"
+	@$(GO) build -o bin/ $(addprefix ./apps/,$(APPS)) ./cmd/launcher ./cmd/intellidox
 
 .PHONY: infra
 infra: ## Install (if missing) and start Redis, PostgreSQL, versitygw, clamd and daprd

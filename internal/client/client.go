@@ -3,6 +3,7 @@
 package client
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"crypto/sha256"
@@ -12,6 +13,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"os"
 	"strings"
 	"time"
@@ -218,4 +220,72 @@ func (c *Client) Wait(ctx context.Context, id string) (File, error) {
 		}
 		delay = min(delay*2, 500*time.Millisecond)
 	}
+}
+
+// List returns one page of files matching the query parameters.
+func (c *Client) List(ctx context.Context, query url.Values) (files.Page, error) {
+	var p files.Page
+	err := c.do(ctx, http.MethodGet, "/v1/files?"+query.Encode(), nil, &p)
+	return p, err
+}
+
+// Rescan asks for a rescan by the given engines (all when empty).
+func (c *Client) Rescan(ctx context.Context, id string, engines []string) error {
+	return c.do(ctx, http.MethodPost, "/v1/files/"+id+"/rescan", files.RescanRequest{Engines: engines}, nil)
+}
+
+// Event is one Server-Sent Event from GET /v1/files/{id}/events.
+type Event struct {
+	ID, Name string
+	Data     []byte
+}
+
+// Events streams a file's live events to fn until the server ends the
+// stream (after the final verdict), fn returns false, or ctx ends.
+func (c *Client) Events(ctx context.Context, id string, fn func(Event) bool) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.BaseURL+"/v1/files/"+id+"/events", nil)
+	if err != nil {
+		return err
+	}
+	if c.APIKey != "" {
+		req.Header.Set("Authorization", "Bearer "+c.APIKey)
+	}
+	hc := *c.HTTP
+	hc.Timeout = 0 // a stream lasts as long as the scan
+	resp, err := hc.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		p := &Problem{}
+		b, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+		if json.Unmarshal(b, &p.Body) != nil || p.Code == "" {
+			p.Status, p.Code, p.Detail = resp.StatusCode, "http_error", strings.TrimSpace(string(b))
+		}
+		return p
+	}
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(make([]byte, 64<<10), 4<<20)
+	var ev Event
+	for sc.Scan() {
+		line := sc.Text()
+		switch {
+		case line == "":
+			if ev.Name != "" && !fn(ev) {
+				return nil
+			}
+			ev = Event{}
+		case strings.HasPrefix(line, "id: "):
+			ev.ID = line[4:]
+		case strings.HasPrefix(line, "event: "):
+			ev.Name = line[7:]
+		case strings.HasPrefix(line, "data: "):
+			ev.Data = []byte(line[6:])
+		}
+	}
+	if err := sc.Err(); err != nil && ctx.Err() == nil {
+		return err
+	}
+	return ctx.Err()
 }
