@@ -1,6 +1,7 @@
 // Command scanner scans files with one engine, chosen by SCANNER_ENGINE,
 // beside its Dapr sidecar. Each engine runs under its own app-id, so each
 // receives every file.extracted event through its own consumer group.
+// docs/engines.md lists every engine's settings.
 package main
 
 import (
@@ -18,8 +19,11 @@ import (
 	"github.com/intellidox/intellidox/internal/app"
 	"github.com/intellidox/intellidox/internal/config"
 	"github.com/intellidox/intellidox/internal/contract"
+	"github.com/intellidox/intellidox/internal/extract/archive"
 	"github.com/intellidox/intellidox/internal/scan"
 	"github.com/intellidox/intellidox/internal/scan/clamav"
+	"github.com/intellidox/intellidox/internal/scan/reputation"
+	"github.com/intellidox/intellidox/internal/scan/yara"
 	"github.com/intellidox/intellidox/internal/sidecar"
 )
 
@@ -37,27 +41,86 @@ func realMain(ctx context.Context, log *slog.Logger) error {
 	var env config.Env
 	name := env.String("SCANNER_ENGINE", "clamav")
 	timeout := env.Duration("SCAN_TIMEOUT", 5*time.Minute)
-	var engine scan.Engine
-	switch name {
-	case "clamav":
-		engine = clamav.NewEngine(env.String("CLAMD_ADDR", "127.0.0.1:3310"), env.String("CLAMAV_DB_DIR", ""), timeout)
-	default:
-		return fmt.Errorf("SCANNER_ENGINE %q: unknown engine", name)
-	}
-	if err := env.Err(); err != nil {
-		return fmt.Errorf("configuration: %w", err)
-	}
+	concurrency := env.Int("SCAN_CONCURRENCY", 4)
 	log = log.With("engine", name)
+	engine, closeEngine, err := newEngine(ctx, log, name, &env, timeout)
+	if err != nil {
+		return err
+	}
+	defer closeEngine()
 	sc, err := sidecar.Dial("")
 	if err != nil {
 		return err
 	}
 	defer sc.Close()
-	svc := scan.NewService(engine, sc, log, scan.Config{Timeout: timeout})
+	svc := scan.NewService(engine, sc, log, scan.Config{Timeout: timeout, Concurrency: concurrency})
 	r := mux.NewRouter()
 	r.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusNoContent) })
 	sidecar.Register(r, log, sidecar.Subscription{
 		Topic: contract.TopicFileExtracted, Route: "/events/file-extracted", Handler: svc.OnExtracted,
 	})
+	engineVersion, sigVersion, _ := engine.Versions(ctx)
+	log.Info("starting", "engine_version", engineVersion, "signature_version", sigVersion,
+		"scan_timeout", timeout.String(), "scan_concurrency", concurrency)
 	return app.Serve(ctx, log, app.ListenAddr("8082"), r)
+}
+
+// newEngine builds the engine named by SCANNER_ENGINE from its settings.
+func newEngine(ctx context.Context, log *slog.Logger, name string, env *config.Env, timeout time.Duration) (scan.Engine, func(), error) {
+	noop := func() {}
+	switch name {
+	case "clamav":
+		e := clamav.New(clamav.Config{
+			Addr:    env.String("CLAMD_ADDR", "127.0.0.1:3310"),
+			DBDir:   env.String("CLAMAV_DB_DIR", ""),
+			Timeout: timeout,
+			MaxSize: env.Int64("CLAMAV_MAX_SIZE", 0),
+		})
+		return e, noop, configErr(env)
+	case "yara":
+		cfg := yara.Config{
+			RulesDir: env.String("YARA_RULES_DIR", "rules/yara"),
+			Yara:     env.String("YARA_BIN", "yara"),
+			Yarac:    env.String("YARAC_BIN", "yarac"),
+			MaxSize:  env.Int64("YARA_MAX_SIZE", 512<<20),
+			Archive: archive.Limits{
+				MaxArchiveDepth:     env.Int("YARA_MAX_ARCHIVE_DEPTH", 0),
+				MaxArchiveEntries:   env.Int("YARA_MAX_ARCHIVE_ENTRIES", 0),
+				MaxUncompressedSize: env.Int64("YARA_MAX_EXPANDED", 0),
+			},
+		}
+		if err := configErr(env); err != nil {
+			return nil, noop, err
+		}
+		e, err := yara.New(ctx, cfg)
+		if err != nil {
+			return nil, noop, err
+		}
+		return e, func() { _ = e.Close() }, nil
+	case "reputation":
+		cfg := reputation.Config{
+			Paths: env.List("REPUTATION_LISTS", []string{"rules/reputation/known-bad.csv"}),
+			Poll:  env.Duration("REPUTATION_POLL", 2*time.Second),
+			Log:   log,
+		}
+		if err := configErr(env); err != nil {
+			return nil, noop, err
+		}
+		e, err := reputation.New(cfg)
+		if err != nil {
+			return nil, noop, err
+		}
+		watch, stop := context.WithCancel(ctx)
+		done := make(chan struct{})
+		go func() { defer close(done); e.Watch(watch) }()
+		return e, func() { stop(); <-done }, nil
+	}
+	return nil, noop, fmt.Errorf("SCANNER_ENGINE %q: unknown engine (clamav, yara or reputation)", name)
+}
+
+func configErr(env *config.Env) error {
+	if err := env.Err(); err != nil {
+		return fmt.Errorf("configuration: %w", err)
+	}
+	return nil
 }
