@@ -4,6 +4,8 @@ package main
 
 import (
 	"context"
+	"fmt"
+	"log/slog"
 	"net/http"
 	"os"
 	"os/signal"
@@ -12,7 +14,9 @@ import (
 	"github.com/gorilla/mux"
 
 	"github.com/intellidox/intellidox/internal/app"
+	"github.com/intellidox/intellidox/internal/config"
 	"github.com/intellidox/intellidox/internal/contract"
+	"github.com/intellidox/intellidox/internal/extract"
 	"github.com/intellidox/intellidox/internal/extractor"
 	"github.com/intellidox/intellidox/internal/sidecar"
 )
@@ -21,20 +25,43 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	log := app.Logger("extractor")
-	sc, err := sidecar.Dial("")
-	if err != nil {
+	if err := realMain(ctx, log); err != nil {
 		log.Error("extractor failed", "err", err)
 		os.Exit(1)
 	}
+}
+
+// limits reads the safe limits; zero values take extract's defaults
+// (docs/metadata.md).
+func limits(e *config.Env) extract.Limits {
+	var l extract.Limits
+	l.MaxFileSize = e.Int64("EXTRACT_MAX_FILE_SIZE", 0)
+	l.MaxDuration = e.Duration("EXTRACT_MAX_DURATION", 0)
+	l.MaxArchiveDepth = e.Int("ARCHIVE_MAX_DEPTH", 0)
+	l.MaxArchiveEntries = e.Int("ARCHIVE_MAX_ENTRIES", 0)
+	l.MaxUncompressedSize = e.Int64("ARCHIVE_MAX_UNCOMPRESSED_SIZE", 0)
+	l.MaxCompressionRatio = float64(e.Int("ARCHIVE_MAX_COMPRESSION_RATIO", 0))
+	l.MaxNestedArchiveSize = e.Int64("ARCHIVE_MAX_NESTED_SIZE", 0)
+	return l.WithDefaults()
+}
+
+func realMain(ctx context.Context, log *slog.Logger) error {
+	var env config.Env
+	lim := limits(&env)
+	if err := env.Err(); err != nil {
+		return fmt.Errorf("configuration: %w", err)
+	}
+	sc, err := sidecar.Dial("")
+	if err != nil {
+		return err
+	}
 	defer sc.Close()
-	svc := extractor.NewService(sc, log)
+	svc := extractor.NewService(sc, log, lim)
 	r := mux.NewRouter()
 	r.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusNoContent) })
 	sidecar.Register(r, log, sidecar.Subscription{
 		Topic: contract.TopicFileUploaded, Route: "/events/file-uploaded", Handler: svc.OnUploaded,
 	})
-	if err := app.Serve(ctx, log, app.ListenAddr("8081"), r); err != nil {
-		log.Error("extractor failed", "err", err)
-		os.Exit(1)
-	}
+	log.Info("starting", "limits", fmt.Sprintf("%+v", lim))
+	return app.Serve(ctx, log, app.ListenAddr("8081"), r)
 }

@@ -5,10 +5,10 @@ package extractor
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"io"
 	"log/slog"
+	"net/http"
+	"time"
 
 	"github.com/intellidox/intellidox/internal/contract"
 	"github.com/intellidox/intellidox/internal/extract"
@@ -17,18 +17,24 @@ import (
 
 type sidecarAPI interface {
 	Publish(ctx context.Context, topic string, v any) error
-	OpenObject(ctx context.Context, key string) (io.ReadCloser, error)
+	PresignGet(ctx context.Context, key string, ttl time.Duration) (string, error)
 }
 
 // Service extracts metadata from uploaded files.
 type Service struct {
-	dapr sidecarAPI
-	log  *slog.Logger
+	dapr   sidecarAPI
+	log    *slog.Logger
+	http   *http.Client
+	limits extract.Limits
 }
 
-// NewService returns an extractor.
-func NewService(dapr sidecarAPI, log *slog.Logger) *Service {
-	return &Service{dapr: dapr, log: log}
+// NewService returns an extractor with the given safe limits.
+func NewService(dapr sidecarAPI, log *slog.Logger, limits extract.Limits) *Service {
+	return &Service{dapr: dapr, log: log, limits: limits, http: &http.Client{Transport: &http.Transport{
+		Proxy:               http.ProxyFromEnvironment,
+		MaxIdleConnsPerHost: 32,
+		IdleConnTimeout:     90 * time.Second,
+	}}}
 }
 
 // OnUploaded handles one file.uploaded event.
@@ -38,6 +44,7 @@ func (s *Service) OnUploaded(ctx context.Context, ev sidecar.Event) sidecar.Stat
 		return sidecar.Drop
 	}
 	log := s.log.With("file_id", up.FileID, "sha256", up.SHA256)
+	start := time.Now()
 	out, err := s.extract(ctx, up)
 	if err != nil {
 		log.WarnContext(ctx, "extraction failed; will retry", "err", err)
@@ -50,7 +57,8 @@ func (s *Service) OnUploaded(ctx context.Context, ev sidecar.Event) sidecar.Stat
 	if out.Rejection != nil {
 		log.WarnContext(ctx, "rejected", "code", out.Rejection.Code, "reason", out.Rejection.Reason)
 	} else {
-		log.InfoContext(ctx, "extracted", "mime", out.MIMEType, "size", out.Size)
+		log.InfoContext(ctx, "extracted", "mime", out.MIMEType, "size", out.Size,
+			"findings", len(out.Findings), "duration_ms", time.Since(start).Milliseconds())
 	}
 	return sidecar.Success
 }
@@ -63,15 +71,34 @@ func (s *Service) extract(ctx context.Context, up contract.FileUploaded) (contra
 		out.Rejection = &contract.Rejection{Code: code, Reason: reason}
 		return out, nil
 	}
-	body, err := s.dapr.OpenObject(ctx, up.ObjectKey)
-	if errors.Is(err, sidecar.ErrNotFound) {
-		return reject(contract.RejectNotFound, "the object is not in storage")
-	}
+	url, err := s.dapr.PresignGet(ctx, up.ObjectKey, 15*time.Minute)
 	if err != nil {
 		return out, err
 	}
-	defer body.Close()
-	sum, err := extract.Analyze(body)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return out, err
+	}
+	resp, err := s.http.Do(req)
+	if err != nil {
+		return out, fmt.Errorf("get object: %w", err)
+	}
+	defer resp.Body.Close()
+	switch {
+	case resp.StatusCode == http.StatusNotFound:
+		return reject(contract.RejectNotFound, "the object is not in storage")
+	case resp.StatusCode != http.StatusOK:
+		return out, fmt.Errorf("get object: %s", resp.Status)
+	case resp.ContentLength >= 0 && resp.ContentLength != up.Size:
+		return reject(contract.RejectSizeMismatch,
+			fmt.Sprintf("stored object has %d bytes, %d were declared", resp.ContentLength, up.Size))
+	}
+	// One streaming pass over the body for hashes and streaming formats;
+	// formats that need random access read ranges of the same object.
+	src := extract.NewHTTPReaderAt(s.http, url, up.Size)
+	sum, err := extract.Inspect(ctx, resp.Body, src, up.Size, extract.Options{
+		Name: up.Name, DeclaredContentType: up.ContentType, Limits: s.limits,
+	})
 	if err != nil {
 		return out, err
 	}
@@ -81,6 +108,7 @@ func (s *Service) extract(ctx context.Context, up contract.FileUploaded) (contra
 	case sum.SHA256 != up.SHA256:
 		return reject(contract.RejectHashMismatch, "stored bytes hash to "+sum.SHA256)
 	}
-	out.MD5, out.SHA1, out.MIMEType, out.Metadata = sum.MD5, sum.SHA1, sum.MIMEType, sum.Metadata
+	out.MD5, out.SHA1, out.MIMEType = sum.MD5, sum.SHA1, sum.MIMEType
+	out.Metadata, out.Findings = sum.Metadata, sum.Findings
 	return out, nil
 }
