@@ -307,6 +307,11 @@ try {
   const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
   check(overflow <= 0, `360 px window: no horizontal scrolling (overflow ${overflow}px)`);
   await page.screenshot({ path: path.join(SHOTS, 'results-narrow.png'), fullPage: true });
+  await row('eicar.com').getByRole('link', { name: /Details/ }).click();
+  await page.locator('section.details[data-verdict="malicious"]').waitFor();
+  const overflowDetails = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+  check(overflowDetails <= 0, `360 px window: details view does not scroll sideways (overflow ${overflowDetails}px)`);
+  await page.screenshot({ path: path.join(SHOTS, 'details-narrow.png'), fullPage: true });
 
   check(pageErrors.length === 0, `no uncaught errors in the page ${pageErrors.join('; ')}`);
 

@@ -1,3 +1,4 @@
+import { Fragment } from 'react';
 import { formatMs, formatTime } from '../lib/format';
 import type { Scans } from '../lib/types';
 import { OutcomeBadge } from './VerdictBadge';
@@ -35,16 +36,18 @@ export function EngineTable({ scans, caption, compact = false, hideCaption = com
             <th scope="row" data-label="Engine">{e.engine}</th>
             <td data-label="Result"><OutcomeBadge result={e.result} /></td>
             <td data-label="Threats" className="threats">
-              {e.threats?.length ? e.threats.join(', ') : e.detail ? <span className="muted">{e.detail}</span> : <span className="muted">None</span>}
+              {e.threats?.length ? <span>{breakable(e.threats.join(', '))}</span> : e.detail ? <span className="muted">{e.detail}</span> : <span className="muted">None</span>}
             </td>
             {!compact && (
               <td data-label="Versions" className="mono small">
-                {e.engineVersion || '—'}
-                {e.signatureVersion ? <><br /><span className="muted">signatures {e.signatureVersion}</span></> : null}
+                <span>
+                  {e.engineVersion || '—'}
+                  {e.signatureVersion ? <><br /><span className="muted">signatures {e.signatureVersion}</span></> : null}
+                </span>
               </td>
             )}
             <td data-label={compact ? 'Time' : 'Scanned'} className="small">
-              {compact ? formatMs(e.durationMs) : <>{formatTime(e.scannedAt)}<br /><span className="muted">took {formatMs(e.durationMs)}</span></>}
+              {compact ? formatMs(e.durationMs) : <span>{formatTime(e.scannedAt)}<br /><span className="muted">took {formatMs(e.durationMs)}</span></span>}
             </td>
           </tr>
         ))}
@@ -60,4 +63,15 @@ export function EngineTable({ scans, caption, compact = false, hideCaption = com
       </tbody>
     </table>
   );
+}
+
+/** breakable lets long threat names (A.B.C) wrap after their dots, without
+ * inserting characters that a copy would pick up. */
+function breakable(s: string) {
+  return s.split('.').map((part, i, all) => (
+    <Fragment key={i}>
+      {part}
+      {i < all.length - 1 ? <>.<wbr /></> : null}
+    </Fragment>
+  ));
 }

@@ -72,7 +72,7 @@ export function FileDetails({ id }: { id: string }) {
       </div>
       <dl className="facts">
         <div><dt>Status</dt><dd>{statusWords[file.status] ?? file.status}{!final ? <span className="muted"> · {live.channel === 'polling' ? 'checking for updates' : 'live'}</span> : null}</dd></div>
-        <div><dt>Size</dt><dd>{formatBytes(file.size)} <span className="muted">({file.size.toLocaleString()} bytes)</span></dd></div>
+        <div><dt>Size</dt><dd>{formatBytes(file.size)}{file.size >= 1000 ? <span className="muted"> ({file.size.toLocaleString()} bytes)</span> : null}</dd></div>
         <div><dt>Type</dt><dd>{typeInfo.description || file.mimeType || typeInfo.mime || file.contentType || 'Not determined yet'}</dd></div>
         <div><dt>Uploaded</dt><dd>{formatTime(file.createdAt)}</dd></div>
         <div><dt>Last change</dt><dd>{formatTime(file.updatedAt)}</dd></div>
