@@ -6,9 +6,9 @@ import (
 
 	"github.com/gabriel-vasile/mimetype"
 
-	"github.com/intellidox/intellidox/internal/contract"
 	"github.com/intellidox/intellidox/internal/extract/archive"
 	"github.com/intellidox/intellidox/internal/extract/imagemeta"
+	"github.com/intellidox/intellidox/internal/extract/office"
 	"github.com/intellidox/intellidox/internal/extract/pdf"
 )
 
@@ -30,6 +30,8 @@ func formatOf(mt *mimetype.MIME) format {
 		return format{name: "archive", stream: streamArchive}
 	case is(mt, "application/pdf"):
 		return format{name: "pdf", stream: streamPDF}
+	case is(mt, "application/x-ole-storage"):
+		return format{name: "office", random: readOLE}
 	case is(mt, "image/jpeg"), is(mt, "image/png"), is(mt, "image/gif"), is(mt, "image/webp"), is(mt, "image/tiff"):
 		return format{name: "image", random: readImage}
 	}
@@ -55,6 +57,32 @@ func zipLike(ctx context.Context, src io.ReaderAt, size int64, lim Limits, res *
 		res.set("archive", info)
 	}
 	res.add(fs...)
+	zr, err := archive.OpenZip(src, size, lim.Limits)
+	if err != nil {
+		return
+	}
+	if doc := office.ReadOOXML(zr); doc != nil {
+		res.set("office", doc)
+		if m, ext := doc.MIME(); m != "" {
+			res.refine(m, ext)
+		}
+		if d := doc.Description(); d != "" {
+			res.describe(d)
+		}
+	}
+}
+
+func readOLE(_ context.Context, src io.ReaderAt, size int64, _ Limits, res *result) {
+	doc, err := office.ReadOLE(src, size)
+	if doc != nil {
+		res.set("office", doc)
+		if d := doc.Description(); d != "" {
+			res.describe(d)
+		}
+	}
+	if err != nil {
+		res.finding("office_malformed", "", "the compound file directory could not be read to its end: "+err.Error())
+	}
 }
 
 func streamPDF(ctx context.Context, r io.Reader, _ int64, lim Limits, res *result) {
@@ -75,5 +103,3 @@ func readImage(_ context.Context, src io.ReaderAt, size int64, _ Limits, res *re
 		res.finding("image_malformed", "", "the image header could not be read: "+err.Error())
 	}
 }
-
-var _ = contract.Finding{}

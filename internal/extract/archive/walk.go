@@ -487,3 +487,21 @@ func (s *sizeReader) Read(p []byte) (int, error) {
 	s.n += int64(n)
 	return n, err
 }
+
+// ErrTooManyEntries is returned by OpenZip for a directory too large to
+// load.
+var ErrTooManyEntries = errors.New("archive: zip directory declares too many members")
+
+// OpenZip opens the zip in ra for reading its members, refusing directories
+// that declare far more members than lim allows (archive/zip keeps the
+// whole directory in memory).
+func OpenZip(ra io.ReaderAt, size int64, lim Limits) (*zip.Reader, error) {
+	if !zipFilesOK(ra, size, lim.WithDefaults()) {
+		return nil, ErrTooManyEntries
+	}
+	zr, err := zip.NewReader(ra, size)
+	if errors.Is(err, zip.ErrInsecurePath) {
+		err = nil
+	}
+	return zr, err
+}
