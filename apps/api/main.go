@@ -57,8 +57,9 @@ func load() (settings, error) {
 			PathStyle: e.Bool("S3_PATH_STYLE", false),
 		},
 		files: files.Config{
-			MaxSize:    e.Int64("MAX_FILE_SIZE", 2<<30),
-			PresignTTL: e.Duration("PRESIGN_TTL", 15*time.Minute),
+			MaxSize:        e.Int64("MAX_FILE_SIZE", 2<<30),
+			PresignTTL:     e.Duration("PRESIGN_TTL", 15*time.Minute),
+			RescanLookback: e.Duration("RESCAN_LOOKBACK", 30*24*time.Hour),
 		},
 		policy:    verdict.Policy{Engines: e.List("ENGINES", []string{"clamav"})},
 		webDir:    e.String("WEB_DIR", ""),

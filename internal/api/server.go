@@ -81,6 +81,7 @@ func (s *Server) Routes() http.Handler {
 	sidecar.Register(r, s.log,
 		sidecar.Subscription{Topic: contract.TopicFileExtracted, Route: "/events/file-extracted", Handler: s.onExtracted},
 		sidecar.Subscription{Topic: contract.TopicScanCompleted, Route: "/events/scan-completed", Handler: s.onScanCompleted},
+		sidecar.Subscription{Topic: contract.TopicEngineUpdated, Route: "/events/engine-updated", Handler: s.onEngineUpdated},
 		sidecar.Subscription{PubSub: contract.LivePubSub, Topic: contract.TopicScanCompleted, Route: "/live/scan-completed",
 			Handler: s.liveScan, NoDeadLetter: true},
 		sidecar.Subscription{PubSub: contract.LivePubSub, Topic: contract.TopicFileCompleted, Route: "/live/file-completed",
@@ -238,6 +239,24 @@ func (s *Server) onScanCompleted(ctx context.Context, ev sidecar.Event) sidecar.
 		return sidecar.Drop
 	}
 	return s.outcome(ctx, ev, e.SHA256, s.files.OnScanCompleted(ctx, e))
+}
+
+func (s *Server) onEngineUpdated(ctx context.Context, ev sidecar.Event) sidecar.Status {
+	var e contract.EngineUpdated
+	if !sidecar.Decode(s.log, ev, &e) {
+		return sidecar.Drop
+	}
+	if e.Engine == "" || e.SignatureVersion == "" {
+		s.log.WarnContext(ctx, "invalid engine update dropped", "event_id", ev.ID)
+		return sidecar.Drop
+	}
+	n, err := s.files.OnEngineUpdated(ctx, e)
+	if err != nil {
+		return s.outcome(ctx, ev, "", err)
+	}
+	s.log.InfoContext(ctx, "signatures changed; rescans queued", "engine", e.Engine,
+		"signature_version", e.SignatureVersion, "previous", e.Previous, "rescans", n)
+	return sidecar.Success
 }
 
 func (s *Server) outcome(ctx context.Context, ev sidecar.Event, sha string, err error) sidecar.Status {

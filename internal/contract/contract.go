@@ -24,6 +24,7 @@ const (
 	TopicFileExtracted = "file.extracted"
 	TopicScanCompleted = "scan.completed"
 	TopicFileCompleted = "file.completed"
+	TopicEngineUpdated = "engine.updated"
 	// TopicDeadLetter receives messages a subscriber dropped as poison.
 	TopicDeadLetter = "deadletter"
 )
@@ -116,6 +117,17 @@ type FileCompleted struct {
 	SHA256  string  `json:"sha256"`
 	Status  string  `json:"status"`
 	Verdict Verdict `json:"verdict"`
+}
+
+// EngineUpdated is published by a scanner when its signature version
+// changes. The api then asks that engine, and only it, to rescan recent
+// content.
+type EngineUpdated struct {
+	Version          int    `json:"version"`
+	Engine           string `json:"engine"`
+	EngineVersion    string `json:"engineVersion"`
+	SignatureVersion string `json:"signatureVersion"`
+	Previous         string `json:"previous,omitempty"`
 }
 
 // Outcome is one engine's normalized answer.

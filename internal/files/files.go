@@ -114,6 +114,10 @@ type Store interface {
 	// Rescan queues a rescan of the file's content by engines (all when
 	// empty). The content must be verified.
 	Rescan(ctx context.Context, tenant, id string, engines []string) (File, []int64, error)
+	// RescanStale queues, for engine, a rescan of up to limit verified
+	// contents scanned since `since` with another signature version. It
+	// returns the outbox ids; fewer than limit means none are left.
+	RescanStale(ctx context.Context, engine, signatureVersion string, since time.Time, limit int) ([]int64, error)
 }
 
 // Query selects files for List.

@@ -54,6 +54,9 @@ type Relay interface {
 type Config struct {
 	MaxSize    int64         // largest accepted file, in bytes
 	PresignTTL time.Duration // lifetime of an upload URL
+	// RescanLookback bounds automatic rescans after a signature update to
+	// content scanned this recently.
+	RescanLookback time.Duration
 }
 
 // Service implements the file use cases.
@@ -347,4 +350,23 @@ func (s *Service) Rescan(ctx context.Context, tenant, id string, r RescanRequest
 	}
 	s.relay.Relay(ctx, ids)
 	return f, nil
+}
+
+// OnEngineUpdated queues a rescan by that engine of every content it scanned
+// within the look-back window with older signatures. Each batch is its own
+// transaction, so a crash part-way leaves the rest for a redelivery.
+func (s *Service) OnEngineUpdated(ctx context.Context, ev contract.EngineUpdated) (int, error) {
+	since := time.Now().Add(-s.cfg.RescanLookback)
+	total := 0
+	for {
+		ids, err := s.store.RescanStale(ctx, ev.Engine, ev.SignatureVersion, since, 500)
+		if err != nil {
+			return total, err
+		}
+		s.relay.Relay(ctx, ids)
+		total += len(ids)
+		if len(ids) < 500 {
+			return total, nil
+		}
+	}
 }

@@ -448,3 +448,36 @@ func enqueueRescan(ctx context.Context, tx pgx.Tx, sha, fileID string, engines [
 	}
 	return enqueue(ctx, tx, contract.TopicFileExtracted, ev)
 }
+
+// RescanStale implements files.Store. Queued contents get a scan_results row
+// marked with the new signature version as "requested", so the next batch
+// (and a redelivered engine.updated) skips them.
+func (s *Store) RescanStale(ctx context.Context, engine, sigVersion string, since time.Time, limit int) ([]int64, error) {
+	var ids []int64
+	err := s.withTx(ctx, "rescan stale", func(tx pgx.Tx) error {
+		rows, err := tx.Query(ctx, `SELECT r.sha256 FROM scan_results r JOIN blobs b USING (sha256)
+			WHERE r.engine = $1 AND r.signature_version <> $2 AND r.rescan_requested IS DISTINCT FROM $2
+			  AND r.scanned_at >= $3 AND b.state = 'verified'
+			ORDER BY r.scanned_at DESC LIMIT $4 FOR UPDATE OF r SKIP LOCKED`, engine, sigVersion, since, limit)
+		if err != nil {
+			return err
+		}
+		shas, err := pgx.CollectRows(rows, pgx.RowTo[string])
+		if err != nil {
+			return err
+		}
+		for _, sha := range shas {
+			if _, err := tx.Exec(ctx, `UPDATE scan_results SET rescan_requested = $3 WHERE sha256 = $1 AND engine = $2`,
+				sha, engine, sigVersion); err != nil {
+				return err
+			}
+			id, err := enqueueRescan(ctx, tx, sha, "", []string{engine})
+			if err != nil {
+				return err
+			}
+			ids = append(ids, id)
+		}
+		return nil
+	})
+	return ids, err
+}

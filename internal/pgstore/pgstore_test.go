@@ -338,3 +338,46 @@ func TestDatabaseDown(t *testing.T) {
 	require.ErrorAs(t, err, &pe)
 	assert.Equal(t, "database_unavailable", pe.Code)
 }
+
+func TestRescanStale(t *testing.T) {
+	s, pool := newStore(t)
+	ctx := context.Background()
+	p := verdict.Policy{Engines: []string{"rep"}}
+	var shas []string
+	for i := 0; i < 3; i++ {
+		u := newUpload(fmt.Sprint("stale ", i), "s.txt")
+		_, err := s.CreateUpload(ctx, u)
+		require.NoError(t, err)
+		_, _, err = s.Confirm(ctx, "t1", u.ID)
+		require.NoError(t, err)
+		_, err = s.RecordExtraction(ctx, contract.FileExtracted{Version: 1, SHA256: u.SHA256}, p)
+		require.NoError(t, err)
+		r := withSHA(result("rep", contract.Clean), u.SHA256)
+		r.Result.SignatureVersion = "v1"
+		if i == 2 {
+			r.Result.ScannedAt = time.Now().Add(-48 * time.Hour) // outside the window
+		}
+		_, err = s.RecordScan(ctx, r, p)
+		require.NoError(t, err)
+		shas = append(shas, u.SHA256)
+	}
+	ids, err := s.RescanStale(ctx, "rep", "v2", time.Now().Add(-24*time.Hour), 1)
+	require.NoError(t, err)
+	assert.Len(t, ids, 1, "batches are bounded")
+	more, err := s.RescanStale(ctx, "rep", "v2", time.Now().Add(-24*time.Hour), 10)
+	require.NoError(t, err)
+	assert.Len(t, more, 1, "the next batch takes the rest of the window")
+	again, err := s.RescanStale(ctx, "rep", "v2", time.Now().Add(-24*time.Hour), 10)
+	require.NoError(t, err)
+	assert.Empty(t, again, "a redelivered update queues nothing new")
+	none, err := s.RescanStale(ctx, "rep", "v1", time.Now().Add(-24*time.Hour), 10)
+	require.NoError(t, err)
+	assert.Empty(t, none, "content already scanned with these signatures is not rescanned")
+
+	var payload []byte
+	require.NoError(t, pool.QueryRow(ctx, `SELECT payload FROM outbox WHERE id = $1`, ids[0]).Scan(&payload))
+	var ev contract.FileExtracted
+	require.NoError(t, json.Unmarshal(payload, &ev))
+	assert.Equal(t, []string{"rep"}, ev.Engines)
+	assert.Contains(t, shas[:2], ev.SHA256)
+}
