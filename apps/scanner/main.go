@@ -42,6 +42,7 @@ func realMain(ctx context.Context, log *slog.Logger) error {
 	name := env.String("SCANNER_ENGINE", "clamav")
 	timeout := env.Duration("SCAN_TIMEOUT", 5*time.Minute)
 	concurrency := env.Int("SCAN_CONCURRENCY", 4)
+	checkEvery := env.Duration("SIGNATURE_CHECK_INTERVAL", 30*time.Second)
 	log = log.With("engine", name)
 	engine, closeEngine, err := newEngine(ctx, log, name, &env, timeout)
 	if err != nil {
@@ -54,6 +55,7 @@ func realMain(ctx context.Context, log *slog.Logger) error {
 	}
 	defer sc.Close()
 	svc := scan.NewService(engine, sc, log, scan.Config{Timeout: timeout, Concurrency: concurrency})
+	go scan.WatchSignatures(ctx, engine, sc, log, checkEvery)
 	r := mux.NewRouter()
 	r.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusNoContent) })
 	sidecar.Register(r, log, sidecar.Subscription{
