@@ -125,3 +125,23 @@ describe('staleEngines', () => {
     expect(staleEngines(scans, { engines: ['clamav'], before, deadlineMs: 1 })).toEqual([]);
   });
 });
+
+describe('stream budget', () => {
+  it('polls instead of opening a stream past the limit, and frees the slot on done', async () => {
+    const { streamsOpen } = await import('../src/lib/live');
+    const a = { get: vi.fn(async () => file({})), scans: vi.fn(async () => pendingScans) };
+    const mk = (u: string) => new FakeES(u) as unknown as EventSource;
+    const s1: LiveState[] = [];
+    const s2: LiveState[] = [];
+    const stop1 = watchFile('f1', (s) => s1.push(s), { api: a, eventSource: mk, streamLimit: 1, pollMs: 10 });
+    await until(() => FakeES.all.length === 1);
+    const stop2 = watchFile('f2', (s) => s2.push(s), { api: a, eventSource: mk, streamLimit: 1, pollMs: 10 });
+    await until(() => s2.some((s) => s.channel === 'polling'));
+    expect(FakeES.all).toHaveLength(1);
+    expect(streamsOpen()).toBe(1);
+    FakeES.all[0].emit('done', { id: 'f1', status: 'done', verdict: 'clean' });
+    expect(streamsOpen()).toBe(0);
+    stop1();
+    stop2();
+  });
+});

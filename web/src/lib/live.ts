@@ -17,6 +17,19 @@ export interface LiveState {
   error: unknown;
 }
 
+/**
+ * Browsers allow about six HTTP/1.1 connections per origin, and each open
+ * EventSource holds one. Past this many streams, files are polled instead, so
+ * that API calls are never starved by many files being watched at once.
+ */
+export const maxStreams = 3;
+let openStreams = 0;
+
+/** For tests: how many streams are open. */
+export function streamsOpen(): number {
+  return openStreams;
+}
+
 export interface WatchOptions {
   api?: Pick<Api, 'get' | 'scans'>;
   eventSource?: (url: string) => EventSource;
@@ -30,6 +43,8 @@ export interface WatchOptions {
    * the deadline (engines may reuse a result for unchanged signatures).
    */
   rescan?: RescanWatch;
+  /** Streams allowed at once across all watches (default maxStreams). */
+  streamLimit?: number;
 }
 
 export interface RescanWatch {
@@ -67,7 +82,7 @@ export function watchFile(id: string, onChange: (s: LiveState) => void, opts: Wa
   const a = opts.api ?? realApi;
   const mkES = opts.eventSource ?? ((url: string) => new EventSource(url));
   const maxErrors = opts.maxStreamErrors ?? 3;
-  const pollMs = opts.pollMs ?? 1000;
+  const pollMs = opts.pollMs ?? 1500;
   const maxPollMs = opts.maxPollMs ?? 5000;
   const ctl = new AbortController();
   let state: LiveState = { file: null, scans: null, channel: 'connecting', error: null };
@@ -80,11 +95,16 @@ export function watchFile(id: string, onChange: (s: LiveState) => void, opts: Wa
     state = { ...state, ...p };
     onChange(state);
   };
+  const closeStream = () => {
+    if (!es) return;
+    es.close();
+    es = null;
+    openStreams--;
+  };
   const stop = () => {
     stopped = true;
     ctl.abort();
-    es?.close();
-    es = null;
+    closeStream();
     clearTimeout(timer);
   };
 
@@ -95,8 +115,7 @@ export function watchFile(id: string, onChange: (s: LiveState) => void, opts: Wa
   };
 
   const finish = async () => {
-    es?.close();
-    es = null;
+    closeStream();
     try {
       await snapshot();
     } catch (e) {
@@ -129,6 +148,7 @@ export function watchFile(id: string, onChange: (s: LiveState) => void, opts: Wa
     let errors = 0;
     const src = mkES(`/v1/files/${encodeURIComponent(id)}/events`);
     es = src;
+    openStreams++;
     const onStatus = (ev: MessageEvent) => {
       errors = 0;
       const d = JSON.parse(ev.data) as StatusEvent;
@@ -159,8 +179,7 @@ export function watchFile(id: string, onChange: (s: LiveState) => void, opts: Wa
       // CLOSED: the browser gave up (404, wrong content type). Otherwise it
       // reconnects by itself, resuming with Last-Event-ID, until we give up.
       if (src.readyState === 2 || errors >= maxErrors) {
-        src.close();
-        es = null;
+        closeStream();
         poll(0);
       } else {
         set({ channel: 'connecting' });
@@ -204,7 +223,8 @@ export function watchFile(id: string, onChange: (s: LiveState) => void, opts: Wa
     }
     if (stopped) return;
     // EventSource cannot send an Authorization header: with a key, poll.
-    if (apiKey() || (!opts.eventSource && typeof EventSource === 'undefined')) poll(pollMs);
+    const noStream = apiKey() || (!opts.eventSource && typeof EventSource === 'undefined');
+    if (noStream || openStreams >= (opts.streamLimit ?? maxStreams)) poll(pollMs);
     else stream();
   })();
 
