@@ -77,6 +77,7 @@ func (s *Server) Routes() http.Handler {
 	r.HandleFunc("/v1/files/{id}/scans", s.scans).Methods(http.MethodGet)
 	r.HandleFunc("/v1/files/{id}/events", s.events).Methods(http.MethodGet)
 	r.HandleFunc("/v1/files/{id}/rescan", s.rescan).Methods(http.MethodPost)
+	r.HandleFunc("/v1/files/{id}/history", s.history).Methods(http.MethodGet)
 
 	sidecar.Register(r, s.log,
 		sidecar.Subscription{Topic: contract.TopicFileExtracted, Route: "/events/file-extracted", Handler: s.onExtracted},
@@ -210,6 +211,15 @@ func (s *Server) rescan(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusAccepted, map[string]any{"id": f.ID, "status": f.Status, "engines": req.Engines})
+}
+
+func (s *Server) history(w http.ResponseWriter, r *http.Request) {
+	h, err := s.files.History(r.Context(), tenant(r), mux.Vars(r)["id"])
+	if err != nil {
+		problem.Write(w, r, s.log, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"verdicts": h})
 }
 
 func (s *Server) scans(w http.ResponseWriter, r *http.Request) {

@@ -289,3 +289,12 @@ func (c *Client) Events(ctx context.Context, id string, fn func(Event) bool) err
 	}
 	return ctx.Err()
 }
+
+// History returns the verdicts a file's content has had, oldest first.
+func (c *Client) History(ctx context.Context, id string) ([]files.VerdictChange, error) {
+	var out struct {
+		Verdicts []files.VerdictChange `json:"verdicts"`
+	}
+	err := c.do(ctx, http.MethodGet, "/v1/files/"+id+"/history", nil, &out)
+	return out.Verdicts, err
+}

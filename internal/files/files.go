@@ -118,6 +118,14 @@ type Store interface {
 	// contents scanned since `since` with another signature version. It
 	// returns the outbox ids; fewer than limit means none are left.
 	RescanStale(ctx context.Context, engine, signatureVersion string, since time.Time, limit int) ([]int64, error)
+	// History returns every verdict the content has had, oldest first.
+	History(ctx context.Context, sha256 string) ([]VerdictChange, error)
+}
+
+// VerdictChange is one entry of a content's verdict history.
+type VerdictChange struct {
+	Verdict   contract.Verdict `json:"verdict"`
+	DecidedAt time.Time        `json:"decidedAt"`
 }
 
 // Query selects files for List.

@@ -370,3 +370,16 @@ func (s *Service) OnEngineUpdated(ctx context.Context, ev contract.EngineUpdated
 		}
 	}
 }
+
+// History returns the verdicts a file's content has had, oldest first.
+func (s *Service) History(ctx context.Context, tenant, id string) ([]VerdictChange, error) {
+	f, err := s.store.Get(ctx, tenant, id)
+	if err != nil {
+		return nil, err
+	}
+	h, err := s.store.History(ctx, f.SHA256)
+	if h == nil && err == nil {
+		h = []VerdictChange{}
+	}
+	return h, err
+}

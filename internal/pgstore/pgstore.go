@@ -481,3 +481,13 @@ func (s *Store) RescanStale(ctx context.Context, engine, sigVersion string, sinc
 	})
 	return ids, err
 }
+
+// History implements files.Store.
+func (s *Store) History(ctx context.Context, sha string) ([]files.VerdictChange, error) {
+	rows, err := s.pool.Query(ctx, `SELECT verdict, decided_at FROM verdict_history WHERE sha256 = $1 ORDER BY id`, sha)
+	if err != nil {
+		return nil, classify("history", err)
+	}
+	h, err := pgx.CollectRows(rows, pgx.RowToStructByPos[files.VerdictChange])
+	return h, classify("history", err)
+}

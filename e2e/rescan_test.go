@@ -1,0 +1,77 @@
+package e2e
+
+import (
+	"context"
+	"crypto/rand"
+	"fmt"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/intellidox/intellidox/internal/client"
+	"github.com/intellidox/intellidox/internal/contract"
+	"github.com/intellidox/intellidox/internal/testenv"
+)
+
+// TestSignatureChangeTriggersRescan adds a file's hash to the reputation
+// list while the stack runs: the reputation engine reloads, announces its new
+// signature version, and the api has that engine, and only it, rescan.
+func TestSignatureChangeTriggersRescan(t *testing.T) {
+	list := filepath.Join(t.TempDir(), "known-bad.csv")
+	orig, err := os.ReadFile(filepath.Join(testenv.Root(), "rules", "reputation", "known-bad.csv"))
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(list, orig, 0o600))
+	stack := testenv.StartStack(t, testenv.StackOptions{Env: map[string]string{
+		"REPUTATION_LISTS":         list,
+		"REPUTATION_POLL":          "100ms",
+		"SIGNATURE_CHECK_INTERVAL": "200ms",
+	}})
+	c := client.New(stack.API)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+
+	data := make([]byte, 4096)
+	_, _ = rand.Read(data)
+	up, err := c.UploadBytes(ctx, "soon-known-bad.bin", data)
+	require.NoError(t, err)
+	f, err := c.Wait(ctx, up.ID)
+	require.NoError(t, err)
+	require.Equal(t, contract.VerdictClean, f.Verdict)
+	before, err := c.Scans(ctx, up.ID)
+	require.NoError(t, err)
+	rep := engine(t, before, "reputation")
+
+	line := fmt.Sprintf("\"2026-11-27 00:00:00\", \"%s\", \"%s\", \"%s\", \"test\", \"x.bin\", \"bin\", \"application/octet-stream\", \"Test.Rescan\", \"n/a\", \"n/a\", \"n/a\", \"n/a\", \"n/a\"\n",
+		f.SHA256, f.MD5, f.SHA1)
+	next := filepath.Join(filepath.Dir(list), "next.csv")
+	require.NoError(t, os.WriteFile(next, append(orig, line...), 0o600))
+	require.NoError(t, os.Rename(next, list)) // atomic, as the list's header advises
+
+	require.Eventually(t, func() bool {
+		f, err := c.Get(ctx, up.ID)
+		return err == nil && f.Verdict == contract.VerdictMalicious
+	}, 90*time.Second, 100*time.Millisecond, "the new signature must rescan and change the verdict")
+
+	after, err := c.Scans(ctx, up.ID)
+	require.NoError(t, err)
+	newRep := engine(t, after, "reputation")
+	assert.Equal(t, contract.Malicious, newRep.Result)
+	assert.NotEqual(t, rep.SignatureVersion, newRep.SignatureVersion)
+	assert.Contains(t, newRep.Threats[0], "Test.Rescan")
+	for _, name := range []string{"clamav", "yara"} {
+		assert.Equal(t, engine(t, before, name).ScannedAt, engine(t, after, name).ScannedAt,
+			"%s's signatures did not change: it must not rescan", name)
+	}
+	h, err := c.History(ctx, up.ID)
+	require.NoError(t, err)
+	require.Len(t, h, 2, "the verdict history is kept")
+	assert.Equal(t, contract.VerdictClean, h[0].Verdict)
+	assert.Equal(t, contract.VerdictMalicious, h[1].Verdict)
+	got, err := c.Get(ctx, up.ID)
+	require.NoError(t, err)
+	assert.Equal(t, "done", string(got.Status), "the file stays readable and done throughout")
+}
