@@ -29,6 +29,12 @@ describe('VerdictBadge', () => {
     expect(screen.getByText('Rejected')).toBeTruthy();
   });
 
+  it('says Not uploaded, without a spinner, for a file still awaiting its bytes', () => {
+    const { container } = render(<VerdictBadge verdict="pending" status="awaiting_upload" />);
+    expect(screen.getByText('Not uploaded')).toBeTruthy();
+    expect(container.querySelector('.spinner')).toBeNull();
+  });
+
   it('says Scanning while a file is processing', () => {
     render(<VerdictBadge verdict="pending" status="processing" />);
     expect(screen.getByText('Scanning')).toBeTruthy();

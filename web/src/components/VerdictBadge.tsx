@@ -2,7 +2,7 @@ import type { ReactElement } from 'react';
 import type { EngineOutcome, FileStatus, Verdict } from '../lib/types';
 import { BlockIcon, CheckIcon, CrossIcon, QuestionIcon, SkipIcon, Spinner, WarnIcon } from './Icons';
 
-type Kind = Verdict | EngineOutcome | 'rejected' | 'scanning';
+type Kind = Verdict | EngineOutcome | 'rejected' | 'scanning' | 'awaiting';
 
 const looks: Record<Kind, { word: string; icon: () => ReactElement; tone: string }> = {
   clean: { word: 'Clean', icon: CheckIcon, tone: 'good' },
@@ -14,6 +14,7 @@ const looks: Record<Kind, { word: string; icon: () => ReactElement; tone: string
   error: { word: 'Error', icon: WarnIcon, tone: 'neutral' },
   skipped: { word: 'Skipped', icon: SkipIcon, tone: 'neutral' },
   rejected: { word: 'Rejected', icon: BlockIcon, tone: 'bad' },
+  awaiting: { word: 'Not uploaded', icon: SkipIcon, tone: 'neutral' },
 };
 
 /**
@@ -24,6 +25,7 @@ export function VerdictBadge({ verdict, status, size = 'md' }: { verdict: Verdic
   let kind: Kind = verdict;
   if (status === 'rejected') kind = 'rejected';
   else if (verdict === 'pending' && status === 'processing') kind = 'scanning';
+  else if (verdict === 'pending' && status === 'awaiting_upload') kind = 'awaiting';
   return <Badge kind={kind} size={size} label="Verdict" />;
 }
 
