@@ -7,9 +7,11 @@ import (
 	"github.com/gabriel-vasile/mimetype"
 
 	"github.com/intellidox/intellidox/internal/extract/archive"
+	"github.com/intellidox/intellidox/internal/extract/exe"
 	"github.com/intellidox/intellidox/internal/extract/imagemeta"
 	"github.com/intellidox/intellidox/internal/extract/office"
 	"github.com/intellidox/intellidox/internal/extract/pdf"
+	"github.com/intellidox/intellidox/internal/extract/text"
 )
 
 // format says how one type is analyzed beyond hashing and detection. A
@@ -32,8 +34,12 @@ func formatOf(mt *mimetype.MIME) format {
 		return format{name: "pdf", stream: streamPDF}
 	case is(mt, "application/x-ole-storage"):
 		return format{name: "office", random: readOLE}
+	case executable(mt):
+		return format{name: "executable", random: readExe}
 	case is(mt, "image/jpeg"), is(mt, "image/png"), is(mt, "image/gif"), is(mt, "image/webp"), is(mt, "image/tiff"):
 		return format{name: "image", random: readImage}
+	case is(mt, "text/plain"):
+		return format{name: "text", stream: scanText}
 	}
 	return format{}
 }
@@ -102,4 +108,19 @@ func readImage(_ context.Context, src io.ReaderAt, size int64, _ Limits, res *re
 	if err != nil {
 		res.finding("image_malformed", "", "the image header could not be read: "+err.Error())
 	}
+}
+
+func readExe(_ context.Context, src io.ReaderAt, size int64, _ Limits, res *result) {
+	info, err := exe.Read(src, size)
+	if err != nil {
+		res.finding("executable_malformed", "", "the executable headers could not be read: "+err.Error())
+		return
+	}
+	res.set("executable", info)
+	res.describe(info.Description())
+}
+
+func scanText(ctx context.Context, r io.Reader, _ int64, _ Limits, res *result) {
+	info, _ := text.Scan(ctx, r)
+	res.set("text", info)
 }
