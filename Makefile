@@ -27,11 +27,13 @@ run: infra build ## Run the whole system locally (Ctrl-C stops it)
 	fi
 
 .PHONY: test
-test: infra ## Run every test: unit, integration and end-to-end (race detector on)
+test: infra ## Run every test: unit, integration, end-to-end on local and AWS-emulated components
 	@echo "test: go vet"
 	@$(GO) vet ./...
-	@echo "test: go test -race -shuffle=on ./..."
+	@echo "test: go test -race -shuffle=on ./...   (end-to-end on components/local)"
 	@$(GO) test -race -shuffle=on -count=1 -timeout 20m ./...
+	@echo "test: the end-to-end suite again on components/aws (SNS/SQS, DynamoDB, S3 on the moto emulator)"
+	@E2E_PROFILE=aws $(GO) test -race -shuffle=on -count=1 -timeout 20m ./e2e
 
 .PHONY: lint
 lint: ## gofmt and go vet
