@@ -14,12 +14,17 @@ build: ## Build the apps and tools into bin/
 	@echo "build: $(APPS) launcher intellidox"
 	@$(GO) build -o bin/ $(addprefix ./apps/,$(APPS)) ./cmd/launcher ./cmd/intellidox
 
+.PHONY: web
+web: ## Build the web app into web/dist (served by the api at /)
+	@echo "web: npm ci && npm run build"
+	@cd web && { [ -d node_modules ] || npm ci --no-audit --no-fund; } && npm run build --silent
+
 .PHONY: infra
 infra: ## Install (if missing) and start Redis, PostgreSQL, versitygw, clamd and daprd
 	@scripts/infra.sh up
 
 .PHONY: run
-run: infra build ## Run the whole system locally (Ctrl-C stops it)
+run: infra build web ## Run the whole system locally (Ctrl-C stops it)
 	@if command -v dapr >/dev/null && [ -z "$$INTELLIDOX_LAUNCHER" ]; then \
 		echo "run: dapr run -f ."; dapr run -f .; \
 	else \
@@ -30,15 +35,18 @@ run: infra build ## Run the whole system locally (Ctrl-C stops it)
 test: infra ## Run every test: unit, integration, end-to-end on local and AWS-emulated components
 	@echo "test: go vet"
 	@$(GO) vet ./...
+	@echo "test: web component tests (vitest)"
+	@cd web && { [ -d node_modules ] || npm ci --no-audit --no-fund; } && npm test --silent
 	@echo "test: go test -race -shuffle=on ./...   (end-to-end on components/local)"
 	@$(GO) test -race -shuffle=on -count=1 -timeout 20m ./...
 	@echo "test: the end-to-end suite again on components/aws (SNS/SQS, DynamoDB, S3 on the moto emulator)"
 	@E2E_PROFILE=aws $(GO) test -race -shuffle=on -count=1 -timeout 20m ./e2e
 
 .PHONY: lint
-lint: ## gofmt and go vet
+lint: ## gofmt, go vet and the web app's type check
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); exit 1; }
 	@$(GO) vet ./...
+	@cd web && npx tsc --noEmit
 
 .PHONY: daprd
 daprd: ## Find or build the pinned daprd (bin/daprd)

@@ -121,7 +121,8 @@ clamd_up() {
 }
 
 tools_up() {
-  apt_install yara
+  apt_install yara chromium
+  command -v node >/dev/null || apt_install nodejs npm
   "$root/scripts/daprd.sh"
 }
 
