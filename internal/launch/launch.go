@@ -237,6 +237,19 @@ func (s *Stack) WaitHealthy(ctx context.Context, id string, timeout time.Duratio
 	}
 }
 
+// Pids returns the process ids of every running process, by name.
+func (s *Stack) Pids() map[string]int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := map[string]int{}
+	for name, p := range s.proc {
+		if p.running() {
+			out[name] = p.pid
+		}
+	}
+	return out
+}
+
 // Running reports whether the named process (appID or appID+".daprd") runs.
 func (s *Stack) Running(name string) bool {
 	s.mu.Lock()
