@@ -334,7 +334,7 @@ func FindDaprd(root string) (string, error) {
 			continue
 		}
 		if st, err := os.Stat(c); err == nil && !st.IsDir() {
-			return c, nil
+			return filepath.Abs(c)
 		}
 	}
 	if p, err := exec.LookPath("daprd"); err == nil {
