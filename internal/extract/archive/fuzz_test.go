@@ -1,0 +1,50 @@
+package archive
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"io/fs"
+	"testing"
+
+	tc "github.com/intellidox/intellidox/internal/extract/internal/testcorpus"
+)
+
+func TestFuzzSeeds(t *testing.T) {
+	tc.WriteSeeds(t, "FuzzArchive",
+		tc.Zip(tc.File{Name: "a.txt", Body: []byte("hello")}, tc.File{Name: "d/", Mode: fs.ModeDir}, tc.File{Name: "../x", Body: []byte("x")}),
+		tc.Nested(4),
+		tc.Bomb(2, 4, 1),
+		tc.TarGz(tc.File{Name: "a", Body: []byte("a")}, tc.File{Name: "l", Link: "../../etc"}),
+		tc.Tar(tc.File{Name: "z.zip", Body: tc.Zip(tc.File{Name: "in", Body: []byte("in")})}),
+		tc.Gzip("x.txt", []byte("gzipped text")),
+		tc.Zip(tc.File{Name: "enc", Body: []byte("xx"), Encrypted: true}, tc.File{Name: "g.gz", Body: tc.Gzip("", []byte("g"))}),
+	)
+}
+
+// FuzzArchive runs the listing and the walk, with small limits, on any
+// input: they must not panic, and the walk must stay within its limits.
+func FuzzArchive(f *testing.F) {
+	lim := Limits{MaxArchiveDepth: 3, MaxArchiveEntries: 50, MaxUncompressedSize: 4 << 20, MaxNestedArchiveSize: 1 << 20}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		ctx := context.Background()
+		r := bytes.NewReader(data)
+		Inspect(ctx, r, int64(len(data)), lim)
+		InspectStream(ctx, bytes.NewReader(data), int64(len(data)), lim)
+		var total int64
+		calls := 0
+		_ = Walk(ctx, r, int64(len(data)), lim, func(_ string, body io.Reader) error {
+			calls++
+			n, err := io.Copy(io.Discard, body)
+			total += n
+			return err
+		})
+		if calls > lim.MaxArchiveEntries {
+			t.Fatalf("%d members walked, limit %d", calls, lim.MaxArchiveEntries)
+		}
+		// A member passed whole (too deep to open) may add one buffer.
+		if total > lim.MaxUncompressedSize+lim.MaxNestedArchiveSize+int64(len(data)) {
+			t.Fatalf("%d bytes walked, limit %d", total, lim.MaxUncompressedSize)
+		}
+	})
+}
