@@ -50,6 +50,7 @@ func streamArchive(ctx context.Context, r io.Reader, size int64, lim Limits, res
 		res.set("archive", info)
 		if info.Format == "tar.gz" {
 			res.describe("gzip compressed tar archive")
+			res.refine("application/gzip", ".tar.gz")
 		}
 	}
 	res.add(fs...)

@@ -297,7 +297,7 @@ func (w *walker) checkDeclared() {
 	switch {
 	case w.declared > bombMinSize && ratio > w.lim.MaxCompressionRatio:
 		w.finding(CodeZipBomb, contract.VerdictSuspicious,
-			"zip bomb: members declare %d bytes uncompressed in a %d-byte file (ratio %.0f, limit %.0f)", w.declared, w.fileSize, ratio, w.lim.MaxCompressionRatio)
+			"zip bomb: members declare at least %d bytes uncompressed in a %d-byte file (ratio %.0f, limit %.0f)", w.declared, w.fileSize, ratio, w.lim.MaxCompressionRatio)
 	case w.declared > w.lim.MaxUncompressedSize:
 		w.finding(CodeTooLarge, contract.VerdictUnscanned,
 			"members declare %d bytes uncompressed, over the %d-byte limit; not all content can be inspected", w.declared, w.lim.MaxUncompressedSize)
