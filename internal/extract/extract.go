@@ -68,10 +68,13 @@ const smallFileSize = 8 << 20
 // complete.
 func Inspect(ctx context.Context, body io.Reader, src io.ReaderAt, size int64, opts Options) (Summary, error) {
 	lim := opts.Limits.WithDefaults()
-	actx, cancel := context.WithTimeout(ctx, lim.MaxDuration)
-	defer cancel()
-
 	p := newPipeline()
+	// actx is the analysis context: the watchdog ends it once analysis has
+	// used MaxDuration.
+	actx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go p.watchdog(actx, cancel, lim.MaxDuration)
+
 	first, err := p.readChunk(ctx, body)
 	if err != nil && err != io.EOF {
 		return Summary{}, fmt.Errorf("read: %w", err)
@@ -138,6 +141,7 @@ func Inspect(ctx context.Context, body io.Reader, src io.ReaderAt, size int64, o
 	select {
 	case <-streamDone:
 	case <-actx.Done():
+		res.timeout() // the analyzer may still be running: abandon it
 	}
 
 	if deep && f.random != nil && n == size {
@@ -155,15 +159,16 @@ func Inspect(ctx context.Context, body io.Reader, src io.ReaderAt, size int64, o
 			select {
 			case <-done:
 			case <-actx.Done():
+				res.timeout()
 			}
 		}
 	}
-	if deep && actx.Err() != nil && ctx.Err() == nil {
-		res.finding("analysis_timeout", contract.VerdictUnscanned,
-			fmt.Sprintf("deep analysis did not finish within %s; metadata may be incomplete", lim.MaxDuration))
-	}
 	if err := ctx.Err(); err != nil {
 		return Summary{}, err
+	}
+	if res.timedOut() {
+		res.finding("analysis_timeout", contract.VerdictUnscanned,
+			fmt.Sprintf("deep analysis did not finish within %s; metadata may be incomplete", lim.MaxDuration))
 	}
 
 	res.close()

@@ -303,3 +303,22 @@ func TestInspectWithoutSrc(t *testing.T) {
 	require.NoError(t, err)
 	assert.NotContains(t, s.Metadata, "archive")
 }
+
+func TestInspectSlowBodyIsNotATimeout(t *testing.T) {
+	// Time spent waiting for the body does not count against MaxDuration:
+	// the pause below is the slow network under test, not a synchronisation.
+	lim := DefaultLimits()
+	lim.MaxDuration = 50 * time.Millisecond
+	data := tc.PDF(tc.PDFOptions{JavaScript: true, Pages: 2})
+	pr, pw := io.Pipe()
+	go func() {
+		_, _ = pw.Write(data[:len(data)/2])
+		<-time.After(3 * lim.MaxDuration)
+		_, _ = pw.Write(data[len(data)/2:])
+		_ = pw.Close()
+	}()
+	s, err := Inspect(context.Background(), pr, nil, int64(len(data)), Options{Limits: lim})
+	require.NoError(t, err)
+	assert.NotContains(t, codes(s.Findings), "analysis_timeout")
+	assert.True(t, s.Metadata["pdf"].(*pdf.Info).HasJavaScript)
+}

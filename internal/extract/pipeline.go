@@ -11,6 +11,7 @@ import (
 	"io"
 	"sync"
 	"sync/atomic"
+	"time"
 )
 
 // The hashing pass reads the body into a fixed pool of chunks and hands each
@@ -39,10 +40,13 @@ type pipeline struct {
 	hashes [3]hash.Hash // sha256, sha1, md5
 	queues [3]chan *chunk
 	wg     sync.WaitGroup
+	began  time.Time
+	ioWait atomic.Int64 // nanoseconds spent waiting for the body, in reads that returned
+	inRead atomic.Int64 // when the read in progress started (UnixNano), or 0
 }
 
 func newPipeline() *pipeline {
-	p := &pipeline{free: make(chan *chunk, chunkCount)}
+	p := &pipeline{free: make(chan *chunk, chunkCount), began: time.Now()}
 	for range chunkCount {
 		p.free <- &chunk{b: make([]byte, chunkSize)}
 	}
@@ -70,12 +74,40 @@ func (p *pipeline) readChunk(ctx context.Context, r io.Reader) (*chunk, error) {
 		return nil, ctx.Err()
 	}
 	c.b = c.b[:chunkSize]
+	t := time.Now()
+	p.inRead.Store(t.UnixNano())
 	n, err := io.ReadFull(r, c.b)
+	p.ioWait.Add(int64(time.Since(t))) // before clearing inRead: counting twice for a moment only delays the watchdog
+	p.inRead.Store(0)
 	c.b = c.b[:n]
 	if errors.Is(err, io.ErrUnexpectedEOF) {
 		err = io.EOF
 	}
 	return c, err
+}
+
+// watchdog calls cancel once the analysis has run for max, not counting the
+// time spent waiting for the body: a slow download must not count against
+// the parsers, but a parser must not run on forever. It returns when ctx
+// ends.
+func (p *pipeline) watchdog(ctx context.Context, cancel context.CancelFunc, max time.Duration) {
+	tick := time.NewTicker(max/20 + time.Millisecond)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+			wait := time.Duration(p.ioWait.Load())
+			if t := p.inRead.Load(); t != 0 {
+				wait += time.Since(time.Unix(0, t))
+			}
+			if time.Since(p.began)-wait > max {
+				cancel()
+				return
+			}
+		}
+	}
 }
 
 // start launches the hash goroutines.

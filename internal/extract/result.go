@@ -16,6 +16,7 @@ type result struct {
 	closed   bool
 	meta     map[string]any
 	findings []contract.Finding
+	late     bool   // an analyzer was cut short by the time limit
 	desc     string // a refined description, if an analyzer knows better
 	mime     string // a refined MIME type (e.g. macro-enabled OOXML)
 	ext      string
@@ -59,6 +60,19 @@ func (r *result) refine(mime, ext string) {
 	}
 }
 
+// timeout records that an analyzer did not finish in time.
+func (r *result) timeout() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.late = true
+}
+
+func (r *result) timedOut() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.late
+}
+
 func (r *result) close() {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -73,7 +87,12 @@ func (r *result) run(ctx context.Context, name string, fn func()) {
 			r.finding("parser_error", "", fmt.Sprintf("the %s parser failed on this file (%v); its metadata may be incomplete", name, v))
 		}
 	}()
-	if ctx.Err() == nil {
-		fn()
+	if ctx.Err() != nil {
+		r.timeout()
+		return
+	}
+	fn()
+	if ctx.Err() != nil {
+		r.timeout()
 	}
 }
