@@ -253,10 +253,18 @@ func (s *Service) scan(parent context.Context, e contract.FileExtracted) (contra
 		return finish(f)
 	case parent.Err() != nil:
 		return res, fmt.Errorf("scan interrupted: %w", parent.Err()) // shutting down, or the sidecar gave up
-	case errors.Is(ctx.Err(), context.DeadlineExceeded):
+	case expired(ctx):
 		return finish(Skip(ReasonTimeout, fmt.Sprintf("the scan took longer than %s", s.cfg.Timeout)))
 	case errors.Is(err, ErrUnavailable), errors.Is(err, errObjectRead):
 		return res, err
 	}
 	return finish(Finding{Outcome: contract.Error, Detail: err.Error()})
+}
+
+// expired reports whether ctx's deadline has passed, even if its timer has
+// not fired yet: an engine that bounds its I/O by the same deadline can
+// return a moment before ctx.Err() is set.
+func expired(ctx context.Context) bool {
+	d, ok := ctx.Deadline()
+	return errors.Is(ctx.Err(), context.DeadlineExceeded) || ok && !time.Now().Before(d)
 }

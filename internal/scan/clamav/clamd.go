@@ -145,8 +145,8 @@ func (c *Client) Scan(ctx context.Context, r io.Reader) (Reply, error) {
 	}
 	reply, err := readReply(conn)
 	if err != nil {
-		if ctx.Err() != nil {
-			return Reply{}, ctx.Err()
+		if err := ctxErr(ctx); err != nil {
+			return Reply{}, err
 		}
 		return Reply{}, err
 	}
@@ -170,4 +170,17 @@ func parse(reply string) (Reply, error) {
 		return out, fmt.Errorf("clamd: %s", strings.TrimSuffix(reply, " ERROR"))
 	}
 	return out, fmt.Errorf("clamd: unexpected reply %q", reply)
+}
+
+// ctxErr is ctx.Err(), also when ctx's deadline has passed but its timer
+// has not fired yet: the connection's deadline is the context's, so a read
+// can time out a moment before the context says so.
+func ctxErr(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if d, ok := ctx.Deadline(); ok && !time.Now().Before(d) {
+		return context.DeadlineExceeded
+	}
+	return nil
 }
