@@ -20,6 +20,7 @@ const (
 	SchemaFileExtracted = "file.extracted.schema.json"
 	SchemaScanCompleted = "scan.completed.schema.json"
 	SchemaFileCompleted = "file.completed.schema.json"
+	SchemaEngineUpdated = "engine.updated.schema.json"
 	SchemaScanResult    = "scan-result.schema.json"
 )
 

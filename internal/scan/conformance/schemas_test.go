@@ -55,6 +55,7 @@ func TestContractValuesMatchSchemas(t *testing.T) {
 		{conformance.SchemaScanResult, result(contract.Error, []string{}, "unreadable: object k is not in storage")},
 		{conformance.SchemaFileCompleted, contract.FileCompleted{Version: 1, FileID: "f1", SHA256: sha, Status: "done", Verdict: contract.VerdictSuspicious}},
 		{conformance.SchemaFileCompleted, contract.FileCompleted{Version: 1, FileID: "f1", SHA256: sha, Status: "rejected", Verdict: contract.VerdictUnscanned}},
+		{conformance.SchemaEngineUpdated, contract.EngineUpdated{Version: 1, Engine: "yara", EngineVersion: "4.2.3", SignatureVersion: "rules-abc", Previous: "rules-def"}},
 	}
 	for _, c := range valid {
 		assert.NoError(t, s.Validate(c.schema, c.v), "%+v", c.v)
@@ -94,6 +95,7 @@ func TestSchemasCoverTheContract(t *testing.T) {
 		conformance.SchemaFileExtracted: contract.FileExtracted{},
 		conformance.SchemaScanCompleted: contract.ScanCompleted{},
 		conformance.SchemaFileCompleted: contract.FileCompleted{},
+		conformance.SchemaEngineUpdated: contract.EngineUpdated{},
 		conformance.SchemaScanResult:    contract.Result{},
 	} {
 		fields, always := jsonFields(reflect.TypeOf(v))
