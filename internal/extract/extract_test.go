@@ -137,6 +137,13 @@ func TestInspectFormats(t *testing.T) {
 				assert.Equal(t, 2, a.EntryCount)
 				assert.Equal(t, int64(2), a.TotalUncompressedSize)
 			}},
+		{"7z", tc.SevenZip(tc.SevenZipOptions{EncodeHeader: true}, tc.File{Name: "a.txt", Body: []byte("aaa")}, tc.File{Name: "b/"}),
+			"application/x-7z-compressed", "7-zip archive", func(t *testing.T, s Summary) {
+				a := s.Metadata["archive"].(*archive.Info)
+				assert.Equal(t, "7z", a.Format)
+				assert.Equal(t, 2, a.EntryCount)
+				assert.Equal(t, int64(3), a.TotalUncompressedSize)
+			}},
 		{"zip bomb", tc.Bomb(3, 16, 1), "application/zip", "Zip archive", func(t *testing.T, s Summary) {
 			require.Contains(t, codes(s.Findings), "zip_bomb")
 			for _, f := range s.Findings {

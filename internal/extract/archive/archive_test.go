@@ -7,6 +7,9 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -353,4 +356,83 @@ func TestCorpusZeros(t *testing.T) {
 	})
 	require.NoError(t, err)
 	assert.Equal(t, 2, n)
+}
+
+func TestInspect7z(t *testing.T) {
+	files := []tc.File{{Name: "docs/"}, {Name: "docs/a.txt", Body: []byte("hello")}, {Name: "b.bin", Body: make([]byte, 1000)},
+		{Name: "empty"}, {Name: "../escape.sh", Body: []byte("x")}}
+	for _, o := range []tc.SevenZipOptions{{}, {EncodeHeader: true}} {
+		info, fs := inspect(t, tc.SevenZip(o, files...), Limits{})
+		require.NotNil(t, info)
+		assert.Equal(t, "7z", info.Format)
+		assert.Equal(t, 5, info.EntryCount)
+		assert.Equal(t, []string{"docs", "docs/a.txt", "b.bin", "empty", "../escape.sh"}, paths(info.Entries))
+		assert.True(t, entry(t, info, "docs").Dir)
+		assert.False(t, entry(t, info, "empty").Dir)
+		assert.Equal(t, int64(5), entry(t, info, "docs/a.txt").Size)
+		assert.Equal(t, int64(1000), entry(t, info, "b.bin").Size)
+		assert.Equal(t, int64(1006), info.TotalUncompressedSize)
+		assert.True(t, info.PathTraversal)
+		assert.Equal(t, []string{CodePathTraversal}, codes(fs))
+	}
+	info, fs := inspect(t, tc.SevenZip(tc.SevenZipOptions{Encrypted: true}, tc.File{Name: "s", Body: []byte("secret")}), Limits{})
+	require.NotNil(t, info)
+	assert.Equal(t, 1, info.EncryptedEntries)
+	assert.Equal(t, []string{CodeEncrypted}, codes(fs))
+
+	data := tc.SevenZip(tc.SevenZipOptions{EncodeHeader: true}, files...)
+	for cut := 0; cut < len(data); cut += 7 {
+		assert.NotPanics(t, func() { inspect(t, data[:cut], Limits{}) })
+	}
+}
+
+// TestInspect7zFrom7Zip lists archives made by 7-Zip itself (LZMA2 data,
+// LZMA-encoded headers, encryption), where it is installed.
+func TestInspect7zFrom7Zip(t *testing.T) {
+	if _, err := exec.LookPath("7z"); err != nil {
+		t.Skip("7z not installed")
+	}
+	dir := t.TempDir()
+	src := filepath.Join(dir, "src")
+	require.NoError(t, os.MkdirAll(filepath.Join(src, "sub"), 0o755))
+	require.NoError(t, os.WriteFile(filepath.Join(src, "a.txt"), bytes.Repeat([]byte("abc\n"), 5000), 0o600))
+	require.NoError(t, os.WriteFile(filepath.Join(src, "sub", "b.bin"), randomish(3000), 0o600))
+	tests := []struct {
+		name      string
+		args      []string
+		encrypted int
+		code      string
+	}{
+		{"lzma2", nil, 0, ""},
+		{"password, names visible", []string{"-psecret"}, 2, CodeEncrypted},
+		{"password, names encrypted", []string{"-psecret", "-mhe=on"}, 0, CodeEncrypted},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			out := filepath.Join(dir, strings.ReplaceAll(tt.name, " ", "_")+".7z")
+			args := append([]string{"a", "-bd", "-y", out, "."}, tt.args...)
+			cmd := exec.Command("7z", args...)
+			cmd.Dir = src
+			b, err := cmd.CombinedOutput()
+			require.NoError(t, err, string(b))
+			data, err := os.ReadFile(out)
+			require.NoError(t, err)
+			info, fs := inspect(t, data, Limits{})
+			require.NotNil(t, info)
+			if tt.code != "" {
+				assert.Contains(t, codes(fs), tt.code)
+			} else {
+				assert.Empty(t, fs)
+			}
+			assert.Equal(t, tt.encrypted, info.EncryptedEntries)
+			if tt.name == "password, names encrypted" {
+				assert.Empty(t, info.Entries)
+				return
+			}
+			assert.ElementsMatch(t, []string{"a.txt", "sub", "sub/b.bin"}, paths(info.Entries))
+			assert.Equal(t, int64(20000), entry(t, info, "a.txt").Size)
+			assert.Equal(t, int64(3000), entry(t, info, "sub/b.bin").Size)
+			assert.True(t, entry(t, info, "sub").Dir)
+		})
+	}
 }

@@ -19,6 +19,9 @@ func TestFuzzSeeds(t *testing.T) {
 		tc.Tar(tc.File{Name: "z.zip", Body: tc.Zip(tc.File{Name: "in", Body: []byte("in")})}),
 		tc.Gzip("x.txt", []byte("gzipped text")),
 		tc.Zip(tc.File{Name: "enc", Body: []byte("xx"), Encrypted: true}, tc.File{Name: "g.gz", Body: tc.Gzip("", []byte("g"))}),
+		tc.SevenZip(tc.SevenZipOptions{}, tc.File{Name: "d/"}, tc.File{Name: "d/a", Body: []byte("a")}, tc.File{Name: "e"}),
+		tc.SevenZip(tc.SevenZipOptions{EncodeHeader: true}, tc.File{Name: "x", Body: []byte("xyz")}, tc.File{Name: "y", Body: []byte("y")}),
+		tc.SevenZip(tc.SevenZipOptions{Encrypted: true}, tc.File{Name: "s", Body: []byte("s")}),
 	)
 }
 
