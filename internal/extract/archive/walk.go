@@ -8,6 +8,7 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"io"
 	"io/fs"
 	"path"
@@ -73,8 +74,15 @@ func InspectStream(ctx context.Context, r io.Reader, size int64, lim Limits) (*I
 //
 // An error returned by fn stops the walk and is returned, except when it
 // comes from reading a damaged member: that member is skipped. When limits
-// kept Walk from some members, it returns a *LimitError listing why.
-func Walk(ctx context.Context, src io.ReaderAt, size int64, lim Limits, fn func(path string, body io.Reader) error) error {
+// kept Walk from some members, it returns a *LimitError listing why. A
+// panic while walking (a parser bug on a hostile archive, or in fn) is
+// returned as an error rather than taking the scanner down.
+func Walk(ctx context.Context, src io.ReaderAt, size int64, lim Limits, fn func(path string, body io.Reader) error) (err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			err = fmt.Errorf("archive: walk failed: %v", v)
+		}
+	}()
 	head := make([]byte, sniffSize)
 	n, _ := src.ReadAt(head, 0)
 	k := sniff(head[:n])
@@ -83,15 +91,15 @@ func Walk(ctx context.Context, src io.ReaderAt, size int64, lim Limits, fn func(
 	}
 	w := newWalker(ctx, lim, size)
 	w.fn = fn
-	var err error
+	var werr error
 	if k == kindZip {
 		w.enter(1, "")
-		err = w.walkZip("", 1, src, size)
+		werr = w.walkZip("", 1, src, size)
 	} else {
-		err = w.walkStream(k, io.NewSectionReader(src, 0, size))
+		werr = w.walkStream(k, io.NewSectionReader(src, 0, size))
 	}
-	if err != nil && !stopped(err) {
-		return err
+	if werr != nil && !stopped(werr) {
+		return werr
 	}
 	if err := ctx.Err(); err != nil {
 		return err
