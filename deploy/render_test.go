@@ -22,8 +22,8 @@ import (
 	"sigs.k8s.io/yaml"
 )
 
-// overlay is the kustomization the invariants are checked on: what a user
-// applies to EKS.
+// overlay is the kustomization the mutation test breaks: what a user
+// applies to EKS. TestRenderedManifests checks every overlays/* directory.
 const overlay = "overlays/aws"
 
 // render builds a kustomization in-process, as `kubectl apply -k` would,
@@ -333,14 +333,24 @@ func awsComponents(t *testing.T) map[string]*daprComponent {
 	return out
 }
 
+// TestRenderedManifests checks every overlay, so that an environment's
+// copy of overlays/aws (staging, prod) is held to the same invariants.
 func TestRenderedManifests(t *testing.T) {
 	ref := awsComponents(t)
-	c, err := decode(render(t, overlay))
-	if err != nil {
-		t.Fatalf("strict decode: %v", err)
+	dirs, err := filepath.Glob("overlays/*")
+	if err != nil || !slices.Contains(dirs, overlay) {
+		t.Fatalf("overlays: %v %v", dirs, err)
 	}
-	for _, err := range c.check(ref) {
-		t.Error(err)
+	for _, dir := range dirs {
+		t.Run(filepath.Base(dir), func(t *testing.T) {
+			c, err := decode(render(t, dir))
+			if err != nil {
+				t.Fatalf("strict decode: %v", err)
+			}
+			for _, err := range c.check(ref) {
+				t.Error(err)
+			}
+		})
 	}
 }
 
