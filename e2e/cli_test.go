@@ -38,7 +38,7 @@ func TestCLI(t *testing.T) {
 
 	run := func(args ...string) (string, string, int) {
 		cmd := exec.Command(bin, args...)
-		cmd.Env = append(os.Environ(), "INTELLIDOX_API="+stack.API)
+		cmd.Env = append(os.Environ(), "INTELLIDOX_API="+stack.API, "INTELLIDOX_API_KEY="+stack.APIKey)
 		var stdout, stderr bytes.Buffer
 		cmd.Stdout, cmd.Stderr = &stdout, &stderr
 		err := cmd.Run()

@@ -21,10 +21,13 @@ type call struct {
 	method, path, contentType, body string
 }
 
-func (c call) do(t *testing.T, base string) (*http.Response, []byte) {
+func (c call) do(t *testing.T, base, key string) (*http.Response, []byte) {
 	t.Helper()
 	req, err := http.NewRequest(c.method, base+c.path, strings.NewReader(c.body))
 	require.NoError(t, err)
+	if key != "" {
+		req.Header.Set("Authorization", "Bearer "+key)
+	}
 	if c.contentType != "" {
 		req.Header.Set("Content-Type", c.contentType)
 	}
@@ -61,7 +64,7 @@ func TestErrorsAreProblems(t *testing.T) {
 	})
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	c := client.New(stack.API)
+	c := stack.Client()
 	waiting, err := c.Create(ctx, client.CreateRequest{Name: "later.txt", Size: 5, SHA256: sha64})
 	require.NoError(t, err)
 
@@ -101,7 +104,7 @@ func TestErrorsAreProblems(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			resp, body := tt.call.do(t, stack.API)
+			resp, body := tt.call.do(t, stack.API, stack.APIKey)
 			p := requireProblem(t, resp, body, tt.status, tt.code)
 			if tt.field != "" {
 				assert.Equal(t, tt.field, p.Field)
@@ -109,8 +112,30 @@ func TestErrorsAreProblems(t *testing.T) {
 		})
 	}
 
+	t.Run("unauthenticated", func(t *testing.T) {
+		for name, c := range map[string]struct {
+			call call
+			key  string
+		}{
+			"no key":        {call{"GET", "/v1/files", "", ""}, ""},
+			"unknown key":   {call{"GET", "/v1/files", "", ""}, "idx_unknown"},
+			"malformed jwt": {call{"GET", "/v1/files", "", ""}, "a.b.c"},
+			"create":        {call{"POST", "/v1/files", js, `{"name":"a","size":1,"sha256":"` + sha64 + `"}`}, ""},
+		} {
+			t.Run(name, func(t *testing.T) {
+				resp, body := c.call.do(t, stack.API, c.key)
+				requireProblem(t, resp, body, 401, "unauthorized")
+				assert.Contains(t, resp.Header.Get("WWW-Authenticate"), "Bearer")
+			})
+		}
+		resp, body := call{"POST", "/events/scan-completed", js, `{}`}.do(t, stack.API, stack.APIKey)
+		requireProblem(t, resp, body, 401, "unauthorized") // only the sidecar, with its token
+		resp, _ = call{"GET", "/healthz", "", ""}.do(t, stack.API, "")
+		assert.Equal(t, http.StatusOK, resp.StatusCode, "health needs no key")
+	})
+
 	t.Run("bad requests leave nothing behind", func(t *testing.T) {
-		resp, body := call{"GET", "/v1/files?limit=100", "", ""}.do(t, stack.API)
+		resp, body := call{"GET", "/v1/files?limit=100", "", ""}.do(t, stack.API, stack.APIKey)
 		require.Equal(t, http.StatusOK, resp.StatusCode)
 		var page struct{ Items []client.File }
 		require.NoError(t, json.Unmarshal(body, &page))
@@ -120,22 +145,22 @@ func TestErrorsAreProblems(t *testing.T) {
 
 	t.Run("database down: 503 problems, then recovery by itself", func(t *testing.T) {
 		pg.Stop(t)
-		resp, body := call{"GET", "/v1/files/" + waiting.ID, "", ""}.do(t, stack.API)
+		resp, body := call{"GET", "/v1/files/" + waiting.ID, "", ""}.do(t, stack.API, stack.APIKey)
 		requireProblem(t, resp, body, 503, "database_unavailable")
 		assert.NotEmpty(t, resp.Header.Get("Retry-After"))
-		resp, body = call{"POST", "/v1/files", js, `{"name":"a","size":10,"sha256":"` + sha64 + `"}`}.do(t, stack.API)
+		resp, body = call{"POST", "/v1/files", js, `{"name":"a","size":10,"sha256":"` + sha64 + `"}`}.do(t, stack.API, stack.APIKey)
 		requireProblem(t, resp, body, 503, "database_unavailable")
-		resp, body = call{"GET", "/readyz", "", ""}.do(t, stack.API)
+		resp, body = call{"GET", "/readyz", "", ""}.do(t, stack.API, stack.APIKey)
 		requireProblem(t, resp, body, 503, "not_ready")
-		resp, _ = call{"GET", "/healthz", "", ""}.do(t, stack.API)
+		resp, _ = call{"GET", "/healthz", "", ""}.do(t, stack.API, stack.APIKey)
 		assert.Equal(t, http.StatusOK, resp.StatusCode, "liveness does not depend on the database")
 
 		pg.Start(t)
 		require.Eventually(t, func() bool {
-			resp, _ := call{"GET", "/v1/files/" + waiting.ID, "", ""}.do(t, stack.API)
+			resp, _ := call{"GET", "/v1/files/" + waiting.ID, "", ""}.do(t, stack.API, stack.APIKey)
 			return resp.StatusCode == http.StatusOK
 		}, 30*time.Second, 100*time.Millisecond)
-		resp, _ = call{"GET", "/readyz", "", ""}.do(t, stack.API)
+		resp, _ = call{"GET", "/readyz", "", ""}.do(t, stack.API, stack.APIKey)
 		assert.Equal(t, http.StatusOK, resp.StatusCode)
 	})
 }

@@ -30,10 +30,11 @@ type sseReader struct {
 	sc   *bufio.Scanner
 }
 
-func openEvents(ctx context.Context, t *testing.T, url, lastEventID string) *sseReader {
+func openEvents(ctx context.Context, t *testing.T, url, key, lastEventID string) *sseReader {
 	t.Helper()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	require.NoError(t, err)
+	req.Header.Set("Authorization", "Bearer "+key)
 	if lastEventID != "" {
 		req.Header.Set("Last-Event-ID", lastEventID)
 	}
@@ -79,8 +80,8 @@ func (r *sseReader) rest(ctx context.Context, t *testing.T) []sseEvent {
 	return out
 }
 
-func readEvents(ctx context.Context, t *testing.T, url, lastEventID string) []sseEvent {
-	return openEvents(ctx, t, url, lastEventID).rest(ctx, t)
+func readEvents(ctx context.Context, t *testing.T, url, key, lastEventID string) []sseEvent {
+	return openEvents(ctx, t, url, key, lastEventID).rest(ctx, t)
 }
 
 func names(evs []sseEvent) []string {
@@ -97,7 +98,7 @@ func TestLiveEventsAcrossReplicas(t *testing.T) {
 	stack := testenv.StartStack(t, testenv.StackOptions{Env: map[string]string{"SSE_RESYNC_INTERVAL": "1h"}})
 	replicaPort, _ := stack.StartReplica(t, "api")
 	replica := fmt.Sprintf("http://127.0.0.1:%d", replicaPort)
-	c := client.New(stack.API)
+	c := stack.Client()
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
 
@@ -110,7 +111,7 @@ func TestLiveEventsAcrossReplicas(t *testing.T) {
 	// Watch on the replica; confirm on the first instance. The replica can
 	// only learn of results through pub/sub. The first event proves the
 	// replica is watching before anything happens.
-	stream := openEvents(ctx, t, replica+"/v1/files/"+cr.ID+"/events", "")
+	stream := openEvents(ctx, t, replica+"/v1/files/"+cr.ID+"/events", stack.APIKey, "")
 	first, ok := stream.next()
 	require.True(t, ok)
 	assert.Equal(t, "status", first.Event)
@@ -138,7 +139,7 @@ func TestLiveEventsAcrossReplicas(t *testing.T) {
 	}
 
 	t.Run("a finished file streams its state and ends", func(t *testing.T) {
-		evs := readEvents(ctx, t, replica+"/v1/files/"+cr.ID+"/events", "")
+		evs := readEvents(ctx, t, replica+"/v1/files/"+cr.ID+"/events", stack.APIKey, "")
 		want := []string{"status"}
 		for range scans {
 			want = append(want, "scan")
@@ -147,11 +148,11 @@ func TestLiveEventsAcrossReplicas(t *testing.T) {
 	})
 	t.Run("resuming long after the last event sends no old results", func(t *testing.T) {
 		future := fmt.Sprint(time.Now().Add(time.Hour).UnixMilli())
-		evs := readEvents(ctx, t, stack.API+"/v1/files/"+cr.ID+"/events", future)
+		evs := readEvents(ctx, t, stack.API+"/v1/files/"+cr.ID+"/events", stack.APIKey, future)
 		assert.Equal(t, []string{"status", "done"}, names(evs))
 	})
 	t.Run("unknown file is a problem, not a stream", func(t *testing.T) {
-		resp, err := http.Get(stack.API + "/v1/files/00000000-0000-4000-8000-000000000000/events")
+		resp, err := http.Get(stack.API + "/v1/files/00000000-0000-4000-8000-000000000000/events?access_token=" + stack.APIKey)
 		require.NoError(t, err)
 		resp.Body.Close()
 		assert.Equal(t, http.StatusNotFound, resp.StatusCode)

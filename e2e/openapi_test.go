@@ -80,8 +80,12 @@ func TestServerHonoursOpenAPI(t *testing.T) {
 	router, err := gorillamux.NewRouter(doc)
 	require.NoError(t, err)
 	v := &validating{t: t, router: router, seen: map[string]bool{}}
-	c := client.New(stack.API)
+	c := stack.Client()
 	c.HTTP = &http.Client{Transport: v, Timeout: time.Minute}
+	authorized := func(req *http.Request) *http.Request {
+		req.Header.Set("Authorization", "Bearer "+stack.APIKey)
+		return req
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 
@@ -103,7 +107,7 @@ func TestServerHonoursOpenAPI(t *testing.T) {
 
 	get := func(path string) {
 		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, stack.API+path, nil)
-		resp, err := c.HTTP.Do(req)
+		resp, err := c.HTTP.Do(authorized(req))
 		require.NoError(t, err)
 		resp.Body.Close()
 	}
@@ -113,7 +117,7 @@ func TestServerHonoursOpenAPI(t *testing.T) {
 	post := func(path, body string) {
 		req, _ := http.NewRequestWithContext(ctx, http.MethodPost, stack.API+path, strings.NewReader(body))
 		req.Header.Set("Content-Type", "application/json")
-		resp, err := c.HTTP.Do(req)
+		resp, err := c.HTTP.Do(authorized(req))
 		require.NoError(t, err)
 		resp.Body.Close()
 	}

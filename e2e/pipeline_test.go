@@ -27,7 +27,7 @@ const EICAR = `X5O!P%@AP[4\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H
 
 func TestPipeline(t *testing.T) {
 	stack := testenv.StartStack(t, testenv.StackOptions{})
-	c := client.New(stack.API)
+	c := stack.Client()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 
@@ -114,7 +114,10 @@ func TestPipeline(t *testing.T) {
 	})
 
 	t.Run("the api answers through Dapr service invocation", func(t *testing.T) {
-		resp, err := http.Get(stack.APIDapr + "/v1/files/" + eicarUp.ID)
+		req, _ := http.NewRequest(http.MethodGet, stack.APIDapr+"/v1/files/"+eicarUp.ID, nil)
+		req.Header.Set("Authorization", "Bearer "+stack.APIKey)
+		req.Header.Set("dapr-api-token", stack.DaprToken)
+		resp, err := http.DefaultClient.Do(req)
 		require.NoError(t, err)
 		defer resp.Body.Close()
 		require.Equal(t, http.StatusOK, resp.StatusCode)
@@ -124,11 +127,19 @@ func TestPipeline(t *testing.T) {
 		assert.Equal(t, contract.VerdictMalicious, f.Verdict)
 
 		viaDapr := client.New(stack.APIDapr)
+		viaDapr.APIKey = stack.APIKey
+		viaDapr.Header = http.Header{"Dapr-Api-Token": {stack.DaprToken}}
 		_, err = viaDapr.Get(ctx, "00000000-0000-0000-0000-000000000000")
 		var p *client.Problem
 		require.True(t, errors.As(err, &p), "want a problem, got %v", err)
 		assert.Equal(t, http.StatusNotFound, p.Status)
 		assert.Equal(t, "not_found", p.Code)
+
+		noToken := client.New(stack.APIDapr)
+		noToken.APIKey = stack.APIKey
+		_, err = noToken.Get(ctx, eicarUp.ID)
+		require.ErrorAs(t, err, &p)
+		assert.Equal(t, http.StatusUnauthorized, p.Status, "the sidecar's API requires its token")
 	})
 }
 

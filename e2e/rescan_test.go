@@ -12,7 +12,6 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/intellidox/intellidox/internal/client"
 	"github.com/intellidox/intellidox/internal/contract"
 	"github.com/intellidox/intellidox/internal/testenv"
 )
@@ -30,7 +29,7 @@ func TestSignatureChangeTriggersRescan(t *testing.T) {
 		"REPUTATION_POLL":          "100ms",
 		"SIGNATURE_CHECK_INTERVAL": "200ms",
 	}})
-	c := client.New(stack.API)
+	c := stack.Client()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 

@@ -51,7 +51,7 @@ func TestWebApp(t *testing.T) {
 	defer cancel()
 	cmd := exec.CommandContext(ctx, node, filepath.Join(web, "e2e", "upload.mjs"))
 	cmd.Dir = web
-	cmd.Env = append(os.Environ(), "BASE_URL="+stack.API, "SCREENSHOT_DIR="+shots, "CHROMIUM="+chromium)
+	cmd.Env = append(os.Environ(), "BASE_URL="+stack.API, "API_KEY="+stack.APIKey, "SCREENSHOT_DIR="+shots, "CHROMIUM="+chromium)
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)

@@ -1,4 +1,10 @@
 // Command api serves the IntelliDox REST API beside its Dapr sidecar.
+//
+//	api                                  serve (migrations run at start)
+//	api migrate                          apply migrations and exit (a Kubernetes Job)
+//	api keys create --tenant T [--name N] [--admin]
+//	api keys list
+//	api keys revoke ID
 package main
 
 import (
@@ -15,6 +21,7 @@ import (
 
 	"github.com/intellidox/intellidox/internal/api"
 	"github.com/intellidox/intellidox/internal/app"
+	"github.com/intellidox/intellidox/internal/auth"
 	"github.com/intellidox/intellidox/internal/config"
 	"github.com/intellidox/intellidox/internal/files"
 	"github.com/intellidox/intellidox/internal/objstore"
@@ -27,7 +34,19 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	log := app.Logger("api")
-	if err := realMain(ctx, log); err != nil {
+	var err error
+	switch {
+	case len(os.Args) > 1 && (os.Args[1] == "migrate" || os.Args[1] == "-migrate-only"):
+		err = migrateOnly(ctx, log)
+	case len(os.Args) > 1 && os.Args[1] == "keys":
+		os.Exit(keys(ctx, os.Args[2:], os.Stdout, os.Stderr))
+	case len(os.Args) > 1:
+		fmt.Fprintf(os.Stderr, "api: unknown command %q (serve by default; or migrate, keys)\n", os.Args[1])
+		os.Exit(2)
+	default:
+		err = realMain(ctx, log)
+	}
+	if err != nil {
 		log.Error("api failed", "err", err)
 		os.Exit(1)
 	}
@@ -42,13 +61,19 @@ type settings struct {
 	policy      verdict.Policy
 	webDir      string
 	sseResync   time.Duration
+	oidc        *auth.OIDC
+	rateLimit   float64
+	rateBurst   int
+	bootstrap   string // an API key to ensure at start (local runs and tests)
+	bootTenant  string
+	appToken    string
 }
 
 func load() (settings, error) {
 	var e config.Env
 	s := settings{
 		addr:        app.ListenAddr("8080"),
-		databaseURL: e.String("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/intellidox?sslmode=disable"),
+		databaseURL: databaseURL(&e),
 		daprHTTP:    "http://127.0.0.1:" + e.String("DAPR_HTTP_PORT", "3500"),
 		s3: objstore.Config{
 			Bucket:    e.String("S3_BUCKET", "intellidox"),
@@ -61,9 +86,21 @@ func load() (settings, error) {
 			PresignTTL:     e.Duration("PRESIGN_TTL", 15*time.Minute),
 			RescanLookback: e.Duration("RESCAN_LOOKBACK", 30*24*time.Hour),
 		},
-		policy:    verdict.Policy{Engines: e.List("ENGINES", []string{"clamav"})},
-		webDir:    e.String("WEB_DIR", ""),
-		sseResync: e.Duration("SSE_RESYNC_INTERVAL", 2*time.Second),
+		policy:     verdict.Policy{Engines: e.List("ENGINES", []string{"clamav"})},
+		webDir:     e.String("WEB_DIR", ""),
+		sseResync:  e.Duration("SSE_RESYNC_INTERVAL", 2*time.Second),
+		rateLimit:  float64(e.Int("RATE_LIMIT_RPS", 100)),
+		rateBurst:  e.Int("RATE_LIMIT_BURST", 200),
+		bootstrap:  e.String("BOOTSTRAP_API_KEY", ""),
+		bootTenant: e.String("BOOTSTRAP_TENANT", "default"),
+		appToken:   e.String("APP_API_TOKEN", ""),
+	}
+	if iss := e.String("OIDC_ISSUER", ""); iss != "" {
+		s.oidc = &auth.OIDC{Issuer: iss, Audience: e.String("OIDC_AUDIENCE", "intellidox"),
+			TenantClaim: e.String("OIDC_TENANT_CLAIM", "tenant"), AdminClaim: e.String("OIDC_ADMIN_CLAIM", "")}
+	}
+	if s.files.PresignTTL > time.Hour {
+		e.Fail(fmt.Errorf("PRESIGN_TTL %s: at most 1h, upload URLs must be short-lived", s.files.PresignTTL))
 	}
 	var err error
 	if s.policy.OnError, err = verdict.ParseTreatment(e.String("VERDICT_ON_ERROR", "")); err != nil {
@@ -73,6 +110,10 @@ func load() (settings, error) {
 		e.Fail(err)
 	}
 	return s, e.Err()
+}
+
+func databaseURL(e *config.Env) string {
+	return e.String("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/intellidox?sslmode=disable")
 }
 
 func realMain(ctx context.Context, log *slog.Logger) error {
@@ -98,14 +139,39 @@ func realMain(ctx context.Context, log *slog.Logger) error {
 		return err
 	}
 	store := pgstore.New(pool)
+	if cfg.bootstrap != "" {
+		if err := store.EnsureKey(ctx, cfg.bootTenant, "bootstrap", cfg.bootstrap, true); err != nil {
+			return fmt.Errorf("bootstrap key: %w", err)
+		}
+	}
 	outbox := pgstore.NewOutbox(pool, sc, log)
 	go outbox.Run(ctx, 2*time.Second, 5*time.Second)
 
+	authenticators := []auth.Authenticator{&auth.APIKeys{Store: store, CacheTTL: 10 * time.Second}}
+	if cfg.oidc != nil {
+		authenticators = append(authenticators, cfg.oidc)
+	}
 	svc := files.NewService(store, objects, sc, outbox, cfg.policy, cfg.files)
 	health := api.SidecarHealth{URL: cfg.daprHTTP + "/v1.0/healthz/outbound", Client: &http.Client{}}
-	srv := api.New(svc, log, api.Options{DB: store, Sidecar: health, WebDir: cfg.webDir, SSEResync: cfg.sseResync})
-	log.Info("starting", "engines", cfg.policy.Engines, "max_file_size", cfg.files.MaxSize)
+	srv := api.New(svc, log, api.Options{DB: store, Sidecar: health, WebDir: cfg.webDir, SSEResync: cfg.sseResync,
+		Auth: authenticators, Limiter: auth.NewLimiter(cfg.rateLimit, cfg.rateBurst), AppToken: cfg.appToken})
+	log.Info("starting", "engines", cfg.policy.Engines, "max_file_size", cfg.files.MaxSize,
+		"oidc", cfg.oidc != nil, "rate_limit_rps", cfg.rateLimit, "app_token", cfg.appToken != "")
 	return app.Serve(ctx, log, cfg.addr, srv.Routes())
+}
+
+func migrateOnly(ctx context.Context, log *slog.Logger) error {
+	var e config.Env
+	pool, err := pgxpool.New(ctx, databaseURL(&e))
+	if err != nil {
+		return fmt.Errorf("database: %w", err)
+	}
+	defer pool.Close()
+	if err := migrateWhenReachable(ctx, log, pool); err != nil {
+		return err
+	}
+	log.Info("migrations applied")
+	return nil
 }
 
 // migrateWhenReachable applies migrations, waiting up to a minute for the

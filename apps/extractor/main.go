@@ -6,12 +6,9 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"net/http"
 	"os"
 	"os/signal"
 	"syscall"
-
-	"github.com/gorilla/mux"
 
 	"github.com/intellidox/intellidox/internal/app"
 	"github.com/intellidox/intellidox/internal/config"
@@ -57,9 +54,7 @@ func realMain(ctx context.Context, log *slog.Logger) error {
 	}
 	defer sc.Close()
 	svc := extractor.NewService(sc, log, lim)
-	r := mux.NewRouter()
-	r.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusNoContent) })
-	sidecar.Register(r, log, sidecar.Subscription{
+	r := sidecar.Router(log, os.Getenv("APP_API_TOKEN"), sidecar.Subscription{
 		Topic: contract.TopicFileUploaded, Route: "/events/file-uploaded", Handler: svc.OnUploaded,
 	})
 	log.Info("starting", "limits", fmt.Sprintf("%+v", lim))

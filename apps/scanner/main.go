@@ -8,13 +8,10 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"net/http"
 	"os"
 	"os/signal"
 	"syscall"
 	"time"
-
-	"github.com/gorilla/mux"
 
 	"github.com/intellidox/intellidox/internal/app"
 	"github.com/intellidox/intellidox/internal/config"
@@ -56,9 +53,7 @@ func realMain(ctx context.Context, log *slog.Logger) error {
 	defer sc.Close()
 	svc := scan.NewService(engine, sc, log, scan.Config{Timeout: timeout, Concurrency: concurrency})
 	go scan.WatchSignatures(ctx, engine, sc, log, checkEvery)
-	r := mux.NewRouter()
-	r.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusNoContent) })
-	sidecar.Register(r, log, sidecar.Subscription{
+	r := sidecar.Router(log, os.Getenv("APP_API_TOKEN"), sidecar.Subscription{
 		Topic: contract.TopicFileExtracted, Route: "/events/file-extracted", Handler: svc.OnExtracted,
 	})
 	engineVersion, sigVersion, _ := engine.Versions(ctx)

@@ -26,6 +26,7 @@ func run() error {
 	file := flag.String("f", "dapr.yaml", "Multi-App Run file")
 	resources := flag.String("resources", "", "comma-separated resources paths replacing the run file's (e.g. components/aws)")
 	logLevel := flag.String("dapr-log-level", "warn", "daprd log level")
+	tokens := flag.Bool("token-auth", true, "fresh Dapr API tokens between each app and its sidecar")
 	flag.Parse()
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -38,7 +39,7 @@ func run() error {
 	if err != nil {
 		return err
 	}
-	opts := launch.Options{Daprd: daprd, DaprLogLevel: *logLevel}
+	opts := launch.Options{Daprd: daprd, DaprLogLevel: *logLevel, TokenAuth: *tokens}
 	if *resources != "" {
 		opts.ResourcesPaths = strings.Split(*resources, ",")
 	}
@@ -53,7 +54,17 @@ func run() error {
 	}
 	if api := rf.App("api"); api != nil {
 		fmt.Printf("\n  API:            http://127.0.0.1:%d/v1/files\n", api.AppPort)
-		fmt.Printf("  Through Dapr:   http://127.0.0.1:%d/v1.0/invoke/api/method/v1/files\n\n", api.DaprHTTPPort)
+		fmt.Printf("  Through Dapr:   http://127.0.0.1:%d/v1.0/invoke/api/method/v1/files", api.DaprHTTPPort)
+		if t := stack.Tokens("api").Dapr; t != "" {
+			fmt.Printf("  (header dapr-api-token: %s)", t)
+		}
+		fmt.Println()
+		if key := os.Getenv("BOOTSTRAP_API_KEY"); key != "" {
+			fmt.Printf("  API key:        %s   (local development key; send as Authorization: Bearer)\n", key)
+		} else if v, ok := api.Env["BOOTSTRAP_API_KEY"]; ok {
+			fmt.Printf("  API key:        %s   (local development key from dapr.yaml; send as Authorization: Bearer)\n", v)
+		}
+		fmt.Println()
 	}
 	<-ctx.Done()
 	fmt.Println("\nstopping…")

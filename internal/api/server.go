@@ -17,6 +17,7 @@ import (
 
 	"github.com/gorilla/mux"
 
+	"github.com/intellidox/intellidox/internal/auth"
 	"github.com/intellidox/intellidox/internal/contract"
 	"github.com/intellidox/intellidox/internal/files"
 	"github.com/intellidox/intellidox/internal/live"
@@ -38,6 +39,9 @@ type Server struct {
 	hub     *live.Hub
 	webDir  string
 	resync  time.Duration
+	auth    []auth.Authenticator
+	limiter *auth.Limiter
+	token   string
 }
 
 // Options configure a Server.
@@ -49,6 +53,13 @@ type Options struct {
 	// SSEResync is how often an event stream re-reads the database in case
 	// a live update was lost (default 2 s).
 	SSEResync time.Duration
+	// Auth authenticates callers of /v1; at least one is required.
+	Auth []auth.Authenticator
+	// Limiter bounds each caller's request rate; nil disables it.
+	Limiter *auth.Limiter
+	// AppToken, when set, is the token the sidecar must present on the
+	// routes it calls (APP_API_TOKEN).
+	AppToken string
 }
 
 // New returns a Server.
@@ -56,30 +67,39 @@ func New(svc *files.Service, log *slog.Logger, o Options) *Server {
 	if o.SSEResync <= 0 {
 		o.SSEResync = defaultResync
 	}
-	return &Server{files: svc, log: log, db: o.DB, sidecar: o.Sidecar, hub: live.NewHub(), webDir: o.WebDir, resync: o.SSEResync}
+	return &Server{files: svc, log: log, db: o.DB, sidecar: o.Sidecar, hub: live.NewHub(), webDir: o.WebDir,
+		resync: o.SSEResync, auth: o.Auth, limiter: o.Limiter, token: o.AppToken}
 }
 
 // MaxBodyBytes bounds JSON request bodies.
 const MaxBodyBytes = 64 << 10
 
-// Routes returns the api's router.
+// Routes returns the api's router. /healthz, /readyz, /metrics and the web
+// app's files are public; /v1 needs a caller; the subscription routes only
+// admit the sidecar.
 func (s *Server) Routes() http.Handler {
 	r := mux.NewRouter()
+	fail := func(w http.ResponseWriter, r *http.Request, err error) { problem.Write(w, r, s.log, err) }
 	r.HandleFunc("/healthz", s.healthz).Methods(http.MethodGet)
 	r.HandleFunc("/readyz", s.readyz).Methods(http.MethodGet)
 
 	// Routes hang off the root router: gorilla/mux answers 404 instead of 405
 	// for a method mismatch inside a subrouter.
-	r.HandleFunc("/v1/files", s.create).Methods(http.MethodPost)
-	r.HandleFunc("/v1/files", s.list).Methods(http.MethodGet)
-	r.HandleFunc("/v1/files/{id}", s.get).Methods(http.MethodGet)
-	r.HandleFunc("/v1/files/{id}/confirm", s.confirm).Methods(http.MethodPost)
-	r.HandleFunc("/v1/files/{id}/scans", s.scans).Methods(http.MethodGet)
-	r.HandleFunc("/v1/files/{id}/events", s.events).Methods(http.MethodGet)
-	r.HandleFunc("/v1/files/{id}/rescan", s.rescan).Methods(http.MethodPost)
-	r.HandleFunc("/v1/files/{id}/history", s.history).Methods(http.MethodGet)
+	authed := auth.Middleware(s.auth, s.limiter, isEventStream, fail)
+	v1 := func(method, path string, h http.HandlerFunc) {
+		r.Handle(path, authed(h)).Methods(method)
+	}
+	v1(http.MethodPost, "/v1/files", s.create)
+	v1(http.MethodGet, "/v1/files", s.list)
+	v1(http.MethodGet, "/v1/files/{id}", s.get)
+	v1(http.MethodPost, "/v1/files/{id}/confirm", s.confirm)
+	v1(http.MethodGet, "/v1/files/{id}/scans", s.scans)
+	v1(http.MethodGet, "/v1/files/{id}/events", s.events)
+	v1(http.MethodPost, "/v1/files/{id}/rescan", s.rescan)
+	v1(http.MethodGet, "/v1/files/{id}/history", s.history)
 
-	sidecar.Register(r, s.log,
+	sc := mux.NewRouter()
+	sidecar.Register(sc, s.log,
 		sidecar.Subscription{Topic: contract.TopicFileExtracted, Route: "/events/file-extracted", Handler: s.onExtracted},
 		sidecar.Subscription{Topic: contract.TopicScanCompleted, Route: "/events/scan-completed", Handler: s.onScanCompleted},
 		sidecar.Subscription{Topic: contract.TopicEngineUpdated, Route: "/events/engine-updated", Handler: s.onEngineUpdated},
@@ -88,6 +108,10 @@ func (s *Server) Routes() http.Handler {
 		sidecar.Subscription{PubSub: contract.LivePubSub, Topic: contract.TopicFileCompleted, Route: "/live/file-completed",
 			Handler: s.liveCompleted, NoDeadLetter: true},
 	)
+	onlySidecar := auth.SidecarOnly(s.token, fail)(sc)
+	for _, prefix := range []string{"/dapr/", "/events/", "/live/"} {
+		r.PathPrefix(prefix).Handler(onlySidecar)
+	}
 
 	notFound := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		problem.Write(w, r, s.log, problem.New(problem.NotFound, "route_not_found", "No such endpoint."))
@@ -101,6 +125,12 @@ func (s *Server) Routes() http.Handler {
 			Detail: r.Method + " is not allowed here."})
 	})
 	return s.recoverer(r)
+}
+
+// isEventStream tells the routes whose credential may come in the query
+// string: browsers' EventSource cannot send an Authorization header.
+func isEventStream(r *http.Request) bool {
+	return r.Method == http.MethodGet && strings.HasSuffix(r.URL.Path, "/events")
 }
 
 // recoverer turns a panic into a logged 500 problem; no panic reaches a client.
@@ -148,8 +178,15 @@ func summary(checks map[string]string) string {
 	return strings.Join(parts, "; ")
 }
 
-// tenant is the caller's tenant. Every caller shares one until API keys exist.
-func tenant(*http.Request) string { return "default" }
+// tenant is the authenticated caller's tenant. Routes without a caller
+// never reach the handlers that call it.
+func tenant(r *http.Request) string {
+	p, ok := auth.From(r.Context())
+	if !ok {
+		panic("api: tenant() on an unauthenticated route")
+	}
+	return p.Tenant
+}
 
 func (s *Server) create(w http.ResponseWriter, r *http.Request) {
 	var req files.CreateRequest

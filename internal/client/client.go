@@ -27,11 +27,23 @@ type Client struct {
 	BaseURL string // e.g. http://127.0.0.1:8080
 	APIKey  string // sent as a bearer token when set
 	HTTP    *http.Client
+	// Header is added to every API request, e.g. dapr-api-token when
+	// calling through a sidecar.
+	Header http.Header
 }
 
 // New returns a client for baseURL.
 func New(baseURL string) *Client {
 	return &Client{BaseURL: strings.TrimRight(baseURL, "/"), HTTP: &http.Client{Timeout: time.Minute}}
+}
+
+func (c *Client) authorize(req *http.Request) {
+	if c.APIKey != "" {
+		req.Header.Set("Authorization", "Bearer "+c.APIKey)
+	}
+	for k, v := range c.Header {
+		req.Header[k] = v
+	}
 }
 
 // Problem is an API error as the server described it.
@@ -68,9 +80,7 @@ func (c *Client) do(ctx context.Context, method, path string, body, out any) err
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
-	if c.APIKey != "" {
-		req.Header.Set("Authorization", "Bearer "+c.APIKey)
-	}
+	c.authorize(req)
 	resp, err := c.HTTP.Do(req)
 	if err != nil {
 		return err
@@ -247,9 +257,7 @@ func (c *Client) Events(ctx context.Context, id string, fn func(Event) bool) err
 	if err != nil {
 		return err
 	}
-	if c.APIKey != "" {
-		req.Header.Set("Authorization", "Bearer "+c.APIKey)
-	}
+	c.authorize(req)
 	hc := *c.HTTP
 	hc.Timeout = 0 // a stream lasts as long as the scan
 	resp, err := hc.Do(req)

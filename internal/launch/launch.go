@@ -4,6 +4,8 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -31,15 +33,26 @@ type Options struct {
 	// ResourcesPaths, when set, replaces every app's resources paths: the
 	// same apps run against another set of components (e.g. components/aws).
 	ResourcesPaths []string
+	// TokenAuth turns on Dapr API token auth: each app and its sidecar get
+	// a fresh random DAPR_API_TOKEN (app → sidecar) and APP_API_TOKEN
+	// (sidecar → app).
+	TokenAuth bool
+}
+
+// Tokens are one app's Dapr API tokens.
+type Tokens struct {
+	Dapr string // DAPR_API_TOKEN: callers of the sidecar's API send it
+	App  string // APP_API_TOKEN: the sidecar sends it to the app
 }
 
 // Stack is a running set of apps and sidecars.
 type Stack struct {
 	rf   *RunFile
 	opts Options
-	mu   sync.Mutex
-	proc map[string]*process // key: appID or appID+".daprd"
-	wg   sync.WaitGroup
+	mu     sync.Mutex
+	proc   map[string]*process // key: appID or appID+".daprd"
+	tokens map[string]Tokens
+	wg     sync.WaitGroup
 }
 
 // Start launches every app with its sidecar and waits until each sidecar
@@ -51,7 +64,12 @@ func Start(ctx context.Context, rf *RunFile, opts Options) (*Stack, error) {
 	if opts.DaprLogLevel == "" {
 		opts.DaprLogLevel = "warn"
 	}
-	s := &Stack{rf: rf, opts: opts, proc: map[string]*process{}}
+	s := &Stack{rf: rf, opts: opts, proc: map[string]*process{}, tokens: map[string]Tokens{}}
+	if opts.TokenAuth {
+		for _, a := range rf.Apps {
+			s.tokens[a.AppID] = Tokens{Dapr: randomToken(), App: randomToken()}
+		}
+	}
 	for _, a := range rf.Apps {
 		for _, p := range []int{a.AppPort, a.DaprHTTPPort, a.DaprGRPCPort, a.MetricsPort} {
 			if p != 0 && !portFree(p) {
@@ -151,6 +169,9 @@ func (s *Stack) env(a App) []string {
 	maps.Copy(m, s.rf.Common.Env)
 	maps.Copy(m, a.Env)
 	maps.Copy(m, s.opts.Env)
+	if t, ok := s.tokens[a.AppID]; ok {
+		m["DAPR_API_TOKEN"], m["APP_API_TOKEN"] = t.Dapr, t.App
+	}
 	m["APP_ID"] = a.AppID
 	m["APP_PORT"] = strconv.Itoa(a.AppPort)
 	m["DAPR_HTTP_PORT"] = strconv.Itoa(a.DaprHTTPPort)
@@ -235,6 +256,15 @@ func (s *Stack) WaitHealthy(ctx context.Context, id string, timeout time.Duratio
 		case <-time.After(50 * time.Millisecond):
 		}
 	}
+}
+
+// Tokens returns the Dapr API tokens of app id (empty without TokenAuth).
+func (s *Stack) Tokens(id string) Tokens { return s.tokens[id] }
+
+func randomToken() string {
+	b := make([]byte, 24)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
 }
 
 // Pids returns the process ids of every running process, by name.

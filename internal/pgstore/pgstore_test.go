@@ -19,6 +19,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/intellidox/intellidox/internal/auth"
 	"github.com/intellidox/intellidox/internal/contract"
 	"github.com/intellidox/intellidox/internal/files"
 	"github.com/intellidox/intellidox/internal/problem"
@@ -380,4 +381,37 @@ func TestRescanStale(t *testing.T) {
 	require.NoError(t, json.Unmarshal(payload, &ev))
 	assert.Equal(t, []string{"rep"}, ev.Engines)
 	assert.Contains(t, shas[:2], ev.SHA256)
+}
+
+func TestAPIKeys(t *testing.T) {
+	s, _ := newStore(t)
+	ctx := context.Background()
+	k, secret, err := s.CreateKey(ctx, "acme", "ci", false)
+	require.NoError(t, err)
+	got, err := s.LookupKey(ctx, auth.HashKey(secret))
+	require.NoError(t, err)
+	assert.Equal(t, "acme", got.Tenant)
+	assert.Equal(t, k.ID, got.ID)
+
+	var stored int
+	require.NoError(t, s.pool.QueryRow(ctx, `SELECT count(*) FROM api_keys WHERE hash = $1 OR hash = $2 OR name = $2`,
+		secret, secret).Scan(&stored))
+	assert.Zero(t, stored, "the secret itself is never stored")
+
+	ok, err := s.RevokeKey(ctx, k.ID)
+	require.NoError(t, err)
+	assert.True(t, ok)
+	_, err = s.LookupKey(ctx, auth.HashKey(secret))
+	assert.ErrorIs(t, err, auth.ErrUnknownKey)
+	ok, err = s.RevokeKey(ctx, k.ID)
+	require.NoError(t, err)
+	assert.False(t, ok, "revoking twice reports nothing revoked")
+
+	_, _, err = s.CreateKey(ctx, "bad tenant!", "x", false)
+	assert.Error(t, err)
+	require.NoError(t, s.EnsureKey(ctx, "default", "bootstrap", "idx_boot", true))
+	require.NoError(t, s.EnsureKey(ctx, "default", "bootstrap", "idx_boot", true))
+	keys, err := s.ListKeys(ctx)
+	require.NoError(t, err)
+	assert.Len(t, keys, 2)
 }

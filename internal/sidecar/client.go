@@ -16,6 +16,7 @@ import (
 	dapr "github.com/dapr/go-sdk/client"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/metadata"
 
 	"github.com/intellidox/intellidox/internal/contract"
 )
@@ -37,13 +38,21 @@ func Dial(addr string) (*Client, error) {
 		}
 		addr = "127.0.0.1:" + port
 	}
-	conn, err := grpc.NewClient(addr,
+	opts := []grpc.DialOption{
 		grpc.WithTransportCredentials(insecure.NewCredentials()),
-		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(16<<20)))
+		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(16 << 20)),
+	}
+	// The go-sdk adds the API token only on the connections it dials itself.
+	if token := os.Getenv("DAPR_API_TOKEN"); token != "" {
+		opts = append(opts, grpc.WithUnaryInterceptor(func(ctx context.Context, method string, req, reply any,
+			cc *grpc.ClientConn, invoker grpc.UnaryInvoker, callOpts ...grpc.CallOption) error {
+			return invoker(metadata.AppendToOutgoingContext(ctx, "dapr-api-token", token), method, req, reply, cc, callOpts...)
+		}))
+	}
+	conn, err := grpc.NewClient(addr, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("dial sidecar %s: %w", addr, err)
 	}
-	// NewClientWithConnection picks DAPR_API_TOKEN up from the environment.
 	return &Client{conn: conn, dapr: dapr.NewClientWithConnection(conn)}, nil
 }
 

@@ -2,8 +2,10 @@ package sidecar
 
 import (
 	"context"
+	"crypto/subtle"
 	"encoding/base64"
 	"encoding/json"
+	"io"
 	"log/slog"
 	"net/http"
 	"runtime/debug"
@@ -132,4 +134,28 @@ func Decode(log *slog.Logger, ev Event, v any) bool {
 		return false
 	}
 	return true
+}
+
+// Router serves a worker's routes: GET /healthz for probes, and the
+// subscriptions, which admit only the sidecar when appToken is set (the
+// sidecar sends it as dapr-api-token, from APP_API_TOKEN).
+func Router(log *slog.Logger, appToken string, subs ...Subscription) http.Handler {
+	r := mux.NewRouter()
+	r.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusNoContent) }).Methods(http.MethodGet)
+	subsRouter := mux.NewRouter()
+	Register(subsRouter, log, subs...)
+	var h http.Handler = subsRouter
+	if appToken != "" {
+		h = http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+			if subtle.ConstantTimeCompare([]byte(req.Header.Get("dapr-api-token")), []byte(appToken)) != 1 {
+				w.Header().Set("Content-Type", "application/problem+json")
+				w.WriteHeader(http.StatusUnauthorized)
+				_, _ = io.WriteString(w, `{"type":"https://intellidox.dev/problems/unauthorized","title":"Unauthorized","status":401,"code":"unauthorized","detail":"Only the Dapr sidecar may call this route."}`)
+				return
+			}
+			subsRouter.ServeHTTP(w, req)
+		})
+	}
+	r.PathPrefix("/").Handler(h)
+	return r
 }

@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/intellidox/intellidox/internal/auth"
+	"github.com/intellidox/intellidox/internal/client"
 	"github.com/intellidox/intellidox/internal/launch"
 )
 
@@ -21,6 +23,10 @@ import (
 type Stack struct {
 	API      string // base URL of the api, direct
 	APIDapr  string // base URL of the api through its sidecar's service invocation
+	APIKey   string // an administrator key of tenant "default"
+	// DaprToken is the api sidecar's API token: calls to APIDapr send it as
+	// the dapr-api-token header.
+	DaprToken string
 	S3       S3
 	DB       string
 	Redis    string
@@ -83,10 +89,12 @@ func StartStack(t testing.TB, opts StackOptions) *Stack {
 	if s.DB == "" {
 		s.DB = Database(t, nil, nil)
 	}
+	s.APIKey = auth.NewKey()
 	env := map[string]string{
-		"DATABASE_URL": s.DB,
-		"CLAMD_ADDR":   ClamdAddr(t),
-		"LOG_LEVEL":    "debug",
+		"DATABASE_URL":      s.DB,
+		"CLAMD_ADDR":        ClamdAddr(t),
+		"LOG_LEVEL":         "debug",
+		"BOOTSTRAP_API_KEY": s.APIKey,
 	}
 	switch Profile() {
 	case "aws":
@@ -129,14 +137,14 @@ func StartStack(t testing.TB, opts StackOptions) *Stack {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	st, err := launch.Start(ctx, rf, launch.Options{Daprd: daprd, Env: env, Log: logf,
-		DaprLogLevel: "info", ResourcesPaths: opts.ResourcesPaths})
+	lopts := launch.Options{Daprd: daprd, Env: env, Log: logf, DaprLogLevel: "info",
+		ResourcesPaths: opts.ResourcesPaths, TokenAuth: true}
+	st, err := launch.Start(ctx, rf, lopts)
 	if err != nil {
 		logf.Close()
 		t.Fatalf("start stack: %v\n%s", err, tail(s.LogPath, 80))
 	}
-	s.Launched, s.runFile, s.opts = st, rf, launch.Options{Daprd: daprd, Env: env, Log: logf,
-		DaprLogLevel: "info", ResourcesPaths: opts.ResourcesPaths}
+	s.Launched, s.runFile, s.opts = st, rf, lopts
 	t.Cleanup(func() {
 		st.Stop()
 		logf.Close()
@@ -147,7 +155,30 @@ func StartStack(t testing.TB, opts StackOptions) *Stack {
 	api := rf.App("api")
 	s.API = fmt.Sprintf("http://127.0.0.1:%d", api.AppPort)
 	s.APIDapr = fmt.Sprintf("http://127.0.0.1:%d/v1.0/invoke/api/method", api.DaprHTTPPort)
+	s.DaprToken = st.Tokens("api").Dapr
 	return s
+}
+
+// Client returns an API client with the stack's administrator key.
+func (s *Stack) Client() *client.Client {
+	c := client.New(s.API)
+	c.APIKey = s.APIKey
+	return c
+}
+
+// Key creates an API key for tenant with the api's admin command and
+// returns its secret.
+func (s *Stack) Key(t testing.TB, tenant string) string {
+	t.Helper()
+	cmd := exec.Command(filepath.Join(Binaries(t), "api"), "keys", "create", "--tenant", tenant, "--name", t.Name())
+	cmd.Env = append(os.Environ(), "DATABASE_URL="+s.DB)
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("api keys create: %v\n%s", err, stderr.String())
+	}
+	return strings.TrimSpace(string(out))
 }
 
 func tail(path string, n int) string {

@@ -91,7 +91,13 @@ const pageErrors = [];
 page.on('pageerror', (e) => pageErrors.push(String(e)));
 page.on('console', (m) => m.type() === 'error' && log('console error:', m.text()));
 const eventStreams = [];
-page.on('request', (r) => /\/v1\/files\/[^/]+\/events$/.test(r.url()) && eventStreams.push(r.url()));
+page.on('request', (r) => /\/v1\/files\/[^/]+\/events(\?|$)/.test(r.url()) && eventStreams.push(r.url()));
+
+// The stack requires an API key: the page finds it where the key field would
+// store it.
+if (process.env.API_KEY) {
+  await page.addInitScript((key) => localStorage.setItem('intellidox.apiKey', key), process.env.API_KEY);
+}
 
 // Record, in the page, every state each row and progress bar goes through, so
 // that progress is checked as it happened and not only at the end.
@@ -233,7 +239,7 @@ try {
   await waitVerdict(bigName, 'clean');
   // Small files can be final before the page asks; this one cannot.
   const bigId = await row(bigName).getAttribute('data-id');
-  check(!!bigId && eventStreams.some((u) => u.endsWith(`/v1/files/${bigId}/events`)),
+  check(!!bigId && eventStreams.some((u) => u.includes(`/v1/files/${bigId}/events`)),
     `${bigName}: live status came over Server-Sent Events (${eventStreams.length} streams opened)`);
   const browserSha = await row(bigName).locator('code[title]').first().getAttribute('title');
   check(browserSha === hex('sha256', fs.readFileSync(files.big)), `${bigName}: browser SHA-256 matches node's`);
@@ -297,7 +303,9 @@ try {
   const tag = `paging-${nonce.slice(-6)}`;
   for (let i = 1; i <= 21; i++) {
     const body = JSON.stringify({ name: `${tag}-${String(i).padStart(2, '0')}.bin`, size: 10, sha256: hex('sha256', `${nonce}-${i}`) });
-    const r = await fetch(`${BASE}/v1/files`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body });
+    const headers = { 'Content-Type': 'application/json' };
+    if (process.env.API_KEY) headers.Authorization = `Bearer ${process.env.API_KEY}`;
+    const r = await fetch(`${BASE}/v1/files`, { method: 'POST', headers, body });
     if (r.status !== 201) throw new Error(`register paging file: HTTP ${r.status} ${await r.text()}`);
   }
   await page.getByLabel(/Search by file name or any hash/).fill(tag);

@@ -146,7 +146,11 @@ export function watchFile(id: string, onChange: (s: LiveState) => void, opts: Wa
 
   const stream = () => {
     let errors = 0;
-    const src = mkES(`/v1/files/${encodeURIComponent(id)}/events`);
+    // EventSource cannot send an Authorization header: the api accepts the
+    // key as ?access_token= on event streams (and only there).
+    const key = apiKey();
+    const query = key ? `?access_token=${encodeURIComponent(key)}` : '';
+    const src = mkES(`/v1/files/${encodeURIComponent(id)}/events${query}`);
     es = src;
     openStreams++;
     const onStatus = (ev: MessageEvent) => {
@@ -222,8 +226,7 @@ export function watchFile(id: string, onChange: (s: LiveState) => void, opts: Wa
       set({ error: e });
     }
     if (stopped) return;
-    // EventSource cannot send an Authorization header: with a key, poll.
-    const noStream = apiKey() || (!opts.eventSource && typeof EventSource === 'undefined');
+    const noStream = !opts.eventSource && typeof EventSource === 'undefined';
     if (noStream || openStreams >= (opts.streamLimit ?? maxStreams)) poll(pollMs);
     else stream();
   })();
