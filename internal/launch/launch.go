@@ -47,8 +47,8 @@ type Tokens struct {
 
 // Stack is a running set of apps and sidecars.
 type Stack struct {
-	rf   *RunFile
-	opts Options
+	rf     *RunFile
+	opts   Options
 	mu     sync.Mutex
 	proc   map[string]*process // key: appID or appID+".daprd"
 	tokens map[string]Tokens

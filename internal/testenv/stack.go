@@ -21,17 +21,17 @@ import (
 // Stack is the whole IntelliDox pipeline on real sidecars, with private
 // ports, Redis, bucket and database.
 type Stack struct {
-	API      string // base URL of the api, direct
-	APIDapr  string // base URL of the api through its sidecar's service invocation
-	APIKey   string // an administrator key of tenant "default"
+	API     string // base URL of the api, direct
+	APIDapr string // base URL of the api through its sidecar's service invocation
+	APIKey  string // an administrator key of tenant "default"
 	// DaprToken is the api sidecar's API token: calls to APIDapr send it as
 	// the dapr-api-token header.
 	DaprToken string
-	S3       S3
-	DB       string
-	Redis    string
-	Launched *launch.Stack
-	LogPath  string
+	S3        S3
+	DB        string
+	Redis     string
+	Launched  *launch.Stack
+	LogPath   string
 
 	runFile *launch.RunFile
 	opts    launch.Options
