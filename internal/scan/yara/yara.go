@@ -117,7 +117,7 @@ func (e *Engine) Name() string { return "yara" }
 // versions are fixed for the life of the process.
 func (e *Engine) Versions(context.Context) (string, string, error) { return e.version, e.sigs, nil }
 
-// target is one file handed to yara: the object or a zip member.
+// target is one file handed to yara: the object or an archive member.
 type target struct {
 	path  string
 	label string // "" for the object itself, else the member's name
@@ -126,7 +126,7 @@ type target struct {
 // Scan implements scan.Engine.
 func (e *Engine) Scan(ctx context.Context, r io.Reader, f scan.File) (scan.Finding, error) {
 	if f.Size > e.cfg.MaxSize {
-		return tooLarge(f.Size, e.cfg.MaxSize), nil
+		return scan.Skip(scan.ReasonTooLarge, fmt.Sprintf("%d bytes exceeds the yara engine's limit of %d bytes", f.Size, e.cfg.MaxSize)), nil
 	}
 	dir, err := os.MkdirTemp(e.cfg.TempDir, "yara-scan-")
 	if err != nil {
@@ -139,7 +139,7 @@ func (e *Engine) Scan(ctx context.Context, r io.Reader, f scan.File) (scan.Findi
 		return scan.Finding{}, err
 	}
 	if n > e.cfg.MaxSize {
-		return tooLarge(n, e.cfg.MaxSize), nil
+		return scan.Skip(scan.ReasonTooLarge, fmt.Sprintf("more than %d bytes, the yara engine's limit", e.cfg.MaxSize)), nil
 	}
 	members, limits, err := e.extract(ctx, obj, dir, n)
 	if err != nil {
@@ -150,11 +150,6 @@ func (e *Engine) Scan(ctx context.Context, r io.Reader, f scan.File) (scan.Findi
 		return scan.Finding{}, err
 	}
 	return judge(matches, limits, len(members)), nil
-}
-
-func tooLarge(size, limit int64) scan.Finding {
-	return scan.Finding{Outcome: contract.Skipped,
-		Detail: fmt.Sprintf("too large: %d bytes exceeds the yara engine's limit of %d bytes", size, limit)}
 }
 
 // stage copies at most limit+1 bytes of r to path and returns how many.
