@@ -14,6 +14,9 @@
 //   - skips say why (a file above the size limit the scanner was given);
 //   - an object missing from storage gives an error result whose detail
 //     starts "unreadable: " (engines that never read content judge it);
+//   - rejections and rescans addressed to other engines are acknowledged
+//     without a result (read from the sidecar's ingress metrics and the
+//     state store);
 //   - poison (an unknown schema version) is dropped to the dead-letter topic.
 package conformance
 
@@ -203,7 +206,7 @@ func Run(t *testing.T, sc Scanner) {
 	app := func(id string, command []string, env map[string]string) launch.App {
 		return launch.App{AppID: id, AppDirPath: dir, Command: command, Env: env,
 			AppPort: testenv.FreePort(t), DaprHTTPPort: testenv.FreePort(t), DaprGRPCPort: testenv.FreePort(t),
-			DaprInternalGRPCPort: testenv.FreePort(t), ResourcesPaths: []string{res}}
+			DaprInternalGRPCPort: testenv.FreePort(t), MetricsPort: testenv.FreePort(t), ResourcesPaths: []string{res}}
 	}
 	e := &env{t: t, sc: sc, schemas: schemas, store: store, http: &http.Client{Timeout: 30 * time.Second}}
 	e.scanner = app(sc.AppID, sc.Command, sc.Env)
@@ -252,6 +255,7 @@ func Run(t *testing.T, sc Scanner) {
 		t.Run("skips say why", e.checkTooLarge)
 	}
 	t.Run("missing object", e.checkMissingObject)
+	t.Run("rejections and rescans for other engines get no result", e.checkIgnored)
 	t.Run("poison goes to the dead-letter topic", e.checkPoison)
 }
 
@@ -264,6 +268,16 @@ func readTail(path string) string {
 // state reads one key of the state store through the probe's sidecar (bulk
 // get: keys hold slashes, which the single-key URL cannot carry).
 func (e *env) state(t *testing.T, key string) json.RawMessage {
+	t.Helper()
+	data := e.maybeState(t, key)
+	if data == nil {
+		t.Fatalf("state key %s is not set", key)
+	}
+	return data
+}
+
+// maybeState is state, returning nil for a key that is not set.
+func (e *env) maybeState(t *testing.T, key string) json.RawMessage {
 	t.Helper()
 	body, _ := json.Marshal(map[string]any{"keys": []string{key}})
 	url := fmt.Sprintf("http://127.0.0.1:%d/v1.0/state/%s/bulk", e.probe.DaprHTTPPort, contract.StateStore)
@@ -280,8 +294,11 @@ func (e *env) state(t *testing.T, key string) json.RawMessage {
 	if err := json.NewDecoder(resp.Body).Decode(&items); err != nil || resp.StatusCode != http.StatusOK {
 		t.Fatalf("state bulk get: %s %v", resp.Status, err)
 	}
-	if len(items) != 1 || len(items[0].Data) == 0 || items[0].Error != "" {
+	if len(items) != 1 || items[0].Error != "" {
 		t.Fatalf("state key %s: %+v", key, items)
+	}
+	if len(items[0].Data) == 0 || string(items[0].Data) == "null" {
+		return nil
 	}
 	return items[0].Data
 }
@@ -553,4 +570,52 @@ func (e *env) checkPoison(t *testing.T) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+}
+
+func (e *env) checkIgnored(t *testing.T) {
+	f := e.upload(t, []byte("conformance: not to be scanned "+time.Now().String()))
+	before := e.acknowledged(t)
+	rejected := f.event
+	rejected.Rejection = &contract.Rejection{Code: contract.RejectHashMismatch, Reason: "conformance: the bytes differ"}
+	e.extracted(t, rejected)
+	other := f.event
+	other.Engines = []string{"not-" + e.sc.Engine}
+	e.extracted(t, other)
+	deadline := time.Now().Add(Timeout)
+	for e.acknowledged(t) < before+2 {
+		if time.Now().After(deadline) {
+			t.Fatalf("after %s the scanner had not acknowledged both events", Timeout)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	// A scanner stores a result before it acknowledges the event.
+	if got := e.maybeState(t, "result/"+e.sc.Engine+"/"+f.event.SHA256); got != nil {
+		t.Errorf("a rejection or a rescan for another engine was scanned: %s", got)
+	}
+}
+
+// acknowledged reads from the scanner's sidecar how many file.extracted
+// deliveries the app answered with SUCCESS.
+func (e *env) acknowledged(t *testing.T) float64 {
+	t.Helper()
+	resp, err := e.http.Get(fmt.Sprintf("http://127.0.0.1:%d/metrics", e.scanner.MetricsPort))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var n float64
+	for line := range strings.Lines(string(b)) {
+		if strings.HasPrefix(line, "dapr_component_pubsub_ingress_count{") &&
+			strings.Contains(line, `process_status="success"`) && strings.Contains(line, `topic="`+contract.TopicFileExtracted+`"`) {
+			var v float64
+			if _, err := fmt.Sscan(line[strings.LastIndexByte(line, ' ')+1:], &v); err == nil {
+				n += v
+			}
+		}
+	}
+	return n
 }
