@@ -67,6 +67,8 @@ type settings struct {
 	bootstrap   string // an API key to ensure at start (local runs and tests)
 	bootTenant  string
 	appToken    string
+	stuckAfter  time.Duration
+	maxRedrives int
 }
 
 func load() (settings, error) {
@@ -86,14 +88,16 @@ func load() (settings, error) {
 			PresignTTL:     e.Duration("PRESIGN_TTL", 15*time.Minute),
 			RescanLookback: e.Duration("RESCAN_LOOKBACK", 30*24*time.Hour),
 		},
-		policy:     verdict.Policy{Engines: e.List("ENGINES", []string{"clamav"})},
-		webDir:     e.String("WEB_DIR", ""),
-		sseResync:  e.Duration("SSE_RESYNC_INTERVAL", 2*time.Second),
-		rateLimit:  float64(e.Int("RATE_LIMIT_RPS", 100)),
-		rateBurst:  e.Int("RATE_LIMIT_BURST", 200),
-		bootstrap:  e.String("BOOTSTRAP_API_KEY", ""),
-		bootTenant: e.String("BOOTSTRAP_TENANT", "default"),
-		appToken:   e.String("APP_API_TOKEN", ""),
+		policy:      verdict.Policy{Engines: e.List("ENGINES", []string{"clamav"})},
+		webDir:      e.String("WEB_DIR", ""),
+		sseResync:   e.Duration("SSE_RESYNC_INTERVAL", 2*time.Second),
+		rateLimit:   float64(e.Int("RATE_LIMIT_RPS", 100)),
+		rateBurst:   e.Int("RATE_LIMIT_BURST", 200),
+		bootstrap:   e.String("BOOTSTRAP_API_KEY", ""),
+		bootTenant:  e.String("BOOTSTRAP_TENANT", "default"),
+		appToken:    e.String("APP_API_TOKEN", ""),
+		stuckAfter:  e.Duration("RECONCILE_STUCK_AFTER", 2*time.Minute),
+		maxRedrives: e.Int("RECONCILE_MAX_REDRIVES", 5),
 	}
 	if iss := e.String("OIDC_ISSUER", ""); iss != "" {
 		s.oidc = &auth.OIDC{Issuer: iss, Audience: e.String("OIDC_AUDIENCE", "intellidox"),
@@ -153,8 +157,11 @@ func realMain(ctx context.Context, log *slog.Logger) error {
 	}
 	svc := files.NewService(store, objects, sc, outbox, cfg.policy, cfg.files)
 	health := api.SidecarHealth{URL: cfg.daprHTTP + "/v1.0/healthz/outbound", Client: &http.Client{}}
+	recon := &pgstore.Reconciler{Store: store, StuckAfter: cfg.stuckAfter, MaxRedrives: cfg.maxRedrives,
+		Decider: cfg.policy, Relay: outbox, Batch: 200}
 	srv := api.New(svc, log, api.Options{DB: store, Sidecar: health, WebDir: cfg.webDir, SSEResync: cfg.sseResync,
-		Auth: authenticators, Limiter: auth.NewLimiter(cfg.rateLimit, cfg.rateBurst), AppToken: cfg.appToken})
+		Auth: authenticators, Limiter: auth.NewLimiter(cfg.rateLimit, cfg.rateBurst), AppToken: cfg.appToken,
+		DeadLetters: store, Reconciler: recon})
 	log.Info("starting", "engines", cfg.policy.Engines, "max_file_size", cfg.files.MaxSize,
 		"oidc", cfg.oidc != nil, "rate_limit_rps", cfg.rateLimit, "app_token", cfg.appToken != "")
 	return app.Serve(ctx, log, cfg.addr, srv.Routes())

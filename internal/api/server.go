@@ -21,6 +21,7 @@ import (
 	"github.com/intellidox/intellidox/internal/contract"
 	"github.com/intellidox/intellidox/internal/files"
 	"github.com/intellidox/intellidox/internal/live"
+	"github.com/intellidox/intellidox/internal/metrics"
 	"github.com/intellidox/intellidox/internal/problem"
 	"github.com/intellidox/intellidox/internal/sidecar"
 )
@@ -42,6 +43,8 @@ type Server struct {
 	auth    []auth.Authenticator
 	limiter *auth.Limiter
 	token   string
+	dlq     DeadLetters
+	recon   Reconciler
 }
 
 // Options configure a Server.
@@ -60,6 +63,10 @@ type Options struct {
 	// AppToken, when set, is the token the sidecar must present on the
 	// routes it calls (APP_API_TOKEN).
 	AppToken string
+	// DeadLetters stores dropped messages for the admin endpoints.
+	DeadLetters DeadLetters
+	// Reconciler re-drives stuck files when the cron binding fires.
+	Reconciler Reconciler
 }
 
 // New returns a Server.
@@ -68,7 +75,7 @@ func New(svc *files.Service, log *slog.Logger, o Options) *Server {
 		o.SSEResync = defaultResync
 	}
 	return &Server{files: svc, log: log, db: o.DB, sidecar: o.Sidecar, hub: live.NewHub(), webDir: o.WebDir,
-		resync: o.SSEResync, auth: o.Auth, limiter: o.Limiter, token: o.AppToken}
+		resync: o.SSEResync, auth: o.Auth, limiter: o.Limiter, token: o.AppToken, dlq: o.DeadLetters, recon: o.Reconciler}
 }
 
 // MaxBodyBytes bounds JSON request bodies.
@@ -82,12 +89,13 @@ func (s *Server) Routes() http.Handler {
 	fail := func(w http.ResponseWriter, r *http.Request, err error) { problem.Write(w, r, s.log, err) }
 	r.HandleFunc("/healthz", s.healthz).Methods(http.MethodGet)
 	r.HandleFunc("/readyz", s.readyz).Methods(http.MethodGet)
+	r.Handle("/metrics", metrics.Handler()).Methods(http.MethodGet)
 
 	// Routes hang off the root router: gorilla/mux answers 404 instead of 405
 	// for a method mismatch inside a subrouter.
 	authed := auth.Middleware(s.auth, s.limiter, isEventStream, fail)
 	v1 := func(method, path string, h http.HandlerFunc) {
-		r.Handle(path, authed(h)).Methods(method)
+		r.Handle(path, metrics.Instrument(path, authed(h))).Methods(method)
 	}
 	v1(http.MethodPost, "/v1/files", s.create)
 	v1(http.MethodGet, "/v1/files", s.list)
@@ -97,18 +105,24 @@ func (s *Server) Routes() http.Handler {
 	v1(http.MethodGet, "/v1/files/{id}/events", s.events)
 	v1(http.MethodPost, "/v1/files/{id}/rescan", s.rescan)
 	v1(http.MethodGet, "/v1/files/{id}/history", s.history)
+	v1(http.MethodGet, "/v1/admin/deadletters", s.admin(s.listDeadLetters))
+	v1(http.MethodPost, "/v1/admin/deadletters/{id}/redrive", s.admin(s.redrive))
 
 	sc := mux.NewRouter()
 	sidecar.Register(sc, s.log,
 		sidecar.Subscription{Topic: contract.TopicFileExtracted, Route: "/events/file-extracted", Handler: s.onExtracted},
 		sidecar.Subscription{Topic: contract.TopicScanCompleted, Route: "/events/scan-completed", Handler: s.onScanCompleted},
 		sidecar.Subscription{Topic: contract.TopicEngineUpdated, Route: "/events/engine-updated", Handler: s.onEngineUpdated},
+		sidecar.Subscription{Topic: contract.TopicDeadLetter, Route: "/events/deadletter", Handler: s.onDeadLetter,
+			NoDeadLetter: true},
 		sidecar.Subscription{PubSub: contract.LivePubSub, Topic: contract.TopicScanCompleted, Route: "/live/scan-completed",
 			Handler: s.liveScan, NoDeadLetter: true},
 		sidecar.Subscription{PubSub: contract.LivePubSub, Topic: contract.TopicFileCompleted, Route: "/live/file-completed",
 			Handler: s.liveCompleted, NoDeadLetter: true},
 	)
+	sc.HandleFunc("/reconcile", s.reconcile).Methods(http.MethodPost, http.MethodOptions)
 	onlySidecar := auth.SidecarOnly(s.token, fail)(sc)
+	r.Handle("/reconcile", onlySidecar)
 	for _, prefix := range []string{"/dapr/", "/events/", "/live/"} {
 		r.PathPrefix(prefix).Handler(onlySidecar)
 	}

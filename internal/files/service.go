@@ -383,3 +383,7 @@ func (s *Service) History(ctx context.Context, tenant, id string) ([]VerdictChan
 	}
 	return h, err
 }
+
+// RelayNow publishes queued outbox rows written outside the file use cases
+// (dead-letter re-drives).
+func (s *Service) RelayNow(ctx context.Context, ids []int64) { s.relay.Relay(ctx, ids) }

@@ -9,8 +9,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
+	"net"
+	"strings"
+	"syscall"
 	"time"
+
+	"github.com/jackc/puddle/v2"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -19,6 +25,7 @@ import (
 
 	"github.com/intellidox/intellidox/internal/contract"
 	"github.com/intellidox/intellidox/internal/files"
+	"github.com/intellidox/intellidox/internal/metrics"
 )
 
 //go:embed migrations/*.sql
@@ -60,18 +67,28 @@ func classify(op string, err error) error {
 	if err == nil {
 		return nil
 	}
+	if unreachable(err) {
+		return files.Unavailable("database_unavailable", "The database", fmt.Errorf("%s: %w", op, err))
+	}
+	return fmt.Errorf("%s: %w", op, err)
+}
+
+// unreachable reports whether err means the database could not be reached
+// or went away, as opposed to a query that failed.
+func unreachable(err error) bool {
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) {
 		switch pgErr.SQLState()[:2] {
 		case "08", "53", "57": // connection exception, insufficient resources, operator intervention
-		default:
-			return fmt.Errorf("%s: %w", op, err)
+			return true
 		}
+		return false
 	}
-	if errors.Is(err, context.Canceled) {
-		return fmt.Errorf("%s: %w", op, err)
-	}
-	return files.Unavailable("database_unavailable", "The database", fmt.Errorf("%s: %w", op, err))
+	var connErr *pgconn.ConnectError
+	var netErr net.Error
+	return errors.As(err, &connErr) || errors.As(err, &netErr) || pgconn.Timeout(err) ||
+		errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, syscall.ECONNRESET) ||
+		errors.Is(err, puddle.ErrClosedPool) || strings.Contains(err.Error(), "conn closed")
 }
 
 func (s *Store) withTx(ctx context.Context, op string, fn func(pgx.Tx) error) error {
@@ -367,6 +384,7 @@ func settle(ctx context.Context, tx pgx.Tx, sha string, d files.Decider, ids *[]
 		if _, err := tx.Exec(ctx, `INSERT INTO verdict_history (sha256, verdict) VALUES ($1, $2)`, sha, v); err != nil {
 			return err
 		}
+		metrics.Verdicts.WithLabelValues(string(v)).Inc()
 	}
 	rows, err := tx.Query(ctx, `UPDATE uploads SET status = 'done', updated_at = now()
 		WHERE sha256 = $1 AND status = 'processing' RETURNING id`, sha)

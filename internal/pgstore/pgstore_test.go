@@ -415,3 +415,140 @@ func TestAPIKeys(t *testing.T) {
 	require.NoError(t, err)
 	assert.Len(t, keys, 2)
 }
+
+type idRelay struct {
+	mu  sync.Mutex
+	ids []int64
+}
+
+func (r *idRelay) Relay(_ context.Context, ids []int64) {
+	r.mu.Lock()
+	r.ids = append(r.ids, ids...)
+	r.mu.Unlock()
+}
+
+func TestReconciler(t *testing.T) {
+	s, pool := newStore(t)
+	ctx := context.Background()
+	p := verdict.Policy{Engines: []string{"a", "b"}}
+	relay := &idRelay{}
+	rec := &Reconciler{Store: s, StuckAfter: time.Minute, MaxRedrives: 2, Decider: p, Relay: relay, Batch: 100}
+	confirmed := func(content string) files.NewUpload {
+		u := newUpload(content, content+".bin")
+		_, err := s.CreateUpload(ctx, u)
+		require.NoError(t, err)
+		_, _, err = s.Confirm(ctx, "t1", u.ID)
+		require.NoError(t, err)
+		return u
+	}
+	age := func() {
+		_, err := pool.Exec(ctx, `UPDATE uploads SET updated_at = now() - interval '1 hour'`)
+		require.NoError(t, err)
+	}
+	lost := confirmed("extraction lost")
+	half := confirmed("one engine lost")
+	_, err := s.RecordExtraction(ctx, contract.FileExtracted{Version: 1, SHA256: half.SHA256}, p)
+	require.NoError(t, err)
+	_, err = s.RecordScan(ctx, withSHA(result("a", contract.Clean), half.SHA256), p)
+	require.NoError(t, err)
+	fresh := confirmed("just confirmed") // not stuck yet
+
+	age()
+	_, err = pool.Exec(ctx, `UPDATE uploads SET updated_at = now() WHERE id = $1`, fresh.ID)
+	require.NoError(t, err)
+	actions, err := rec.Reconcile(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, map[string]int{"redrive_extract": 1, "redrive_scan": 1}, actions)
+	topics := outboxTopics(t, pool, relay.ids)
+	assert.ElementsMatch(t, []string{contract.TopicFileUploaded, contract.TopicFileExtracted}, topics)
+	var payload []byte
+	require.NoError(t, pool.QueryRow(ctx, `SELECT payload FROM outbox WHERE topic = $1`, contract.TopicFileExtracted).Scan(&payload))
+	var rescan contract.FileExtracted
+	require.NoError(t, json.Unmarshal(payload, &rescan))
+	assert.Equal(t, []string{"b"}, rescan.Engines, "only the engine that never reported is asked again")
+
+	actions, err = rec.Reconcile(ctx)
+	require.NoError(t, err)
+	assert.Empty(t, actions, "re-driven uploads wait StuckAfter again")
+
+	// Still nothing after the last re-drive: finish them.
+	for i := 0; i < 2; i++ {
+		age()
+		_, err = rec.Reconcile(ctx)
+		require.NoError(t, err)
+	}
+	f, err := s.Get(ctx, "t1", half.ID)
+	require.NoError(t, err)
+	assert.Equal(t, files.Done, f.Status)
+	assert.Equal(t, contract.VerdictUnscanned, f.Verdict, "a missing engine is not a clean bill")
+	assert.Contains(t, f.Reason, "b")
+	f, err = s.Get(ctx, "t1", lost.ID)
+	require.NoError(t, err)
+	assert.Equal(t, files.Rejected, f.Status)
+	assert.Contains(t, f.Reason, "extraction_timeout")
+	f, err = s.Get(ctx, "t1", fresh.ID)
+	require.NoError(t, err)
+	assert.Equal(t, files.Processing, f.Status, "every pass left the fresh upload alone until it aged")
+}
+
+func TestReconcilerReplicas(t *testing.T) {
+	s, pool := newStore(t)
+	ctx := context.Background()
+	p := verdict.Policy{Engines: []string{"a"}}
+	for i := 0; i < 20; i++ {
+		u := newUpload(fmt.Sprint("replica ", i), "r.bin")
+		_, err := s.CreateUpload(ctx, u)
+		require.NoError(t, err)
+		_, _, err = s.Confirm(ctx, "t1", u.ID)
+		require.NoError(t, err)
+	}
+	_, err := pool.Exec(ctx, `UPDATE uploads SET updated_at = now() - interval '1 hour'`)
+	require.NoError(t, err)
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	total := 0
+	for i := 0; i < 4; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			rec := &Reconciler{Store: s, StuckAfter: time.Minute, MaxRedrives: 5, Decider: p, Relay: &idRelay{}, Batch: 7}
+			for {
+				a, err := rec.Reconcile(ctx)
+				assert.NoError(t, err)
+				if len(a) == 0 {
+					return
+				}
+				mu.Lock()
+				total += a["redrive_extract"]
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	assert.Equal(t, 20, total, "each stuck upload re-driven exactly once across replicas")
+}
+
+func TestDeadLetters(t *testing.T) {
+	s, pool := newStore(t)
+	ctx := context.Background()
+	require.NoError(t, s.SaveDeadLetter(ctx, "file.uploaded", "ev1", json.RawMessage(`{"version":99}`)))
+	require.NoError(t, s.SaveDeadLetter(ctx, "file.uploaded", "ev1", json.RawMessage(`{"version":99}`)))
+	require.NoError(t, s.SaveDeadLetter(ctx, "scan.completed", "ev2", json.RawMessage(`not json`)))
+	n, err := s.PendingDeadLetters(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, 2, n, "a redelivered dead letter is kept once")
+	list, err := s.DeadLetters(ctx, false, 10)
+	require.NoError(t, err)
+	require.Len(t, list, 2)
+	first := list[1]
+	assert.Equal(t, "file.uploaded", first.Topic)
+
+	ids, err := s.Redrive(ctx, first.ID)
+	require.NoError(t, err)
+	assert.Equal(t, []string{"file.uploaded"}, outboxTopics(t, pool, ids))
+	_, err = s.Redrive(ctx, first.ID)
+	assert.ErrorIs(t, err, files.ErrNotFound, "a message is re-driven once")
+	n, err = s.PendingDeadLetters(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, 1, n)
+}

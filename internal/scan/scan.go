@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/intellidox/intellidox/internal/contract"
+	"github.com/intellidox/intellidox/internal/metrics"
 	"github.com/intellidox/intellidox/internal/sidecar"
 )
 
@@ -186,6 +187,7 @@ func (s *Service) result(ctx context.Context, e contract.FileExtracted) (contrac
 	if err != nil {
 		return contract.Result{}, err
 	}
+	metrics.ScanDuration.WithLabelValues(s.engine.Name(), string(res.Result)).Observe(float64(res.DurationMs) / 1000)
 	res.Engine, res.EngineVersion, res.SignatureVersion = s.engine.Name(), engineVersion, sigVersion
 	if err := s.dapr.SaveState(ctx, key, res); err != nil {
 		return contract.Result{}, err

@@ -13,6 +13,7 @@ import (
 	"github.com/gorilla/mux"
 
 	"github.com/intellidox/intellidox/internal/contract"
+	"github.com/intellidox/intellidox/internal/metrics"
 )
 
 // Status is a subscriber's answer to the sidecar.
@@ -38,6 +39,9 @@ type Event struct {
 	TraceParent string          `json:"traceparent"`
 	Data        json.RawMessage `json:"data"`
 	DataBase64  string          `json:"data_base64"`
+	// SourceTopic is the topic attribute the event arrived with; for a
+	// dead-lettered event, the topic it was first published to.
+	SourceTopic string `json:"-"`
 }
 
 // Handler processes one event. It must be idempotent: delivery is
@@ -95,6 +99,7 @@ func deliver(log *slog.Logger, s Subscription) http.Handler {
 					"topic", s.Topic, "event_id", ev.ID, "panic", p, "stack", string(debug.Stack()))
 				status = Drop
 			}
+			metrics.EventsProcessed.WithLabelValues(s.Topic, string(status)).Inc()
 			w.Header().Set("Content-Type", "application/json")
 			_ = json.NewEncoder(w).Encode(map[string]Status{"status": status})
 		}()
@@ -102,6 +107,7 @@ func deliver(log *slog.Logger, s Subscription) http.Handler {
 			log.Warn("undecodable cloud event dropped", "topic", s.Topic, "err", err)
 			return
 		}
+		ev.SourceTopic = ev.Topic
 		if len(ev.Data) == 0 && ev.DataBase64 != "" {
 			b, err := base64.StdEncoding.DecodeString(ev.DataBase64)
 			if err != nil {
@@ -142,6 +148,7 @@ func Decode(log *slog.Logger, ev Event, v any) bool {
 func Router(log *slog.Logger, appToken string, subs ...Subscription) http.Handler {
 	r := mux.NewRouter()
 	r.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusNoContent) }).Methods(http.MethodGet)
+	r.Handle("/metrics", metrics.Handler()).Methods(http.MethodGet)
 	subsRouter := mux.NewRouter()
 	Register(subsRouter, log, subs...)
 	var h http.Handler = subsRouter
