@@ -17,7 +17,10 @@
 //   - rejections and rescans addressed to other engines are acknowledged
 //     without a result (read from the sidecar's ingress metrics and the
 //     state store);
-//   - poison (an unknown schema version) is dropped to the dead-letter topic.
+//   - poison (an unknown schema version) is dropped to the dead-letter topic;
+//   - optionally, a scanner whose engine is unreachable answers RETRY, never
+//     SUCCESS, and the event reaches the dead-letter topic when the retries
+//     are spent.
 package conformance
 
 import (
@@ -30,6 +33,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"os"
 	"os/exec"
@@ -62,6 +66,11 @@ type Scanner struct {
 	// TooLarge, when set, is a file the scanner (as Env configures it)
 	// must skip as too large.
 	TooLarge []byte
+	// Unavailable, when set, are settings (over Env) that leave the engine
+	// unreachable at scan time, e.g. clamd's address pointing nowhere. The
+	// suite then checks that such a scanner retries events and that they
+	// reach the dead-letter topic, never a result.
+	Unavailable map[string]string
 }
 
 // Case is one file and the expected result.
@@ -169,13 +178,84 @@ spec:
 
 // env is the running suite.
 type env struct {
-	t       *testing.T
-	sc      Scanner
-	schemas *Schemas
-	store   *objstore.Store
-	scanner launch.App
-	probe   launch.App
-	http    *http.Client
+	t         *testing.T
+	sc        Scanner
+	schemas   *Schemas
+	store     *objstore.Store
+	scanner   launch.App
+	probe     launch.App
+	http      *http.Client
+	daprd     string
+	dir       string            // the suite's working directory
+	resources string            // its components
+	infra     map[string]string // Redis and S3 settings for every app
+}
+
+// app describes an app of the suite on free ports.
+func (e *env) app(id string, command []string, env map[string]string) launch.App {
+	t := e.t
+	return launch.App{AppID: id, AppDirPath: e.dir, Command: command, Env: env,
+		AppPort: testenv.FreePort(t), DaprHTTPPort: testenv.FreePort(t), DaprGRPCPort: testenv.FreePort(t),
+		DaprInternalGRPCPort: testenv.FreePort(t), MetricsPort: testenv.FreePort(t), ResourcesPaths: []string{e.resources}}
+}
+
+// start writes a run file for apps and starts them through the launcher,
+// each beside its daprd, until the test ends. Free ports are only free when
+// they are picked: if another test took one meanwhile, the apps get new
+// ones and start again.
+func (e *env) start(t *testing.T, name string, apps ...*launch.App) {
+	t.Helper()
+	for attempt := 1; ; attempt++ {
+		st, logf, logPath, err := e.launch(t, name, apps)
+		if err == nil {
+			t.Cleanup(func() {
+				st.Stop()
+				logf.Close()
+				if t.Failed() {
+					t.Logf("log of %s and its sidecar:\n%s", apps[0].AppID, readTail(logPath))
+				}
+			})
+			return
+		}
+		logf.Close()
+		log := readTail(logPath)
+		if attempt == 3 || !strings.Contains(err.Error()+log, "in use") {
+			t.Fatalf("start %s: %v\n%s", apps[0].AppID, err, log)
+		}
+		t.Logf("start %s: a port was taken meanwhile (%v); trying other ports", apps[0].AppID, err)
+		for _, a := range apps {
+			*a = e.app(a.AppID, a.Command, a.Env)
+		}
+	}
+}
+
+func (e *env) launch(t *testing.T, name string, apps []*launch.App) (*launch.Stack, *os.File, string, error) {
+	t.Helper()
+	rf := launch.RunFile{Version: 1}
+	for _, a := range apps {
+		rf.Apps = append(rf.Apps, *a)
+	}
+	b, err := yaml.Marshal(rf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(e.dir, name+".yaml")
+	if err := os.WriteFile(path, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	loaded, err := launch.Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	logPath := filepath.Join(e.dir, name+".log")
+	logf, err := os.Create(logPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	st, err := launch.Start(ctx, loaded, launch.Options{Daprd: e.daprd, Log: logf, DaprLogLevel: "info", Env: e.infra})
+	return st, logf, logPath, err
 }
 
 // Run starts sc with its sidecar and checks the contract.
@@ -203,49 +283,14 @@ func Run(t *testing.T, sc Scanner) {
 	}
 	components(t, res)
 
-	app := func(id string, command []string, env map[string]string) launch.App {
-		return launch.App{AppID: id, AppDirPath: dir, Command: command, Env: env,
-			AppPort: testenv.FreePort(t), DaprHTTPPort: testenv.FreePort(t), DaprGRPCPort: testenv.FreePort(t),
-			DaprInternalGRPCPort: testenv.FreePort(t), MetricsPort: testenv.FreePort(t), ResourcesPaths: []string{res}}
-	}
-	e := &env{t: t, sc: sc, schemas: schemas, store: store, http: &http.Client{Timeout: 30 * time.Second}}
-	e.scanner = app(sc.AppID, sc.Command, sc.Env)
-	e.probe = app("conformance-probe", []string{probe(t)}, nil)
-	rf := launch.RunFile{Version: 1, Apps: []launch.App{e.scanner, e.probe}}
-	b, err := yaml.Marshal(rf)
-	if err != nil {
-		t.Fatal(err)
-	}
-	path := filepath.Join(dir, "dapr.yaml")
-	if err := os.WriteFile(path, b, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	loaded, err := launch.Load(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	logPath := filepath.Join(dir, "stack.log")
-	logf, err := os.Create(logPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	st, err := launch.Start(ctx, loaded, launch.Options{Daprd: daprd, Log: logf, DaprLogLevel: "info", Env: map[string]string{
-		"REDIS_ADDR": redis, "S3_ENDPOINT": s3.Endpoint, "S3_BUCKET": s3.Bucket, "AWS_REGION": "us-east-1",
-		"AWS_ACCESS_KEY_ID": s3.AccessKey, "AWS_SECRET_ACCESS_KEY": s3.SecretKey, "LOG_LEVEL": "debug",
-	}})
-	if err != nil {
-		logf.Close()
-		t.Fatalf("start %s: %v\n%s", sc.AppID, err, readTail(logPath))
-	}
-	t.Cleanup(func() {
-		st.Stop()
-		logf.Close()
-		if t.Failed() {
-			t.Logf("log of %s and its sidecar:\n%s", sc.AppID, readTail(logPath))
-		}
-	})
+	e := &env{t: t, sc: sc, schemas: schemas, store: store, http: &http.Client{Timeout: 30 * time.Second},
+		daprd: daprd, dir: dir, resources: res, infra: map[string]string{
+			"REDIS_ADDR": redis, "S3_ENDPOINT": s3.Endpoint, "S3_BUCKET": s3.Bucket, "AWS_REGION": "us-east-1",
+			"AWS_ACCESS_KEY_ID": s3.AccessKey, "AWS_SECRET_ACCESS_KEY": s3.SecretKey, "LOG_LEVEL": "debug",
+		}}
+	e.scanner = e.app(sc.AppID, sc.Command, sc.Env)
+	e.probe = e.app("conformance-probe", []string{probe(t)}, nil)
+	e.start(t, "stack", &e.scanner, &e.probe)
 
 	t.Run("subscribes to file.extracted with a dead-letter topic", e.checkSubscription)
 	e.waitSubscribed(t)
@@ -256,6 +301,9 @@ func Run(t *testing.T, sc Scanner) {
 	}
 	t.Run("missing object", e.checkMissingObject)
 	t.Run("rejections and rescans for other engines get no result", e.checkIgnored)
+	if sc.Unavailable != nil {
+		t.Run("an unavailable engine's events are retried, then dead-lettered", e.checkUnavailable)
+	}
 	t.Run("poison goes to the dead-letter topic", e.checkPoison)
 }
 
@@ -597,8 +645,14 @@ func (e *env) checkIgnored(t *testing.T) {
 // acknowledged reads from the scanner's sidecar how many file.extracted
 // deliveries the app answered with SUCCESS.
 func (e *env) acknowledged(t *testing.T) float64 {
+	return ingress(t, e.http, e.scanner.MetricsPort, "success")
+}
+
+// ingress reads from a sidecar's metrics how many file.extracted deliveries
+// its app answered with status ("success", "retry" or "drop").
+func ingress(t *testing.T, client *http.Client, metricsPort int, status string) float64 {
 	t.Helper()
-	resp, err := e.http.Get(fmt.Sprintf("http://127.0.0.1:%d/metrics", e.scanner.MetricsPort))
+	resp, err := client.Get(fmt.Sprintf("http://127.0.0.1:%d/metrics", metricsPort))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -610,7 +664,7 @@ func (e *env) acknowledged(t *testing.T) float64 {
 	var n float64
 	for line := range strings.Lines(string(b)) {
 		if strings.HasPrefix(line, "dapr_component_pubsub_ingress_count{") &&
-			strings.Contains(line, `process_status="success"`) && strings.Contains(line, `topic="`+contract.TopicFileExtracted+`"`) {
+			strings.Contains(line, `process_status="`+status+`"`) && strings.Contains(line, `topic="`+contract.TopicFileExtracted+`"`) {
 			var v float64
 			if _, err := fmt.Sscan(line[strings.LastIndexByte(line, ' ')+1:], &v); err == nil {
 				n += v
@@ -618,4 +672,45 @@ func (e *env) acknowledged(t *testing.T) float64 {
 		}
 	}
 	return n
+}
+
+func (e *env) checkUnavailable(t *testing.T) {
+	env := maps.Clone(e.sc.Env)
+	maps.Copy(env, e.sc.Unavailable)
+	// A Redis of its own, with a probe of its own: the consumer group of a
+	// new app-id reads a topic's history, and this instance must see only
+	// the event below.
+	sub := *e
+	sub.infra = maps.Clone(e.infra)
+	sub.infra["REDIS_ADDR"] = testenv.Redis(t)
+	down := sub.app(e.sc.AppID+"-unavailable", e.sc.Command, env)
+	sub.probe = sub.app("conformance-probe-unavailable", []string{probe(t)}, nil)
+	sub.start(t, "unavailable", &down, &sub.probe)
+
+	f := sub.upload(t, []byte("conformance: the engine is down "+time.Now().String()))
+	sub.extracted(t, f.event)
+	deadline := time.Now().Add(Timeout)
+	for !slices.ContainsFunc(sub.received(t, contract.TopicDeadLetter), func(raw json.RawMessage) bool {
+		var got struct {
+			FileID string `json:"fileId"`
+		}
+		return json.Unmarshal(raw, &got) == nil && got.FileID == f.event.FileID
+	}) {
+		if time.Now().After(deadline) {
+			t.Fatalf("after %s the event was not on the %q topic", Timeout, contract.TopicDeadLetter)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	// Dropping at once would reach the dead-letter topic too; retrying
+	// first is what keeps an outage from losing work. (The sidecar counts
+	// the delivery that exhausts the retries as a drop.)
+	if n := ingress(t, e.http, down.MetricsPort, "retry"); n == 0 {
+		t.Error("the unavailable scanner never answered RETRY")
+	}
+	if n := ingress(t, e.http, down.MetricsPort, "success"); n != 0 {
+		t.Errorf("the unavailable scanner acknowledged %v deliveries of an event it could not scan", n)
+	}
+	if got := sub.maybeState(t, "result/"+e.sc.Engine+"/"+f.event.SHA256); got != nil {
+		t.Errorf("the unavailable scanner stored a result: %s", got)
+	}
 }

@@ -34,7 +34,8 @@ func TestScanners(t *testing.T) {
 					withThreat(eicar, "IntelliDox.Test.EICAR"), clean,
 					{Name: "eicar in a zip", Content: samples.EICARZip(), Outcome: contract.Malicious, Threat: "EICAR"},
 				},
-				TooLarge: big}
+				TooLarge:    big,
+				Unavailable: map[string]string{"CLAMD_ADDR": "127.0.0.1:1"}}
 		}},
 		{"yara", func(t *testing.T) conformance.Scanner {
 			return conformance.Scanner{AppID: "scanner-yara", Engine: "yara", Command: []string{scanner(t)},
