@@ -87,6 +87,16 @@ func (e *Engine) Versions(ctx context.Context) (string, string, error) {
 }
 
 // dirVersion hashes the signature files in dir: "local-<12 hex>".
+// customSignatures are the extensions of ClamAV's plain-text signature
+// files. Official .cvd/.cld databases are versioned by VERSION, and other
+// files there (freshclam.dat, logs) must not change the version.
+var customSignatures = map[string]bool{
+	".hdb": true, ".hsb": true, ".hdu": true, ".hsu": true, ".mdb": true, ".msb": true, ".mdu": true, ".msu": true,
+	".ndb": true, ".ndu": true, ".ldb": true, ".ldu": true, ".idb": true, ".cdb": true, ".cbc": true,
+	".pdb": true, ".gdb": true, ".wdb": true, ".fp": true, ".sfp": true, ".ign": true, ".ign2": true, ".crb": true,
+	".yar": true, ".yara": true,
+}
+
 func dirVersion(dir string) string {
 	if dir == "" {
 		return ""
@@ -98,7 +108,7 @@ func dirVersion(dir string) string {
 	h := sha256.New()
 	names := []string{}
 	for _, en := range entries {
-		if !en.IsDir() && !strings.HasSuffix(en.Name(), ".cvd") && !strings.HasSuffix(en.Name(), ".cld") {
+		if !en.IsDir() && customSignatures[filepath.Ext(en.Name())] {
 			names = append(names, en.Name())
 		}
 	}
