@@ -6,6 +6,7 @@ import (
 	"io"
 	"io/fs"
 	"testing"
+	"time"
 
 	tc "github.com/intellidox/intellidox/internal/extract/internal/testcorpus"
 )
@@ -30,24 +31,26 @@ func TestFuzzSeeds(t *testing.T) {
 func FuzzArchive(f *testing.F) {
 	lim := Limits{MaxArchiveDepth: 3, MaxArchiveEntries: 50, MaxUncompressedSize: 4 << 20, MaxNestedArchiveSize: 1 << 20}
 	f.Fuzz(func(t *testing.T, data []byte) {
-		ctx := context.Background()
-		r := bytes.NewReader(data)
-		Inspect(ctx, r, int64(len(data)), lim)
-		InspectStream(ctx, bytes.NewReader(data), int64(len(data)), lim)
-		var total int64
-		calls := 0
-		_ = Walk(ctx, r, int64(len(data)), lim, func(_ string, body io.Reader) error {
-			calls++
-			n, err := io.Copy(io.Discard, body)
-			total += n
-			return err
+		tc.Within(t, 10*time.Second, func() {
+			ctx := context.Background()
+			r := bytes.NewReader(data)
+			Inspect(ctx, r, int64(len(data)), lim)
+			InspectStream(ctx, bytes.NewReader(data), int64(len(data)), lim)
+			var total int64
+			calls := 0
+			_ = Walk(ctx, r, int64(len(data)), lim, func(_ string, body io.Reader) error {
+				calls++
+				n, err := io.Copy(io.Discard, body)
+				total += n
+				return err
+			})
+			if calls > lim.MaxArchiveEntries {
+				t.Errorf("%d members walked, limit %d", calls, lim.MaxArchiveEntries)
+			}
+			// A member passed whole (too deep to open) may add one buffer.
+			if total > lim.MaxUncompressedSize+lim.MaxNestedArchiveSize+int64(len(data)) {
+				t.Errorf("%d bytes walked, limit %d", total, lim.MaxUncompressedSize)
+			}
 		})
-		if calls > lim.MaxArchiveEntries {
-			t.Fatalf("%d members walked, limit %d", calls, lim.MaxArchiveEntries)
-		}
-		// A member passed whole (too deep to open) may add one buffer.
-		if total > lim.MaxUncompressedSize+lim.MaxNestedArchiveSize+int64(len(data)) {
-			t.Fatalf("%d bytes walked, limit %d", total, lim.MaxUncompressedSize)
-		}
 	})
 }

@@ -229,6 +229,9 @@ func (r *reader7z) folder() folder7z {
 	for range outs - 1 { // bind pairs: (in index, out index)
 		r.number()
 		bound[r.number()] = true
+		if r.err != nil {
+			return f
+		}
 	}
 	for i := range outs {
 		if !bound[i] {
@@ -236,9 +239,15 @@ func (r *reader7z) folder() folder7z {
 			break
 		}
 	}
+	if ins < outs-1 { // more bind pairs than inputs: nonsense (and an underflow below)
+		r.err = err7z
+		return f
+	}
 	if packed := ins - (outs - 1); packed > 1 {
 		for range packed {
-			r.number()
+			if r.number(); r.err != nil {
+				return f
+			}
 		}
 	}
 	f.unpackSizes = make([]uint64, outs)

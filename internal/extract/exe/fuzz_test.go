@@ -3,6 +3,7 @@ package exe
 import (
 	"bytes"
 	"testing"
+	"time"
 
 	tc "github.com/intellidox/intellidox/internal/extract/internal/testcorpus"
 )
@@ -16,9 +17,11 @@ func TestFuzzSeeds(t *testing.T) {
 
 func FuzzRead(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
-		info, err := Read(bytes.NewReader(data), int64(len(data)))
-		if err == nil {
-			_ = info.Description()
-		}
+		tc.Within(t, 10*time.Second, func() {
+			info, err := Read(bytes.NewReader(data), int64(len(data)))
+			if err == nil {
+				_ = info.Description()
+			}
+		})
 	})
 }

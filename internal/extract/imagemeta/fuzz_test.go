@@ -3,6 +3,7 @@ package imagemeta
 import (
 	"bytes"
 	"testing"
+	"time"
 
 	tc "github.com/intellidox/intellidox/internal/extract/internal/testcorpus"
 )
@@ -17,15 +18,19 @@ func TestFuzzSeeds(t *testing.T) {
 
 func FuzzRead(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
-		info, err := Read(bytes.NewReader(data), int64(len(data)))
-		if err == nil && info == nil {
-			t.Fatal("nil info without error")
-		}
+		tc.Within(t, 10*time.Second, func() {
+			info, err := Read(bytes.NewReader(data), int64(len(data)))
+			if err == nil && info == nil {
+				t.Error("nil info without error")
+			}
+		})
 	})
 }
 
 func FuzzTIFF(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
-		_, _ = parseTIFF(bytes.NewReader(data), 0, int64(len(data)))
+		tc.Within(t, 10*time.Second, func() {
+			_, _ = parseTIFF(bytes.NewReader(data), 0, int64(len(data)))
+		})
 	})
 }

@@ -4,6 +4,7 @@ import (
 	"archive/zip"
 	"bytes"
 	"testing"
+	"time"
 
 	tc "github.com/intellidox/intellidox/internal/extract/internal/testcorpus"
 )
@@ -19,16 +20,20 @@ func TestFuzzSeeds(t *testing.T) {
 
 func FuzzOOXML(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
-		zr, err := zip.NewReader(bytes.NewReader(data), int64(len(data)))
-		if err != nil || len(zr.File) > 1000 {
-			return
-		}
-		_ = ReadOOXML(zr)
+		tc.Within(t, 10*time.Second, func() {
+			zr, err := zip.NewReader(bytes.NewReader(data), int64(len(data)))
+			if err != nil || len(zr.File) > 1000 {
+				return
+			}
+			_ = ReadOOXML(zr)
+		})
 	})
 }
 
 func FuzzOLE(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
-		_, _ = ReadOLE(bytes.NewReader(data), int64(len(data)))
+		tc.Within(t, 10*time.Second, func() {
+			_, _ = ReadOLE(bytes.NewReader(data), int64(len(data)))
+		})
 	})
 }
