@@ -22,7 +22,7 @@ import (
 // apps are the Dapr app-ids that run in the cluster, and the components
 // each needs: its scopes must grant exactly these.
 var apps = map[string][]string{
-	"api":                {"blobstore", "events", "live", "secrets"},
+	"api":                {"blobstore", "events", "live", "reconcile", "secrets"},
 	"extractor":          {"blobstore", "events"},
 	"scanner-clamav":     {"blobstore", "events", "scanresults"},
 	"scanner-yara":       {"blobstore", "events", "scanresults"},
