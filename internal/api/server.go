@@ -4,6 +4,7 @@
 package api
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -14,6 +15,7 @@ import (
 	"runtime/debug"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/gorilla/mux"
 
@@ -336,18 +338,26 @@ func decodeJSON(w http.ResponseWriter, r *http.Request, v any) error {
 			return problem.New(problem.Unsupported, "unsupported_media_type", "Send the body as application/json.")
 		}
 	}
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, MaxBodyBytes))
-	err := dec.Decode(v)
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBodyBytes))
+	var maxErr *http.MaxBytesError
+	switch {
+	case errors.As(err, &maxErr):
+		return problem.New(problem.TooLarge, "body_too_large", "The request body is larger than 64 KiB.")
+	case err != nil:
+		return problem.New(problem.Invalid, "malformed_json", "The body could not be read.")
+	case !utf8.Valid(body):
+		// encoding/json would silently replace invalid bytes with U+FFFD.
+		return problem.New(problem.Invalid, "malformed_json", "The body must be UTF-8 JSON.")
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	err = dec.Decode(v)
 	if err == nil && dec.Decode(&struct{}{}) != io.EOF {
 		return problem.New(problem.Invalid, "malformed_json", "The body must hold exactly one JSON object.")
 	}
-	var maxErr *http.MaxBytesError
 	var typeErr *json.UnmarshalTypeError
 	switch {
 	case err == nil:
 		return nil
-	case errors.As(err, &maxErr):
-		return problem.New(problem.TooLarge, "body_too_large", "The request body is larger than 64 KiB.")
 	case errors.As(err, &typeErr):
 		return problem.Field("invalid_field", typeErr.Field,
 			typeErr.Field+" must be a JSON "+jsonKind(typeErr.Type.Kind().String())+".")

@@ -40,6 +40,7 @@ type File struct {
 	Metadata    json.RawMessage  `json:"metadata"`
 	ObjectKey   string           `json:"-"`
 	BlobState   string           `json:"-"`
+	ExpiresAt   time.Time        `json:"-"` // when the upload URL expires
 	CreatedAt   time.Time        `json:"createdAt"`
 	UpdatedAt   time.Time        `json:"updatedAt"`
 }

@@ -188,6 +188,9 @@ func (s *Service) Confirm(ctx context.Context, tenant, id string) (File, error) 
 		switch {
 		case err != nil:
 			return File{}, Unavailable("storage_unavailable", "Object storage", err)
+		case !found && time.Now().After(f.ExpiresAt):
+			return File{}, problem.New(problem.Gone, "upload_expired",
+				"The upload URL expired before the bytes arrived: create the file again for a new URL.")
 		case !found:
 			return File{}, problem.New(problem.Conflict, "upload_missing",
 				"The bytes are not in storage yet: PUT them to the upload URL, then confirm.")

@@ -113,7 +113,10 @@ func (m *memStore) Confirm(context.Context, string, string) (File, []int64, erro
 }
 
 func TestConfirmChecksStorage(t *testing.T) {
-	awaiting := File{ID: "id", Size: 10, Status: AwaitingUpload, BlobState: BlobNew, ObjectKey: "blobs/k"}
+	awaiting := File{ID: "id", Size: 10, Status: AwaitingUpload, BlobState: BlobNew, ObjectKey: "blobs/k",
+		ExpiresAt: time.Now().Add(time.Hour)}
+	expired := awaiting
+	expired.ExpiresAt = time.Now().Add(-time.Minute)
 	tests := []struct {
 		name    string
 		file    File
@@ -122,6 +125,8 @@ func TestConfirmChecksStorage(t *testing.T) {
 		relayed bool
 	}{
 		{"bytes not uploaded", awaiting, fakeObjects{}, "upload_missing", false},
+		{"url expired, bytes never came", expired, fakeObjects{}, "upload_expired", false},
+		{"url expired, bytes came in time", expired, fakeObjects{size: 10, found: true}, "", true},
 		{"storage down", awaiting, fakeObjects{err: errors.New("refused")}, "storage_unavailable", false},
 		{"wrong size stored", awaiting, fakeObjects{size: 9, found: true}, "size_mismatch", false},
 		{"uploaded", awaiting, fakeObjects{size: 10, found: true}, "", true},

@@ -146,7 +146,8 @@ func (s *Store) CreateUpload(ctx context.Context, u files.NewUpload) (files.File
 const fileColumns = `
 SELECT u.id, u.tenant, u.name, u.size, u.sha256, u.content_type, u.status, coalesce(u.reason, ''),
        u.created_at, u.updated_at, coalesce(b.md5, ''), coalesce(b.sha1, ''), coalesce(b.mime_type, ''),
-       b.metadata || jsonb_build_object('findings', b.findings), b.verdict, b.state, b.object_key
+       b.metadata || jsonb_build_object('findings', b.findings), b.verdict, b.state, b.object_key,
+       coalesce(u.expires_at, 'infinity')
 FROM uploads u JOIN blobs b USING (sha256)`
 
 const selectFile = fileColumns + `
@@ -156,7 +157,8 @@ func scanFile(row pgx.Row) (files.File, error) {
 	var f files.File
 	var verdict string
 	err := row.Scan(&f.ID, &f.Tenant, &f.Name, &f.Size, &f.SHA256, &f.ContentType, &f.Status, &f.Reason,
-		&f.CreatedAt, &f.UpdatedAt, &f.MD5, &f.SHA1, &f.MIMEType, &f.Metadata, &verdict, &f.BlobState, &f.ObjectKey)
+		&f.CreatedAt, &f.UpdatedAt, &f.MD5, &f.SHA1, &f.MIMEType, &f.Metadata, &verdict, &f.BlobState, &f.ObjectKey,
+		&f.ExpiresAt)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return f, files.ErrNotFound
 	}

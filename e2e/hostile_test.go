@@ -1,0 +1,225 @@
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/intellidox/intellidox/internal/client"
+	"github.com/intellidox/intellidox/internal/testenv"
+)
+
+// stateCounts is every row a request could leave behind.
+func stateCounts(t *testing.T, dbURL string) map[string]int {
+	t.Helper()
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, dbURL)
+	require.NoError(t, err)
+	defer conn.Close(ctx)
+	out := map[string]int{}
+	for _, table := range []string{"uploads", "blobs", "scan_results", "outbox", "verdict_history", "api_keys"} {
+		var n int
+		require.NoError(t, conn.QueryRow(ctx, "SELECT count(*) FROM "+table).Scan(&n))
+		out[table] = n
+	}
+	var confirmed int
+	require.NoError(t, conn.QueryRow(ctx, "SELECT count(*) FROM uploads WHERE status <> 'awaiting_upload'").Scan(&confirmed))
+	out["confirmed"] = confirmed
+	return out
+}
+
+// TestHostileInput sends every malformed or hostile request we could think
+// of. Each gets its documented status and problem code and leaves no state
+// behind.
+func TestHostileInput(t *testing.T) {
+	stack := testenv.StartStack(t, testenv.StackOptions{Env: map[string]string{"MAX_FILE_SIZE": "1MiB"}})
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	mine, theirs := stack.Client(), client.New(stack.API)
+	theirs.APIKey = stack.Key(t, "other-tenant")
+
+	// Fixtures: a finished file, a file awaiting its bytes (of the other
+	// tenant too), and one whose upload URL has expired.
+	done, err := mine.UploadBytes(ctx, "done.txt", []byte("finished file "+time.Now().String()))
+	require.NoError(t, err)
+	_, err = mine.Wait(ctx, done.ID)
+	require.NoError(t, err)
+	waiting, err := mine.Create(ctx, client.CreateRequest{Name: "waiting.bin", Size: 5, SHA256: sha64})
+	require.NoError(t, err)
+	theirsWaiting, err := theirs.Create(ctx, client.CreateRequest{Name: "secret-plans.pdf", Size: 7, SHA256: strings.Repeat("b", 64)})
+	require.NoError(t, err)
+	expired, err := mine.Create(ctx, client.CreateRequest{Name: "late.bin", Size: 6, SHA256: strings.Repeat("c", 64)})
+	require.NoError(t, err)
+	conn, err := pgx.Connect(ctx, stack.DB)
+	require.NoError(t, err)
+	_, err = conn.Exec(ctx, `UPDATE uploads SET expires_at = now() - interval '1 minute' WHERE id = $1`, expired.ID)
+	require.NoError(t, err)
+	conn.Close(ctx)
+
+	before := stateCounts(t, stack.DB)
+	const js = "application/json"
+	create := func(body string) call { return call{"POST", "/v1/files", js, body} }
+	valid := func(name string, size int64, sha string) string {
+		b, _ := json.Marshal(map[string]any{"name": name, "size": size, "sha256": sha})
+		return string(b)
+	}
+	tests := []struct {
+		name   string
+		call   call
+		key    string // "" uses the admin key of tenant default
+		status int
+		code   string
+	}{
+		// Malformed bodies.
+		{"truncated json", create(`{"name":"a"`), "", 400, "malformed_json"},
+		{"empty body", create(``), "", 400, "malformed_json"},
+		{"whitespace body", create("  \n "), "", 400, "malformed_json"},
+		{"null body", create(`null`), "", 400, "missing_field"},
+		{"array body", create(`[1,2]`), "", 400, "invalid_field"},
+		{"string body", create(`"hello"`), "", 400, "invalid_field"},
+		{"trailing garbage", create(valid("a", 1, sha64) + `x`), "", 400, "malformed_json"},
+		{"two objects", create(`{}{}`), "", 400, "malformed_json"},
+		{"invalid utf-8 json", create("{\"name\":\"\xff\",\"size\":1,\"sha256\":\"" + sha64 + "\"}"), "", 400, "malformed_json"},
+		{"nested too deep", create(strings.Repeat("[", 20000)), "", 400, "malformed_json"},
+		{"huge body", create(`{"name":"` + strings.Repeat("x", 1<<20) + `"}`), "", 413, "body_too_large"},
+		{"wrong content type", call{"POST", "/v1/files", "text/plain", valid("a", 1, sha64)}, "", 415, "unsupported_media_type"},
+		{"form content type", call{"POST", "/v1/files", "application/x-www-form-urlencoded", "name=a"}, "", 415, "unsupported_media_type"},
+		// Wrong types and missing fields.
+		{"size as string", create(`{"name":"a","size":"1","sha256":"` + sha64 + `"}`), "", 400, "invalid_field"},
+		{"size as float", create(`{"name":"a","size":1.5,"sha256":"` + sha64 + `"}`), "", 400, "invalid_field"},
+		{"size as bool", create(`{"name":"a","size":true,"sha256":"` + sha64 + `"}`), "", 400, "invalid_field"},
+		{"name as number", create(`{"name":7,"size":1,"sha256":"` + sha64 + `"}`), "", 400, "invalid_field"},
+		{"sha256 as array", create(`{"name":"a","size":1,"sha256":["` + sha64 + `"]}`), "", 400, "invalid_field"},
+		{"missing name", create(`{"size":1,"sha256":"` + sha64 + `"}`), "", 400, "missing_field"},
+		{"missing size", create(`{"name":"a","sha256":"` + sha64 + `"}`), "", 400, "missing_field"},
+		{"null sha256", create(`{"name":"a","size":1,"sha256":null}`), "", 400, "missing_field"},
+		// Names.
+		{"empty name", create(valid("", 1, sha64)), "", 400, "invalid_name"},
+		{"huge name", create(valid(strings.Repeat("n", 256), 1, sha64)), "", 400, "invalid_name"},
+		{"name with slash", create(valid("a/b.txt", 1, sha64)), "", 400, "invalid_name"},
+		{"name traversal", create(valid("../../etc/passwd", 1, sha64)), "", 400, "invalid_name"},
+		{"name with backslash", create(valid(`..\windows\system32`, 1, sha64)), "", 400, "invalid_name"},
+		{"name with NUL", create(valid("a\x00.exe", 1, sha64)), "", 400, "invalid_name"},
+		{"name with newline", create(valid("a\nb", 1, sha64)), "", 400, "invalid_name"},
+		{"name with escape", create(valid("a\x1b[31mred", 1, sha64)), "", 400, "invalid_name"},
+		{"name with RTL override", create(valid("invoice\u202Efdp.exe", 1, sha64)), "", 400, "invalid_name"},
+		{"name dot dot", create(valid("..", 1, sha64)), "", 400, "invalid_name"},
+		// Sizes.
+		{"size zero", create(valid("a", 0, sha64)), "", 400, "invalid_size"},
+		{"size negative", create(valid("a", -1, sha64)), "", 400, "invalid_size"},
+		{"size min int64", create(`{"name":"a","size":-9223372036854775808,"sha256":"` + sha64 + `"}`), "", 400, "invalid_size"},
+		{"size over maximum", create(valid("a", 1<<20+1, sha64)), "", 413, "file_too_large"},
+		{"size max int64", create(valid("a", 1<<63-1, sha64)), "", 413, "file_too_large"},
+		{"size overflowing int64", create(`{"name":"a","size":1e30,"sha256":"` + sha64 + `"}`), "", 400, "invalid_field"},
+		// Hashes.
+		{"sha256 too short", create(valid("a", 1, sha64[:63])), "", 400, "invalid_sha256"},
+		{"sha256 too long", create(valid("a", 1, sha64+"0")), "", 400, "invalid_sha256"},
+		{"sha256 not hex", create(valid("a", 1, strings.Repeat("g", 64))), "", 400, "invalid_sha256"},
+		{"sha256 with spaces", create(valid("a", 1, " "+sha64[1:])), "", 400, "invalid_sha256"},
+		{"sha256 empty", create(valid("a", 1, "")), "", 400, "invalid_sha256"},
+		{"known sha256 with another size", create(valid("a", 99, mustSHA(t, mine, done.ID))), "", 400, "size_conflict"},
+		{"bad content type", create(`{"name":"a","size":1,"sha256":"` + sha64 + `","contentType":"not/a type;;"}`), "", 400, "invalid_content_type"},
+		// Ids.
+		{"unknown id", call{"GET", "/v1/files/00000000-0000-4000-8000-000000000000", "", ""}, "", 404, "not_found"},
+		{"not a uuid", call{"GET", "/v1/files/1234", "", ""}, "", 404, "not_found"},
+		{"sql in id", call{"GET", "/v1/files/'%20OR%201=1--", "", ""}, "", 404, "not_found"},
+		{"another tenant's file", call{"GET", "/v1/files/" + theirsWaiting.ID, "", ""}, "", 404, "not_found"},
+		{"another tenant's scans", call{"GET", "/v1/files/" + theirsWaiting.ID + "/scans", "", ""}, "", 404, "not_found"},
+		{"another tenant's events", call{"GET", "/v1/files/" + theirsWaiting.ID + "/events", "", ""}, "", 404, "not_found"},
+		{"confirm another tenant's file", call{"POST", "/v1/files/" + theirsWaiting.ID + "/confirm", "", ""}, "", 404, "not_found"},
+		{"rescan another tenant's file", call{"POST", "/v1/files/" + done.ID + "/rescan", "", ""}, theirs.APIKey, 404, "not_found"},
+		{"other tenant reads my file", call{"GET", "/v1/files/" + done.ID, "", ""}, theirs.APIKey, 404, "not_found"},
+		// Lifecycle.
+		{"confirm before upload", call{"POST", "/v1/files/" + waiting.ID + "/confirm", "", ""}, "", 409, "upload_missing"},
+		{"confirm after expiry", call{"POST", "/v1/files/" + expired.ID + "/confirm", "", ""}, "", 410, "upload_expired"},
+		{"rescan before upload", call{"POST", "/v1/files/" + waiting.ID + "/rescan", "", ""}, "", 409, "not_ready"},
+		{"rescan bad engine", call{"POST", "/v1/files/" + done.ID + "/rescan", js, `{"engines":["../x"]}`}, "", 400, "invalid_engines"},
+		// Queries.
+		{"limit zero", call{"GET", "/v1/files?limit=0", "", ""}, "", 400, "invalid_limit"},
+		{"limit huge", call{"GET", "/v1/files?limit=100000", "", ""}, "", 400, "invalid_limit"},
+		{"limit not a number", call{"GET", "/v1/files?limit=ten", "", ""}, "", 400, "invalid_limit"},
+		{"forged cursor", call{"GET", "/v1/files?cursor=" + "MjAyNnx4", "", ""}, "", 400, "invalid_cursor"},
+		{"bad sha1 filter", call{"GET", "/v1/files?sha1=abc", "", ""}, "", 400, "invalid_sha1"},
+		{"huge query", call{"GET", "/v1/files?q=" + strings.Repeat("q", 300), "", ""}, "", 400, "invalid_query"},
+		// Callers.
+		{"no key", call{"GET", "/v1/files", "", ""}, "-", 401, "unauthorized"},
+		{"revoked-looking key", call{"GET", "/v1/files", "", ""}, "idx_" + strings.Repeat("A", 43), 401, "unauthorized"},
+		{"admin route as a user", call{"GET", "/v1/admin/deadletters", "", ""}, theirs.APIKey, 403, "forbidden"},
+		{"sidecar route without token", call{"POST", "/events/file-extracted", js, `{}`}, "", 401, "unauthorized"},
+		{"reconcile without token", call{"POST", "/reconcile", "", ""}, "", 401, "unauthorized"},
+		{"wrong method", call{"PUT", "/v1/files/" + done.ID, "", ""}, "", 405, "method_not_allowed"},
+		{"unknown route", call{"GET", "/v1/does-not-exist", "", ""}, "", 404, "route_not_found"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			key := tt.key
+			switch key {
+			case "":
+				key = stack.APIKey
+			case "-":
+				key = ""
+			}
+			resp, body := tt.call.do(t, stack.API, key)
+			requireProblem(t, resp, body, tt.status, tt.code)
+		})
+	}
+	require.GreaterOrEqual(t, len(tests), 40)
+	assert.Equal(t, before, stateCounts(t, stack.DB), "refused requests must leave no state behind")
+
+	t.Run("double confirm is idempotent", func(t *testing.T) {
+		for i := 0; i < 3; i++ {
+			resp, body := call{"POST", "/v1/files/" + done.ID + "/confirm", "", ""}.do(t, stack.API, stack.APIKey)
+			require.Equal(t, http.StatusAccepted, resp.StatusCode, "%s", body)
+		}
+		assert.Equal(t, before, stateCounts(t, stack.DB))
+	})
+	t.Run("bytes that do not match the claim are refused by storage", func(t *testing.T) {
+		claimed := []byte("claimed")
+		cr, err := mine.Create(ctx, client.CreateRequest{Name: "c.bin", Size: int64(len(claimed)), SHA256: hexSHA(claimed)})
+		require.NoError(t, err)
+		after := stateCounts(t, stack.DB)
+		err = mine.Put(ctx, &cr, bytes.NewReader([]byte("CLAIMED")), 7)
+		var se *client.StorageError
+		require.ErrorAs(t, err, &se)
+		resp, body := call{"POST", "/v1/files/" + cr.ID + "/confirm", "", ""}.do(t, stack.API, stack.APIKey)
+		requireProblem(t, resp, body, 409, "upload_missing")
+		assert.Equal(t, after, stateCounts(t, stack.DB), "nothing was queued for the refused bytes")
+	})
+	t.Run("listings never show another tenant's files", func(t *testing.T) {
+		page, err := mine.List(ctx, nil)
+		require.NoError(t, err)
+		for _, f := range page.Items {
+			assert.NotEqual(t, theirsWaiting.ID, f.ID)
+			assert.NotEqual(t, "secret-plans.pdf", f.Name)
+		}
+		byHash, err := mine.List(ctx, map[string][]string{"sha256": {strings.Repeat("b", 64)}})
+		require.NoError(t, err)
+		assert.Empty(t, byHash.Items, "a hash lookup must not reveal that another tenant has the file")
+		theirPage, err := theirs.List(ctx, nil)
+		require.NoError(t, err)
+		require.Len(t, theirPage.Items, 1)
+		assert.Equal(t, theirsWaiting.ID, theirPage.Items[0].ID)
+	})
+}
+
+func mustSHA(t *testing.T, c *client.Client, id string) string {
+	f, err := c.Get(context.Background(), id)
+	require.NoError(t, err)
+	return f.SHA256
+}
+
+func hexSHA(b []byte) string {
+	s := sha256.Sum256(b)
+	return hex.EncodeToString(s[:])
+}
+
