@@ -26,6 +26,7 @@ import (
 	"github.com/intellidox/intellidox/internal/metrics"
 	"github.com/intellidox/intellidox/internal/problem"
 	"github.com/intellidox/intellidox/internal/sidecar"
+	"github.com/intellidox/intellidox/internal/trace"
 )
 
 // Checker reports whether a dependency is ready.
@@ -140,7 +141,7 @@ func (s *Server) Routes() http.Handler {
 		problem.Write(w, r, s.log, &problem.Error{Kind: problem.MethodNotAllowed, Code: "method_not_allowed",
 			Detail: r.Method + " is not allowed here."})
 	})
-	return s.recoverer(r)
+	return s.recoverer(trace.Middleware(r))
 }
 
 // isEventStream tells the routes whose credential may come in the query

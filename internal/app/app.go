@@ -11,14 +11,17 @@ import (
 	"net/http"
 	"os"
 	"time"
+
+	"github.com/intellidox/intellidox/internal/trace"
 )
 
-// Logger returns a JSON logger tagged with the service name. LOG_LEVEL
-// (debug, info, warn, error) sets the level.
+// Logger returns a JSON logger tagged with the service name, adding trace_id
+// to records logged with a traced context. LOG_LEVEL (debug, info, warn,
+// error) sets the level.
 func Logger(service string) *slog.Logger {
 	var level slog.Level
 	_ = level.UnmarshalText([]byte(os.Getenv("LOG_LEVEL")))
-	h := slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: level})
+	h := trace.LogHandler{Handler: slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: level})}
 	return slog.New(h).With("service", service)
 }
 

@@ -9,6 +9,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/intellidox/intellidox/internal/trace"
 )
 
 // enqueue writes an event to the outbox inside tx and returns its row id.
@@ -18,7 +20,8 @@ func enqueue(ctx context.Context, tx pgx.Tx, topic string, v any) (int64, error)
 		return 0, fmt.Errorf("encode %s: %w", topic, err)
 	}
 	var id int64
-	err = tx.QueryRow(ctx, `INSERT INTO outbox (topic, payload) VALUES ($1, $2) RETURNING id`, topic, payload).Scan(&id)
+	err = tx.QueryRow(ctx, `INSERT INTO outbox (topic, payload, traceparent) VALUES ($1, $2, $3) RETURNING id`,
+		topic, payload, trace.From(ctx)).Scan(&id)
 	return id, err
 }
 
@@ -42,9 +45,10 @@ func NewOutbox(pool *pgxpool.Pool, pub Publisher, log *slog.Logger) *Outbox {
 }
 
 type outboxRow struct {
-	ID      int64
-	Topic   string
-	Payload json.RawMessage
+	ID          int64
+	Topic       string
+	Payload     json.RawMessage
+	TraceParent string
 }
 
 // Relay publishes the given rows now, right after the transaction that wrote
@@ -53,7 +57,7 @@ func (o *Outbox) Relay(ctx context.Context, ids []int64) {
 	if len(ids) == 0 {
 		return
 	}
-	rows, err := o.pool.Query(ctx, `SELECT id, topic, payload FROM outbox WHERE id = ANY($1) ORDER BY id`, ids)
+	rows, err := o.pool.Query(ctx, `SELECT id, topic, payload, traceparent FROM outbox WHERE id = ANY($1) ORDER BY id`, ids)
 	if err != nil {
 		o.log.WarnContext(ctx, "outbox read failed; background relay will retry", "err", err)
 		return
@@ -76,7 +80,7 @@ WHERE id IN (
     WHERE created_at < now() - $1::interval AND (claimed_until IS NULL OR claimed_until < now())
     ORDER BY id LIMIT 200
     FOR UPDATE SKIP LOCKED)
-RETURNING id, topic, payload`
+RETURNING id, topic, payload, traceparent`
 
 // Run relays leftover rows every interval until ctx ends. Rows younger than
 // grace are left to the immediate relay.
@@ -112,7 +116,7 @@ func (o *Outbox) Run(ctx context.Context, interval, grace time.Duration) {
 func (o *Outbox) publish(ctx context.Context, batch []outboxRow) int {
 	var done []int64
 	for _, r := range batch {
-		if err := o.pub.Publish(ctx, r.Topic, r.Payload); err != nil {
+		if err := o.pub.Publish(trace.With(ctx, r.TraceParent), r.Topic, r.Payload); err != nil {
 			o.log.WarnContext(ctx, "publish failed; will retry", "topic", r.Topic, "outbox_id", r.ID, "err", err)
 			break
 		}

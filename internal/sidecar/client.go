@@ -19,6 +19,7 @@ import (
 	"google.golang.org/grpc/metadata"
 
 	"github.com/intellidox/intellidox/internal/contract"
+	"github.com/intellidox/intellidox/internal/trace"
 )
 
 // Client talks to the local Dapr sidecar over gRPC.
@@ -42,13 +43,19 @@ func Dial(addr string) (*Client, error) {
 		grpc.WithTransportCredentials(insecure.NewCredentials()),
 		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(16 << 20)),
 	}
-	// The go-sdk adds the API token only on the connections it dials itself.
-	if token := os.Getenv("DAPR_API_TOKEN"); token != "" {
-		opts = append(opts, grpc.WithUnaryInterceptor(func(ctx context.Context, method string, req, reply any,
-			cc *grpc.ClientConn, invoker grpc.UnaryInvoker, callOpts ...grpc.CallOption) error {
-			return invoker(metadata.AppendToOutgoingContext(ctx, "dapr-api-token", token), method, req, reply, cc, callOpts...)
-		}))
-	}
+	// The go-sdk adds the API token only on the connections it dials itself;
+	// the traceparent makes the sidecar's span a child of the current trace.
+	token := os.Getenv("DAPR_API_TOKEN")
+	opts = append(opts, grpc.WithUnaryInterceptor(func(ctx context.Context, method string, req, reply any,
+		cc *grpc.ClientConn, invoker grpc.UnaryInvoker, callOpts ...grpc.CallOption) error {
+		if token != "" {
+			ctx = metadata.AppendToOutgoingContext(ctx, "dapr-api-token", token)
+		}
+		if tp := trace.From(ctx); tp != "" {
+			ctx = metadata.AppendToOutgoingContext(ctx, "traceparent", tp)
+		}
+		return invoker(ctx, method, req, reply, cc, callOpts...)
+	}))
 	conn, err := grpc.NewClient(addr, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("dial sidecar %s: %w", addr, err)

@@ -14,6 +14,7 @@ import (
 
 	"github.com/intellidox/intellidox/internal/contract"
 	"github.com/intellidox/intellidox/internal/metrics"
+	"github.com/intellidox/intellidox/internal/trace"
 )
 
 // Status is a subscriber's answer to the sidecar.
@@ -117,7 +118,7 @@ func deliver(log *slog.Logger, s Subscription) http.Handler {
 			ev.Data = b
 		}
 		ev.Topic = s.Topic
-		status = s.Handler(r.Context(), ev)
+		status = s.Handler(trace.With(r.Context(), ev.TraceParent), ev)
 	})
 }
 

@@ -43,6 +43,7 @@ type StackOptions struct {
 	ResourcesPaths []string          // replaces components/local
 	Redis          string            // use this Redis instead of a private one
 	DatabaseURL    string            // use this database instead of a fresh one on the shared server
+	ConfigFile     string            // Dapr Configuration for every sidecar instead of components/config.yaml
 }
 
 var (
@@ -129,6 +130,9 @@ func StartStack(t testing.TB, opts StackOptions) *Stack {
 		a.AppPort, a.DaprHTTPPort, a.DaprGRPCPort = FreePort(t), FreePort(t), FreePort(t)
 		a.MetricsPort, a.DaprInternalGRPCPort = FreePort(t), FreePort(t)
 		a.Command = append([]string{filepath.Join(bins, filepath.Base(a.Command[0]))}, a.Command[1:]...)
+		if opts.ConfigFile != "" {
+			a.ConfigFilePath = opts.ConfigFile
+		}
 	}
 	s.LogPath = filepath.Join(t.TempDir(), "stack.log")
 	logf, err := os.Create(s.LogPath)
