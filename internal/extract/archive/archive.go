@@ -168,6 +168,7 @@ type walker struct {
 	declared     int64 // uncompressed bytes declared by zip and 7z directories, all levels
 	buffered     int64 // bytes now held for nested zips
 	depth        int   // deepest level opened
+	sniffs       int   // zip members opened by Inspect to look for nested archives
 
 	info     *Info                                   // Inspect: what to fill in; nil for Walk
 	fn       func(path string, body io.Reader) error // Walk: the callback; nil for Inspect

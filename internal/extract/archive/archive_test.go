@@ -436,3 +436,25 @@ func TestInspect7zFrom7Zip(t *testing.T) {
 		})
 	}
 }
+
+func TestInspectSniffsABoundedNumberOfMembers(t *testing.T) {
+	var files []tc.File
+	for i := range maxSniffs + 50 {
+		files = append(files, tc.File{Name: fmt.Sprintf("f%04d.txt", i), Body: []byte("plain")})
+	}
+	inner := tc.Zip(tc.File{Name: "x", Body: []byte("x")})
+	files = append(files, tc.File{Name: "hidden.dat", Body: inner}, tc.File{Name: "named.zip", Body: inner})
+	data := tc.Zip(files...)
+	info, _ := inspect(t, data, Limits{})
+	require.NotNil(t, info)
+	assert.Equal(t, 1, info.NestedEntryCount, "past the first members, only those named like archives are opened")
+	// Walk reads every member, nested ones included.
+	var got []string
+	require.NoError(t, Walk(context.Background(), bytes.NewReader(data), int64(len(data)), Limits{}, func(p string, _ io.Reader) error {
+		if strings.HasSuffix(p, "/x") {
+			got = append(got, p)
+		}
+		return nil
+	}))
+	assert.Equal(t, []string{"hidden.dat/x", "named.zip/x"}, got)
+}

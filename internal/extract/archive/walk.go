@@ -327,6 +327,9 @@ func (w *walker) walkZip(prefix string, depth int, ra io.ReaderAt, size int64) e
 				"member %s uses compression method %d, which cannot be decompressed here", e.Path, f.Method)
 			continue
 		}
+		if !w.shouldSniff(f.Name) {
+			continue
+		}
 		rc, err := f.Open()
 		if err != nil {
 			if err := w.unreadable(e.Path, err); err != nil {
@@ -341,6 +344,35 @@ func (w *walker) walkZip(prefix string, depth int, ra io.ReaderAt, size int64) e
 		}
 	}
 	return nil
+}
+
+// maxSniffs is how many zip members Inspect opens to look for nested
+// archives by content; after that, only members named like archives are
+// opened. Each look is a read of the member's first bytes, which through an
+// HTTP src is one request: a big zip with thousands of members must not
+// turn into thousands of requests. Walk reads every member regardless.
+const maxSniffs = 256
+
+// archiveExts name members that are opened even past maxSniffs.
+var archiveExts = []string{".zip", ".jar", ".war", ".apk", ".docx", ".docm", ".xlsx", ".xlsm", ".pptx", ".pptm",
+	".odt", ".ods", ".epub", ".gz", ".tgz", ".tar", ".nupkg", ".whl", ".xpi", ".crx"}
+
+// shouldSniff reports whether the zip member name is to be opened.
+func (w *walker) shouldSniff(name string) bool {
+	if w.fn != nil {
+		return true
+	}
+	w.sniffs++
+	if w.sniffs <= maxSniffs {
+		return true
+	}
+	lower := strings.ToLower(name)
+	for _, ext := range archiveExts {
+		if strings.HasSuffix(lower, ext) {
+			return true
+		}
+	}
+	return false
 }
 
 // zipFilesOK reads the end of central directory record of a zip and
