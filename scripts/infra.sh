@@ -106,6 +106,11 @@ Foreground no
 StreamMaxLength ${CLAMD_STREAM_MAX:-1000M}
 MaxScanSize ${CLAMD_STREAM_MAX:-1000M}
 MaxFileSize ${CLAMD_STREAM_MAX:-1000M}
+# Say so when a limit or encryption kept content from being scanned, instead
+# of answering OK for bytes clamd never looked at (the scanner reports these
+# as skipped, with the reason).
+AlertExceedsMax yes
+AlertEncrypted yes
 MaxThreads 8
 ReadTimeout 120
 CONF

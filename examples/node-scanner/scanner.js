@@ -22,6 +22,12 @@ const MARKER = Buffer.from(process.env.MARKER || 'INTELLIDOX-TEST-MALWARE-7f3a9c
 const MAX_SIZE = Number(process.env.MAX_SIZE || 100 * 1024 * 1024);
 const APP_PORT = Number(process.env.APP_PORT || 8090);
 const SIDECAR = `http://127.0.0.1:${process.env.DAPR_HTTP_PORT || 3500}`;
+// Dapr API token auth: the app sends DAPR_API_TOKEN to its sidecar, and
+// accepts calls only from a sidecar that sends APP_API_TOKEN. Both unset:
+// token auth is off.
+const DAPR_API_TOKEN = process.env.DAPR_API_TOKEN || '';
+const APP_API_TOKEN = process.env.APP_API_TOKEN || '';
+const sidecarHeaders = DAPR_API_TOKEN ? { 'dapr-api-token': DAPR_API_TOKEN } : {};
 // The signature version names the "signatures": change the marker, and
 // earlier results are stale.
 const SIGNATURE_VERSION = 'marker-' + crypto.createHash('sha256').update(MARKER).digest('hex').slice(0, 12);
@@ -37,7 +43,7 @@ async function sidecar(path, body) {
   try {
     res = await fetch(SIDECAR + path, {
       method: 'POST',
-      headers: { 'content-type': 'application/json' },
+      headers: { 'content-type': 'application/json', ...sidecarHeaders },
       body: JSON.stringify(body),
     });
   } catch (err) {
@@ -154,6 +160,9 @@ function reply(res, status, body) {
 const server = http.createServer((req, res) => {
   if (req.method === 'GET' && req.url === '/dapr/subscribe') return reply(res, 200, subscriptions);
   if (req.method === 'GET' && req.url === '/healthz') return reply(res, 204);
+  if (APP_API_TOKEN && req.headers['dapr-api-token'] !== APP_API_TOKEN) {
+    return reply(res, 401, { code: 'unauthorized', detail: 'Only the Dapr sidecar may call this app.' });
+  }
   if (req.method !== 'POST' || req.url !== '/events/file-extracted') return reply(res, 404, { error: 'not found' });
   const chunks = [];
   req.on('data', (c) => chunks.push(c));

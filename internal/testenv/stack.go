@@ -129,7 +129,9 @@ func StartStack(t testing.TB, opts StackOptions) *Stack {
 		a := &rf.Apps[i]
 		a.AppPort, a.DaprHTTPPort, a.DaprGRPCPort = FreePort(t), FreePort(t), FreePort(t)
 		a.MetricsPort, a.DaprInternalGRPCPort = FreePort(t), FreePort(t)
-		a.Command = append([]string{filepath.Join(bins, filepath.Base(a.Command[0]))}, a.Command[1:]...)
+		if strings.HasPrefix(a.Command[0], "../../bin/") { // the project's binaries, built for this test run
+			a.Command = append([]string{filepath.Join(bins, filepath.Base(a.Command[0]))}, a.Command[1:]...)
+		}
 		if opts.ConfigFile != "" {
 			a.ConfigFilePath = opts.ConfigFile
 		}

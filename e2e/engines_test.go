@@ -1,0 +1,111 @@
+package e2e
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/intellidox/intellidox/internal/contract"
+	"github.com/intellidox/intellidox/internal/scan/samples"
+	"github.com/intellidox/intellidox/internal/testenv"
+)
+
+// expect is one engine's expected outcome, and a substring its threats
+// must contain (when not clean).
+type expect struct {
+	outcome contract.Outcome
+	threat  string
+	detail  string // a substring of the human detail, e.g. an archive member's path
+}
+
+// TestEnginesInParallel uploads the project's samples and checks every
+// engine's result on each, and the verdict. Three engines (plus the Node.js
+// example scanner) report on each upload independently.
+func TestEnginesInParallel(t *testing.T) {
+	stack := testenv.StartStack(t, testenv.StackOptions{})
+	c := stack.Client()
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	clean := expect{outcome: contract.Clean}
+	cases := []struct {
+		name    string
+		data    []byte
+		verdict contract.Verdict
+		engines map[string]expect
+	}{
+		{"eicar.com", []byte(samples.EICAR), contract.VerdictMalicious, map[string]expect{
+			"clamav":     {outcome: contract.Malicious, threat: "IntelliDox.Test.EICAR"},
+			"yara":       {outcome: contract.Malicious, threat: "EICAR_Test_File"},
+			"reputation": {outcome: contract.Malicious, threat: "EICAR-Test-File"},
+		}},
+		{"eicar.zip", samples.EICARZip(), contract.VerdictMalicious, map[string]expect{
+			"clamav":     {outcome: contract.Malicious, threat: "IntelliDox.Test.EICAR"},
+			"yara":       {contract.Malicious, "EICAR_Test_File", "in eicar.com"}, // names the member
+			"reputation": clean,
+		}},
+		{"invoice.docm", samples.MacroDocument(), contract.VerdictSuspicious, map[string]expect{
+			"clamav": clean, "yara": {outcome: contract.Suspicious, threat: "Office_VBA_AutoExec"}, "reputation": clean,
+		}},
+		{"brochure.pdf", samples.PDFJavaScript(), contract.VerdictSuspicious, map[string]expect{
+			"clamav": clean, "yara": {outcome: contract.Suspicious, threat: "PDF_JavaScript"}, "reputation": clean,
+		}},
+		{"setup.exe", samples.PackedPE(), contract.VerdictSuspicious, map[string]expect{
+			"clamav": clean, "yara": {outcome: contract.Suspicious, threat: "PE_Packer_Sections"}, "reputation": clean,
+		}},
+		{"listed.txt", []byte(samples.HashListed), contract.VerdictMalicious, map[string]expect{
+			"clamav":     {outcome: contract.Malicious, threat: "IntelliDox.Test.HashListed"},
+			"yara":       clean,
+			"reputation": {outcome: contract.Malicious, threat: "HashListed-Test-File"},
+		}},
+		{"marker.bin", []byte("prefix " + samples.Marker + " suffix"), contract.VerdictMalicious, map[string]expect{
+			"clamav": {outcome: contract.Malicious, threat: "IntelliDox.Test.Marker"}, "yara": clean, "reputation": clean,
+			"node-marker": {outcome: contract.Malicious, threat: "Marker"},
+		}},
+		{"notes.txt", []byte(samples.Clean), contract.VerdictClean, map[string]expect{
+			"clamav": clean, "yara": clean, "reputation": clean, "node-marker": clean,
+		}},
+	}
+	ids := make([]string, len(cases))
+	for i, tc := range cases { // all in flight at once
+		up, err := c.UploadBytes(ctx, tc.name, tc.data)
+		require.NoError(t, err, tc.name)
+		ids[i] = up.ID
+	}
+	for i, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			f, err := c.Wait(ctx, ids[i])
+			require.NoError(t, err)
+			assert.Equal(t, tc.verdict, f.Verdict)
+			var scans struct{ Engines []contract.Result }
+			require.Eventually(t, func() bool { // the example engine is not required for the verdict
+				s, err := c.Scans(ctx, ids[i])
+				scans.Engines = s.Engines
+				return err == nil && len(s.Engines) >= len(tc.engines)
+			}, 30*time.Second, 50*time.Millisecond)
+			got := map[string]contract.Result{}
+			for _, r := range scans.Engines {
+				got[r.Engine] = r
+			}
+			for engine, want := range tc.engines {
+				r, ok := got[engine]
+				if !assert.True(t, ok, "no %s result", engine) {
+					continue
+				}
+				assert.Equal(t, want.outcome, r.Result, "%s: %s", engine, r.Detail)
+				if want.threat != "" {
+					assert.Contains(t, strings.Join(r.Threats, " "), want.threat, engine)
+				}
+				if want.detail != "" {
+					assert.Contains(t, r.Detail, want.detail, engine)
+				}
+				assert.NotEmpty(t, r.EngineVersion, engine)
+				assert.NotEmpty(t, r.SignatureVersion, engine)
+				assert.False(t, r.ScannedAt.IsZero(), engine)
+			}
+		})
+	}
+}
