@@ -41,6 +41,11 @@ func FuzzInspect(f *testing.F) {
 			if len(s.SHA256) != 64 || s.Size != int64(len(data)) {
 				t.Errorf("bad summary %+v", s)
 			}
+			for _, f := range s.Findings {
+				if f.Code == "parser_error" {
+					t.Errorf("a parser panicked: %s", f.Message) // recovered in production, a bug all the same
+				}
+			}
 			if _, err := json.Marshal(s.Metadata); err != nil {
 				t.Error(err)
 			}
