@@ -55,12 +55,13 @@ func TestChaosKillWorkers(t *testing.T) {
 	r.startPush()
 	for i, app := range plan {
 		r.at(moments[i])
-		processing, waiting := r.inflight(waitsFor[app])
+		processing, waiting := r.busy(waitsFor[app])
+		killed := time.Now()
 		r.stack.Launched.Kill(app, true)
 		down := r.pause(500*time.Millisecond, 3*time.Second)
 		require.NoError(t, r.stack.Launched.StartApp(app))
 		require.NoError(t, r.stack.Launched.WaitHealthy(r.ctx, app, 2*time.Minute), "%s did not come back", app)
-		r.injected("kill -9 %s and its sidecar (%d uploads processing, %d waiting for it), down %s",
+		r.injected(killed, "kill -9 %s and its sidecar (%d uploads processing, %d waiting for it), down %s",
 			app, processing, waiting, down.Round(time.Millisecond))
 	}
 	r.finish(time.Now(), nil)
@@ -78,11 +79,12 @@ func TestChaosRedisRestart(t *testing.T) {
 	r.startPush()
 	for _, m := range moments {
 		r.at(m)
-		processing, _ := r.inflight("")
+		processing, _ := r.busy("")
+		killed := time.Now()
 		redis.Kill(t)
-		down := r.pause(time.Second, 4*time.Second)
+		down := r.pause(2*time.Second, 5*time.Second)
 		redis.Start(t)
-		r.injected("kill -9 redis, restarted from its AOF after %s (%d uploads processing)", down.Round(time.Millisecond), processing)
+		r.injected(killed, "kill -9 redis, restarted from its AOF after %s (%d uploads processing)", down.Round(time.Millisecond), processing)
 	}
 	r.finish(time.Now(), nil)
 }
@@ -100,11 +102,10 @@ func TestChaosPostgresOutage(t *testing.T) {
 	var recoveries []string
 	for _, m := range moments {
 		r.at(m)
-		processing, _ := r.inflight("")
+		processing, _ := r.busy("")
 		known := r.confirmedID()
-		pg.Stop(t)
 		stopped := time.Now()
-		r.injected("pg_ctl stop -m immediate (%d uploads processing)", processing)
+		pg.Stop(t)
 		for time.Since(stopped) < 10*time.Second {
 			r.probeOutage(known, probes)
 			select {
@@ -113,11 +114,11 @@ func TestChaosPostgresOutage(t *testing.T) {
 			}
 		}
 		pg.Start(t)
-		restarted := time.Now()
-		r.injected("postgresql started again after %s", restarted.Sub(stopped).Round(time.Millisecond))
+		down := time.Since(stopped)
 		rec := r.waitRecovered(known, time.Minute)
 		recoveries = append(recoveries, rec.Round(time.Millisecond).String())
-		t.Logf("api recovered %s after postgresql came back", rec.Round(time.Millisecond))
+		r.injected(stopped, "pg_ctl stop -m immediate (%d uploads processing), started again after %s; the api served again %s later",
+			processing, down.Round(time.Millisecond), rec.Round(time.Millisecond))
 	}
 	assert.Positive(t, probes["503 database_unavailable"], "the api must answer 503 database_unavailable during the outage")
 	for k, n := range probes {
@@ -131,10 +132,10 @@ func TestChaosPostgresOutage(t *testing.T) {
 // confirmedID returns the id of a file already confirmed, or an id that
 // exists nowhere (its lookup needs the database all the same).
 func (r *run) confirmedID() string {
-	for _, it := range r.items {
-		if it.confirmed {
-			return it.id
-		}
+	r.up.mu.Lock()
+	defer r.up.mu.Unlock()
+	if len(r.up.confirmed) > 0 {
+		return r.up.confirmed[0]
 	}
 	return "00000000-0000-4000-8000-000000000000"
 }
@@ -225,22 +226,12 @@ func TestChaosClamdStop(t *testing.T) {
 	r.startPush()
 	for _, m := range moments {
 		r.at(m)
-		// Wait (briefly) for clamav work to be in flight, so the kill cuts
-		// scans off rather than hitting an idle daemon.
-		var processing, waiting int
-		for deadline := time.Now().Add(15 * time.Second); time.Now().Before(deadline); {
-			if processing, waiting = r.inflight("clamav"); waiting > 0 {
-				break
-			}
-			select {
-			case <-time.After(50 * time.Millisecond):
-			case <-r.ctx.Done():
-			}
-		}
+		processing, waiting := r.busy("clamav")
+		killed := time.Now()
 		clamd.Kill(t)
 		down := r.pause(3*time.Second, 6*time.Second)
 		clamd.Start(t)
-		r.injected("kill -9 clamd (%d uploads processing, %d waiting for clamav), restarted after %s",
+		r.injected(killed, "kill -9 clamd (%d uploads processing, %d waiting for clamav), restarted after %s",
 			processing, waiting, down.Round(time.Millisecond))
 	}
 	r.finish(time.Now(), nil)

@@ -156,19 +156,21 @@ func keepLog(t *testing.T, path string) {
 	}
 }
 
-// startPush starts uploading the workload at an even pace over cfg.flow.
+// startPush starts uploading the workload in bursts of 8 files spread over
+// cfg.flow.
 func (r *run) startPush() {
 	r.start = time.Now()
-	r.pushed = r.up.push(r.ctx, r.items, r.cfg.flow, 4)
+	r.pushed = r.up.push(r.ctx, r.items, r.cfg.flow, 8)
 }
 
-// moments spreads k fault times over the flow: one in each of k equal
-// slots, at a random point of its middle.
+// moments spreads k fault times over the first 80% of the flow (uploads
+// still arrive after each): one in each of k equal slots, at a random
+// point of its middle.
 func (r *run) moments(k int) []time.Duration {
 	if k <= 0 {
 		return nil // CHAOS_ROUNDS=0: a baseline without faults
 	}
-	slot := r.cfg.flow / time.Duration(k)
+	slot := r.cfg.flow * 8 / 10 / time.Duration(k)
 	out := make([]time.Duration, k)
 	for i := range out {
 		out[i] = slot*time.Duration(i) + time.Duration(float64(slot)*(0.15+0.7*r.rnd.Float64()))
@@ -195,24 +197,42 @@ func (r *run) pause(lo, hi time.Duration) time.Duration {
 	return d
 }
 
-func (r *run) injected(format string, args ...any) {
-	msg := fmt.Sprintf("t+%5.1fs ", time.Since(r.start).Seconds()) + fmt.Sprintf(format, args...)
+// injected records a fault injected at time at.
+func (r *run) injected(at time.Time, format string, args ...any) {
+	msg := fmt.Sprintf("t+%5.1fs ", at.Sub(r.start).Seconds()) + fmt.Sprintf(format, args...)
 	r.mu.Lock()
 	r.faults = append(r.faults, msg)
 	r.mu.Unlock()
 	r.t.Log("fault: " + msg)
 }
 
+// busy waits up to 5 s for work in flight for engine (see inflight), so
+// that a fault cuts work off rather than hitting an idle system, and
+// returns the counts at that moment.
+func (r *run) busy(engine string) (processing, waiting int) {
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		processing, waiting = r.inflight(engine)
+		if waiting > 0 || time.Now().After(deadline) || r.ctx.Err() != nil {
+			return processing, waiting
+		}
+		select {
+		case <-time.After(25 * time.Millisecond):
+		case <-r.ctx.Done():
+		}
+	}
+}
+
 // inflight counts uploads in processing, and those of them waiting for
-// engine: not extracted yet for "extractor", else verified content without
-// a result of engine (of any engine when empty).
+// engine: not extracted yet for "extractor", any for "", else verified
+// content without a result of engine.
 func (r *run) inflight(engine string) (processing, waiting int) {
 	ctx, cancel := context.WithTimeout(r.ctx, 5*time.Second)
 	defer cancel()
 	_ = r.db.QueryRow(ctx, `SELECT count(*),
-		count(*) FILTER (WHERE CASE WHEN $1 = 'extractor' THEN b.state <> 'verified'
+		count(*) FILTER (WHERE CASE WHEN $1 = 'extractor' THEN b.state <> 'verified' WHEN $1 = '' THEN true
 			ELSE b.state = 'verified' AND NOT EXISTS (
-				SELECT 1 FROM scan_results s WHERE s.sha256 = u.sha256 AND ($1 = '' OR s.engine = $1)) END)
+				SELECT 1 FROM scan_results s WHERE s.sha256 = u.sha256 AND s.engine = $1) END)
 		FROM uploads u JOIN blobs b USING (sha256) WHERE u.status = 'processing'`, engine).Scan(&processing, &waiting)
 	return processing, waiting
 }

@@ -200,6 +200,7 @@ type uploader struct {
 	mu        sync.Mutex
 	notes     []string
 	statuses  map[int]int // HTTP status → count of transient failures
+	confirmed []string    // ids confirmed so far, for probes while uploads run
 }
 
 func newUploader(c *client.Client) *uploader {
@@ -283,6 +284,9 @@ func (u *uploader) upload(ctx context.Context, it *item) error {
 		return fmt.Errorf("confirm: %w", err)
 	}
 	it.confirmed = true
+	u.mu.Lock()
+	u.confirmed = append(u.confirmed, it.id)
+	u.mu.Unlock()
 	return nil
 }
 
@@ -310,15 +314,16 @@ func (u *uploader) confirm(ctx context.Context, id string) (files.Status, error)
 	return body.Status, nil
 }
 
-// push uploads items at an even pace over d with a few concurrent clients,
-// and closes the returned channel when every item is confirmed or has
-// given up.
-func (u *uploader) push(ctx context.Context, items []*item, d time.Duration, workers int) <-chan struct{} {
+// push uploads items in bursts of burst files (a client syncing a folder)
+// spread evenly over d, each burst by as many concurrent clients, and
+// closes the returned channel when every item is confirmed or has given up.
+func (u *uploader) push(ctx context.Context, items []*item, d time.Duration, burst int) <-chan struct{} {
 	done := make(chan struct{})
 	start := time.Now()
+	bursts := (len(items) + burst - 1) / burst
 	next := make(chan *item)
 	var wg sync.WaitGroup
-	for range workers {
+	for range burst {
 		wg.Go(func() {
 			for it := range next {
 				ictx, cancel := context.WithTimeout(ctx, 3*time.Minute)
@@ -335,7 +340,7 @@ func (u *uploader) push(ctx context.Context, items []*item, d time.Duration, wor
 		defer wg.Wait()
 		defer close(next)
 		for i, it := range items {
-			at := start.Add(time.Duration(i) * d / time.Duration(len(items)))
+			at := start.Add(time.Duration(i/burst) * d / time.Duration(bursts))
 			select {
 			case <-ctx.Done():
 				return
