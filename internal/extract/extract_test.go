@@ -207,6 +207,8 @@ func TestInspectMismatch(t *testing.T) {
 		{"jpeg declared image/jpg", tc.JPEG(2, 2, nil), Options{Name: "a.jpeg", DeclaredContentType: "image/jpg"}, "", "", ""},
 		{"octet-stream says nothing", tc.JPEG(2, 2, nil), Options{DeclaredContentType: "application/octet-stream"}, "", "", ""},
 		{"exe declared x-msdownload", exeData, Options{Name: "setup.exe", DeclaredContentType: "application/x-msdownload"}, "", "", ""},
+		{"docm declared as such", tc.OOXML(tc.OOXMLOptions{VBAProject: true, MacroEnabled: true}),
+			Options{Name: "plan.docm", DeclaredContentType: "application/vnd.ms-word.document.macroEnabled.12"}, "", "", ""},
 		{"pdf declared as image", tc.PDF(tc.PDFOptions{}), Options{DeclaredContentType: "image/png"}, "content_type_mismatch", "", "declared content type image/png but content is a PDF document"},
 	}
 	for _, tt := range tests {

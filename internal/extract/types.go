@@ -251,10 +251,11 @@ func textual(base string) bool {
 // contentTypeMismatch returns the finding for a declared content type that
 // disagrees with the content, or nil. Parameters (charset) are ignored, any
 // text type matches text content, and a declared type that is a
-// specialisation of the detected one (docx declared, zip detected) matches.
-func contentTypeMismatch(declared string, mt *mimetype.MIME, desc string) *contract.Finding {
+// specialisation of the detected one (docx declared, zip detected) matches,
+// and so does the type deep analysis refined (docm).
+func contentTypeMismatch(declared string, mt *mimetype.MIME, refined, desc string) *contract.Finding {
 	base, _, err := mime.ParseMediaType(declared)
-	if err != nil || base == "" || genericContentTypes[base] {
+	if err != nil || base == "" || genericContentTypes[base] || strings.EqualFold(base, refined) {
 		return nil
 	}
 	if a, ok := contentTypeAliases[base]; ok {
@@ -311,7 +312,7 @@ func (r *result) summary(mt *mimetype.MIME, n int64, opts Options) Summary {
 		if f := extensionMismatch(opts.Name, mt, desc); f != nil {
 			fs = append(fs, *f)
 		}
-		if f := contentTypeMismatch(opts.DeclaredContentType, mt, desc); f != nil {
+		if f := contentTypeMismatch(opts.DeclaredContentType, mt, r.mime, desc); f != nil {
 			fs = append(fs, *f)
 		}
 	}
