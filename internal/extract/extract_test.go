@@ -123,6 +123,13 @@ func TestInspectFormats(t *testing.T) {
 				assert.True(t, o.HasMacros)
 				assert.Equal(t, "doc", o.Format)
 			}},
+		{"password-protected docx", tc.OLE("EncryptionInfo", "EncryptedPackage"), "application/x-ole-storage",
+			"Encrypted Microsoft Office document", func(t *testing.T, s Summary) {
+				assert.True(t, s.Metadata["office"].(*office.Info).Encrypted)
+				assert.Contains(t, codes(s.Findings), "encrypted_document")
+				s2 := inspect(t, tc.OLE("EncryptionInfo", "EncryptedPackage"), Options{Name: "secret.docx"})
+				assert.NotContains(t, codes(s2.Findings), "extension_mismatch")
+			}},
 		{"nested zip", tc.Zip(tc.File{Name: "a.txt", Body: []byte("a")}, tc.File{Name: "in.zip", Body: tc.Zip(tc.File{Name: "b.txt", Body: []byte("b")})}),
 			"application/zip", "Zip archive", func(t *testing.T, s Summary) {
 				a := s.Metadata["archive"].(*archive.Info)

@@ -6,6 +6,7 @@ import (
 
 	"github.com/gabriel-vasile/mimetype"
 
+	"github.com/intellidox/intellidox/internal/contract"
 	"github.com/intellidox/intellidox/internal/extract/archive"
 	"github.com/intellidox/intellidox/internal/extract/exe"
 	"github.com/intellidox/intellidox/internal/extract/imagemeta"
@@ -85,6 +86,10 @@ func readOLE(_ context.Context, src io.ReaderAt, size int64, _ Limits, res *resu
 		res.set("office", doc)
 		if d := doc.Description(); d != "" {
 			res.describe(d)
+		}
+		if doc.Encrypted {
+			res.finding("encrypted_document", contract.VerdictUnscanned,
+				"the Office document is password-protected: its content, macros included, cannot be inspected")
 		}
 	}
 	if err != nil {

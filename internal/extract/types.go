@@ -154,8 +154,10 @@ func init() {
 	add([]string{"image/tiff"}, ".tif", ".tiff")
 	add([]string{"image/bmp"}, ".bmp")
 	add([]string{"image/x-icon"}, ".ico")
-	add([]string{"application/zip"}, ".zip", ".docx", ".docm", ".dotx", ".dotm", ".xlsx", ".xlsm", ".xltx", ".xltm",
-		".pptx", ".pptm", ".potx", ".ppsx", ".odt", ".ods", ".odp", ".epub", ".jar", ".apk", ".kmz", ".vsdx", ".xpi", ".whl")
+	add([]string{"application/zip"}, ".zip", ".odt", ".ods", ".odp", ".epub", ".jar", ".apk", ".kmz", ".vsdx", ".xpi", ".whl")
+	// A password-protected OOXML document is an OLE file.
+	add([]string{"application/zip", "application/x-ole-storage"}, ".docx", ".docm", ".dotx", ".dotm", ".xlsx", ".xlsm",
+		".xltx", ".xltm", ".pptx", ".pptm", ".potx", ".ppsx")
 	add([]string{"application/x-ole-storage"}, ".doc", ".dot", ".xls", ".xlt", ".ppt", ".pps", ".pot", ".msi", ".msg", ".pub")
 	add([]string{"application/gzip"}, ".gz", ".tgz")
 	add([]string{"application/x-tar"}, ".tar")

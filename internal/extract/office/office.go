@@ -17,7 +17,8 @@ import (
 type Info struct {
 	// Format is the document type found inside: "docx", "docm", "xlsx",
 	// "xlsm", "pptx", "pptm" (and templates, slide shows, xlsb) for OOXML;
-	// "doc", "xls", "ppt" or "ole" (another compound file) for OLE.
+	// "doc", "xls", "ppt", "ooxml-encrypted" (a password-protected OOXML
+	// document) or "ole" (another compound file) for OLE.
 	Format    string `json:"format"`
 	Container string `json:"container"` // "ooxml" or "ole"
 	// Core and application properties (OOXML only).
@@ -27,6 +28,9 @@ type Info struct {
 	LastModifiedBy string `json:"lastModifiedBy,omitempty"`
 	Created        string `json:"created,omitempty"`
 	Modified       string `json:"modified,omitempty"`
+	// Encrypted: a password-protected OOXML document (its content, macros
+	// included, cannot be inspected).
+	Encrypted bool `json:"encrypted,omitempty"`
 	// HasMacros: a VBA project (vbaProject.bin, a macro-enabled content
 	// type, or VBA storages in an OLE file).
 	HasMacros bool `json:"hasMacros"`
@@ -67,7 +71,8 @@ func (i *Info) Description() string {
 		"ppsx": "Microsoft PowerPoint 2007+ slide show", "ppsm": "Microsoft PowerPoint 2007+ slide show, macro-enabled",
 		"potx": "Microsoft PowerPoint 2007+ template", "potm": "Microsoft PowerPoint 2007+ template, macro-enabled",
 		"doc": "Microsoft Word 97-2003 document", "xls": "Microsoft Excel 97-2003 workbook",
-		"ppt": "Microsoft PowerPoint 97-2003 presentation",
+		"ppt":             "Microsoft PowerPoint 97-2003 presentation",
+		"ooxml-encrypted": "Encrypted Microsoft Office document",
 	}[i.Format]
 	if d != "" && i.HasMacros && i.Container == "ole" {
 		d += ", with macros"

@@ -66,6 +66,8 @@ func TestReadOLE(t *testing.T) {
 		{"excel with macros", []string{"Workbook", "_VBA_PROJECT_CUR", "VBA"},
 			Info{Format: "xls", Container: "ole", HasMacros: true, MacroParts: []string{"_VBA_PROJECT_CUR", "VBA"}}},
 		{"powerpoint", []string{"PowerPoint Document", "Current User"}, Info{Format: "ppt", Container: "ole"}},
+		{"password-protected docx", []string{"EncryptionInfo", "EncryptedPackage", "\x06DataSpaces"},
+			Info{Format: "ooxml-encrypted", Container: "ole", Encrypted: true}},
 		{"many entries over several directory sectors", []string{"a", "b", "c", "d", "e", "f", "g", "h", "i", "Workbook", "k", "VBA"},
 			Info{Format: "xls", Container: "ole", HasMacros: true, MacroParts: []string{"VBA"}}},
 	}

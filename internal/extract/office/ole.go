@@ -43,6 +43,10 @@ func ReadOLE(src io.ReaderAt, size int64) (*Info, error) {
 			info.Format = "xls"
 		case "PowerPoint Document":
 			info.Format = "ppt"
+		case "EncryptedPackage":
+			// A password-protected OOXML document is an OLE file holding
+			// the encrypted package.
+			info.Format, info.Encrypted = "ooxml-encrypted", true
 		}
 		if macroStorages[n] {
 			info.HasMacros = true
