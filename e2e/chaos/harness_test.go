@@ -124,7 +124,7 @@ func newRun(t *testing.T, cfg config, fault string, opts testenv.StackOptions) *
 	ctx, cancel := context.WithTimeout(context.Background(), cfg.flow+cfg.drain+15*time.Minute)
 	t.Cleanup(cancel)
 	opts.Env = chaosEnv(opts.Env)
-	stack := testenv.StartStack(t, opts)
+	stack := startStack(t, opts)
 	t.Cleanup(func() { keepLog(t, stack.LogPath) })
 	db, err := pgxpool.New(ctx, stack.DB)
 	require.NoError(t, err)
