@@ -139,7 +139,7 @@ func (s *Stack) startProcess(id string, sidecar bool) error {
 	go func() {
 		defer s.wg.Done()
 		prefix(s.opts.Log, name, out)
-		_ = cmd.Wait()
+		p.err = cmd.Wait()
 		close(p.done)
 	}()
 	return nil
@@ -148,6 +148,7 @@ func (s *Stack) startProcess(id string, sidecar bool) error {
 type process struct {
 	pid  int
 	done chan struct{}
+	err  error // how it exited, once done is closed
 }
 
 func (p *process) running() bool {
@@ -247,8 +248,10 @@ func (s *Stack) WaitHealthy(ctx context.Context, id string, timeout time.Duratio
 				return nil
 			}
 		}
-		if !s.Running(id) || !s.Running(id+".daprd") {
-			return fmt.Errorf("%s exited before becoming healthy; see its log lines above", id)
+		for _, name := range []string{id, id + ".daprd"} {
+			if !s.Running(name) {
+				return fmt.Errorf("%s exited before becoming healthy (%v); see its log lines", name, s.exitErr(name))
+			}
 		}
 		select {
 		case <-ctx.Done():
@@ -278,6 +281,17 @@ func (s *Stack) Pids() map[string]int {
 		}
 	}
 	return out
+}
+
+func (s *Stack) exitErr(name string) error {
+	s.mu.Lock()
+	p := s.proc[name]
+	s.mu.Unlock()
+	if p == nil {
+		return errors.New("never started")
+	}
+	<-p.done
+	return p.err
 }
 
 // Running reports whether the named process (appID or appID+".daprd") runs.

@@ -127,8 +127,6 @@ func StartStack(t testing.TB, opts StackOptions) *Stack {
 	}
 	for i := range rf.Apps {
 		a := &rf.Apps[i]
-		a.AppPort, a.DaprHTTPPort, a.DaprGRPCPort = FreePort(t), FreePort(t), FreePort(t)
-		a.MetricsPort, a.DaprInternalGRPCPort = FreePort(t), FreePort(t)
 		if strings.HasPrefix(a.Command[0], "../../bin/") { // the project's binaries, built for this test run
 			a.Command = append([]string{filepath.Join(bins, filepath.Base(a.Command[0]))}, a.Command[1:]...)
 		}
@@ -141,14 +139,31 @@ func StartStack(t testing.TB, opts StackOptions) *Stack {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	defer cancel()
 	lopts := launch.Options{Daprd: daprd, Env: env, Log: logf, DaprLogLevel: "info",
 		ResourcesPaths: opts.ResourcesPaths, TokenAuth: true}
-	st, err := launch.Start(ctx, rf, lopts)
-	if err != nil {
-		logf.Close()
-		t.Fatalf("start stack: %v\n%s", err, tail(s.LogPath, 80))
+	// Free ports are free when picked, not necessarily when a sidecar binds
+	// them a moment later (other test packages run at the same time): a
+	// start that fails is tried again on fresh ports. A real fault fails
+	// every attempt, and the log keeps them all.
+	var st *launch.Stack
+	for attempt := 1; ; attempt++ {
+		for i := range rf.Apps {
+			a := &rf.Apps[i]
+			a.AppPort, a.DaprHTTPPort, a.DaprGRPCPort = FreePort(t), FreePort(t), FreePort(t)
+			a.MetricsPort, a.DaprInternalGRPCPort = FreePort(t), FreePort(t)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+		st, err = launch.Start(ctx, rf, lopts)
+		cancel()
+		if err == nil {
+			break
+		}
+		if attempt == 3 {
+			logf.Close()
+			t.Fatalf("start stack: %v\n%s", err, tail(s.LogPath, 120))
+		}
+		t.Logf("start stack, attempt %d: %v; retrying on fresh ports", attempt, err)
+		fmt.Fprintf(logf, "----- attempt %d failed: %v -----\n", attempt, err)
 	}
 	s.Launched, s.runFile, s.opts = st, rf, lopts
 	t.Cleanup(func() {
