@@ -134,7 +134,8 @@ func is(mt *mimetype.MIME, typ string) bool {
 // have. A detected type matches when it or an ancestor in mimetype's tree
 // is listed, so "text/plain" accepts every text format and
 // "application/zip" every zip-based one. Extensions not listed here are
-// never reported as mismatched.
+// never reported as mismatched, and neither are ambiguous ones (.ts is
+// TypeScript and MPEG transport streams, .pub Publisher and SSH keys).
 var extTypes = map[string][]string{}
 
 func init() {
@@ -146,7 +147,7 @@ func init() {
 	add([]string{"application/pdf"}, ".pdf")
 	add([]string{"text/plain"}, ".txt", ".text", ".csv", ".tsv", ".log", ".md", ".markdown", ".json", ".xml",
 		".html", ".htm", ".xhtml", ".js", ".mjs", ".css", ".yaml", ".yml", ".ini", ".cfg", ".conf", ".toml",
-		".sh", ".bash", ".py", ".rb", ".pl", ".php", ".sql", ".svg", ".rtf", ".ics", ".vcf", ".eml", ".srt", ".go", ".c", ".h", ".java", ".ts")
+		".sh", ".bash", ".py", ".rb", ".pl", ".php", ".sql", ".svg", ".rtf", ".ics", ".vcf", ".eml", ".srt", ".go", ".c", ".h", ".java")
 	add([]string{"image/jpeg"}, ".jpg", ".jpeg", ".jpe", ".jfif")
 	add([]string{"image/png"}, ".png")
 	add([]string{"image/gif"}, ".gif")
@@ -158,7 +159,10 @@ func init() {
 	// A password-protected OOXML document is an OLE file.
 	add([]string{"application/zip", "application/x-ole-storage"}, ".docx", ".docm", ".dotx", ".dotm", ".xlsx", ".xlsm",
 		".xltx", ".xltm", ".pptx", ".pptm", ".potx", ".ppsx")
-	add([]string{"application/x-ole-storage"}, ".doc", ".dot", ".xls", ".xlt", ".ppt", ".pps", ".pot", ".msi", ".msg", ".pub")
+	add([]string{"application/x-ole-storage"}, ".ppt", ".pps", ".pot", ".msi", ".msg")
+	// Word saves RTF under .doc, web applications export HTML or CSV
+	// under .xls, and .dot is also Graphviz source.
+	add([]string{"application/x-ole-storage", "text/plain"}, ".doc", ".dot", ".xls", ".xlt")
 	add([]string{"application/gzip"}, ".gz", ".tgz")
 	add([]string{"application/x-tar"}, ".tar")
 	add([]string{"application/x-7z-compressed"}, ".7z")

@@ -35,8 +35,9 @@ type Info struct {
 	NestingDepth int `json:"nestingDepth"`
 	// EncryptedEntries counts encrypted members, at every level.
 	EncryptedEntries int `json:"encryptedEntries"`
-	// PathTraversal is true if any member name or link target could write
-	// outside the extraction directory ("..", absolute paths, drive letters).
+	// PathTraversal is true if any member could be written outside the
+	// extraction directory: "..", absolute paths, drive letters, or a path
+	// under a link that points outside.
 	PathTraversal bool `json:"pathTraversal"`
 	// Entries lists the first MaxListedEntries members, at every level, in
 	// the order visited; EntriesTruncated says that there were more.
@@ -54,8 +55,10 @@ type Entry struct {
 	Dir            bool   `json:"dir,omitempty"`
 	Encrypted      bool   `json:"encrypted,omitempty"`
 	// Flags name what is notable about the member: "dotdot", "absolute",
-	// "driveLetter" (path traversal), "symlink", "hardlink", "linkEscapes"
-	// (a link pointing outside the archive), "archive" (a nested archive that
+	// "driveLetter", "throughLink" (path traversal: the last is a member
+	// written under a link that points outside the archive), "symlink",
+	// "hardlink", "linkEscapes" (a link pointing outside the archive, common
+	// and harmless on its own in system tarballs), "archive" (a nested archive that
 	// was opened), "notInspected" (a member whose content could not be read:
 	// unsupported compression, a limit).
 	Flags []string `json:"flags,omitempty"`
@@ -163,12 +166,13 @@ type walker struct {
 	lim      Limits
 	fileSize int64 // the size of the top-level file, for ratios
 
-	entries      int   // members visited, all levels
-	decompressed int64 // bytes out of decompressors, all levels
-	declared     int64 // uncompressed bytes declared by zip and 7z directories, all levels
-	buffered     int64 // bytes now held for nested zips
-	depth        int   // deepest level opened
-	sniffs       int   // zip members opened by Inspect to look for nested archives
+	entries      int             // members visited, all levels
+	decompressed int64           // bytes out of decompressors, all levels
+	declared     int64           // uncompressed bytes declared by zip and 7z directories, all levels
+	buffered     int64           // bytes now held for nested zips
+	depth        int             // deepest level opened
+	sniffs       int             // zip members opened by Inspect to look for nested archives
+	escapes      map[string]bool // tar links pointing outside the archive, by path
 
 	info     *Info                                   // Inspect: what to fill in; nil for Walk
 	fn       func(path string, body io.Reader) error // Walk: the callback; nil for Inspect
@@ -213,7 +217,7 @@ func (w *walker) entry(e Entry, depth int) bool {
 		w.finding(CodeEncrypted, contract.VerdictUnscanned, "the archive has encrypted members (%s), whose content cannot be inspected", e.Path)
 	}
 	for _, f := range e.Flags {
-		if f == "dotdot" || f == "absolute" || f == "driveLetter" || f == "linkEscapes" {
+		if f == "dotdot" || f == "absolute" || f == "driveLetter" || f == "throughLink" {
 			w.finding(CodePathTraversal, contract.VerdictSuspicious,
 				"member %q would be extracted outside the target directory", e.Path)
 			break

@@ -137,13 +137,16 @@ func TestInspectLimits(t *testing.T) {
 				assert.Equal(t, []string{"driveLetter"}, entry(t, info, `C:\Windows\evil.dll`).Flags)
 				assert.Empty(t, entry(t, info, "fine/..hidden").Flags)
 			}},
-		{name: "tar symlink escaping", data: tc.TarGz(tc.File{Name: "a/link", Link: "../../etc/passwd"},
-			tc.File{Name: "a/ok", Link: "../b"}, tc.File{Name: "b", Body: []byte("b")}),
+		{name: "tar written through an escaping symlink", data: tc.TarGz(tc.File{Name: "a/link", Link: "../../etc"},
+			tc.File{Name: "a/ok", Link: "../b"}, tc.File{Name: "b", Body: []byte("b")},
+			tc.File{Name: "a/link/cron.d/job", Body: []byte("* * * * * root sh")}),
 			code: CodePathTraversal, effect: contract.VerdictSuspicious,
 			check: func(t *testing.T, info *Info) {
 				assert.Equal(t, "tar.gz", info.Format)
+				assert.True(t, info.PathTraversal)
 				assert.Equal(t, []string{"symlink", "linkEscapes"}, entry(t, info, "a/link").Flags)
 				assert.Equal(t, []string{"symlink"}, entry(t, info, "a/ok").Flags)
+				assert.Equal(t, []string{"throughLink"}, entry(t, info, "a/link/cron.d/job").Flags)
 			}},
 		{name: "encrypted entry", data: tc.Zip(tc.File{Name: "secret.docx", Body: []byte("\x8a\x1f garbage"), Encrypted: true},
 			tc.File{Name: "plain.txt", Body: []byte("p")}),
@@ -457,4 +460,15 @@ func TestInspectSniffsABoundedNumberOfMembers(t *testing.T) {
 		return nil
 	}))
 	assert.Equal(t, []string{"hidden.dat/x", "named.zip/x"}, got)
+}
+
+func TestEscapingLinkAloneIsNotTraversal(t *testing.T) {
+	// System tarballs are full of absolute symlinks (/etc/alternatives/...):
+	// only writing through one is an attack.
+	data := tc.TarGz(tc.File{Name: "usr/bin/editor", Link: "/etc/alternatives/editor"}, tc.File{Name: "usr/bin/x", Body: []byte("x")})
+	info, fs := inspect(t, data, Limits{})
+	require.NotNil(t, info)
+	assert.False(t, info.PathTraversal)
+	assert.Empty(t, fs)
+	assert.Equal(t, []string{"symlink", "linkEscapes"}, entry(t, info, "usr/bin/editor").Flags)
 }

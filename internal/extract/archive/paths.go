@@ -58,7 +58,25 @@ func linkEscapes(name, target string) bool {
 func traversal(flags []string) bool {
 	for _, f := range flags {
 		switch f {
-		case "dotdot", "absolute", "driveLetter", "linkEscapes":
+		case "dotdot", "absolute", "driveLetter", "throughLink":
+			return true
+		}
+	}
+	return false
+}
+
+// maxEscapes bounds the escaping links remembered per file.
+const maxEscapes = 10_000
+
+// underLink reports whether a member path lies under one of the links in
+// escapes: extracting it would write through the link, outside the target.
+func underLink(escapes map[string]bool, p string) bool {
+	if len(escapes) == 0 {
+		return false
+	}
+	p = strings.TrimPrefix(strings.ReplaceAll(p, `\`, "/"), "./")
+	for i := 0; i < len(p); i++ {
+		if p[i] == '/' && escapes[strings.TrimSuffix(p[:i], "/")] {
 			return true
 		}
 	}

@@ -422,6 +422,9 @@ func (w *walker) walkTar(prefix string, depth int, r io.Reader) error {
 			return nil
 		}
 		e := Entry{Path: prefix + hdr.Name, Size: hdr.Size, Flags: pathFlags(hdr.Name)}
+		if underLink(w.escapes, prefix+strings.TrimPrefix(hdr.Name, "./")) {
+			e.Flags = append(e.Flags, "throughLink")
+		}
 		switch hdr.Typeflag {
 		case tar.TypeDir:
 			e.Dir = true
@@ -433,6 +436,12 @@ func (w *walker) walkTar(prefix string, depth int, r io.Reader) error {
 			e.Flags = append(e.Flags, f)
 			if linkEscapes(hdr.Name, hdr.Linkname) {
 				e.Flags = append(e.Flags, "linkEscapes")
+				if hdr.Typeflag == tar.TypeSymlink && len(w.escapes) < maxEscapes {
+					if w.escapes == nil {
+						w.escapes = map[string]bool{}
+					}
+					w.escapes[prefix+strings.TrimSuffix(strings.TrimPrefix(hdr.Name, "./"), "/")] = true
+				}
 			}
 		}
 		regular := hdr.Typeflag == tar.TypeReg || hdr.Typeflag == 0 || hdr.Typeflag == tar.TypeGNUSparse
