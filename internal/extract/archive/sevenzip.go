@@ -120,6 +120,22 @@ func (r *reader7z) bytes(n uint64) []byte {
 	return b
 }
 
+// uint16 and uint32 read little-endian integers; past the end they
+// return 0 and set err.
+func (r *reader7z) uint16() uint16 {
+	if b := r.bytes(2); b != nil {
+		return binary.LittleEndian.Uint16(b)
+	}
+	return 0
+}
+
+func (r *reader7z) uint32() uint32 {
+	if b := r.bytes(4); b != nil {
+		return binary.LittleEndian.Uint32(b)
+	}
+	return 0
+}
+
 // number reads a 7z NUMBER: the leading one bits of the first byte say how
 // many bytes follow.
 func (r *reader7z) number() uint64 {
@@ -433,7 +449,7 @@ func (r *reader7z) filesInfo() []file7z {
 			for i := range files {
 				var u []uint16
 				for data.err == nil {
-					c := binary.LittleEndian.Uint16(data.bytes(2))
+					c := data.uint16()
 					if data.err != nil || c == 0 {
 						break
 					}
@@ -454,7 +470,7 @@ func (r *reader7z) filesInfo() []file7z {
 			}
 			for i := range files {
 				if all != 0 || def[i] {
-					if attr := binary.LittleEndian.Uint32(data.bytes(4)); data.err == nil && attr&0x10 != 0 {
+					if attr := data.uint32(); data.err == nil && attr&0x10 != 0 {
 						files[i].dir = true
 					}
 				}
