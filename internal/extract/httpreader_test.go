@@ -3,6 +3,7 @@ package extract
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"math/rand/v2"
 	"net/http"
@@ -14,6 +15,9 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/intellidox/intellidox/internal/extract/exe"
+	tc "github.com/intellidox/intellidox/internal/extract/internal/testcorpus"
 )
 
 // rangeServer serves data with http.ServeContent, which honours Range, and
@@ -143,4 +147,26 @@ func TestHTTPReaderAtErrors(t *testing.T) {
 
 	_, err = r.ReadAt(p, -1)
 	assert.Error(t, err)
+}
+
+func TestHTTPReaderAtServesDebugPE(t *testing.T) {
+	// debug/pe reads headers, section table and import tables in many small
+	// reads; through the block cache they cost a few requests.
+	imports := map[string][]string{}
+	for i := range 20 {
+		for j := range 30 {
+			dll := fmt.Sprintf("LIB%02d.dll", i)
+			imports[dll] = append(imports[dll], fmt.Sprintf("Function%02d_%02d", i, j))
+		}
+	}
+	data := tc.PE(tc.PEOptions{Imports: imports, Text: 4 << 20}) // imports 4 MiB after the headers
+	srv, hits := rangeServer(t, data)
+	info, err := exe.Read(NewHTTPReaderAt(srv.Client(), srv.URL, int64(len(data))), int64(len(data)))
+	require.NoError(t, err)
+	assert.Equal(t, 600, info.ImportsCount)
+	require.NotNil(t, info.Sections[0].Entropy, "the whole .text was read for its entropy")
+	// Headers, 4 MiB of .text read sequentially (read-ahead doubles up to
+	// 2 MiB a request), and the import section.
+	assert.LessOrEqual(t, hits.Load(), int64(12), "%d requests", hits.Load())
+	t.Logf("%d requests for a %d-byte PE", hits.Load(), len(data))
 }

@@ -14,6 +14,7 @@ type PEOptions struct {
 	Imports map[string][]string // DLL → imported functions
 	Signed  bool                // a certificate table (a dummy WIN_CERTIFICATE)
 	Entry   uint32              // AddressOfEntryPoint, default 0x1000
+	Text    int                 // size of the .text section, default 64 bytes
 }
 
 // PE returns a minimal but well-formed PE image with a .text and an .idata
@@ -35,8 +36,9 @@ func PE(o PEOptions) []byte {
 	headers := 0x40 + 4 + 20 + optSize + 2*40
 	sizeOfHeaders := align(headers, fileAlign)
 
-	// .idata laid out at RVA 0x2000.
-	const idataRVA = 0x2000
+	text := bytes.Repeat([]byte{0xc3}, max(o.Text, 0x40)) // ret
+	// .idata laid out after .text.
+	idataRVA := 0x1000 + align(len(text), sectAlign)
 	dlls := make([]string, 0, len(o.Imports))
 	for d := range o.Imports {
 		dlls = append(dlls, d)
@@ -81,7 +83,6 @@ func PE(o PEOptions) []byte {
 		idata = append(idata, d...)
 		idata = append(idata, 0)
 	}
-	text := bytes.Repeat([]byte{0xc3}, 0x40) // ret
 	textRaw, idataRaw := align(len(text), fileAlign), align(max(len(idata), 1), fileAlign)
 	textOff, idataOff := sizeOfHeaders, sizeOfHeaders+textRaw
 	end := idataOff + idataRaw
@@ -113,13 +114,13 @@ func PE(o PEOptions) []byte {
 		le.PutUint16(opt[0:], 0x10b)
 		le.PutUint32(opt[16:], o.Entry)
 		le.PutUint32(opt[20:], 0x1000)
-		le.PutUint32(opt[24:], idataRVA)
+		le.PutUint32(opt[24:], uint32(idataRVA))
 		le.PutUint32(opt[28:], 0x400000)
 		le.PutUint32(opt[32:], sectAlign)
 		le.PutUint32(opt[36:], fileAlign)
 		le.PutUint16(opt[40:], 6)
 		le.PutUint16(opt[48:], 6)
-		le.PutUint32(opt[56:], 0x3000)
+		le.PutUint32(opt[56:], uint32(idataRVA+0x1000))
 		le.PutUint32(opt[60:], uint32(sizeOfHeaders))
 		le.PutUint16(opt[68:], subsystem)
 		le.PutUint32(opt[72:], 0x100000)
@@ -137,7 +138,7 @@ func PE(o PEOptions) []byte {
 		le.PutUint32(opt[36:], fileAlign)
 		le.PutUint16(opt[40:], 6)
 		le.PutUint16(opt[48:], 6)
-		le.PutUint32(opt[56:], 0x3000)
+		le.PutUint32(opt[56:], uint32(idataRVA+0x1000))
 		le.PutUint32(opt[60:], uint32(sizeOfHeaders))
 		le.PutUint16(opt[68:], subsystem)
 		le.PutUint64(opt[72:], 0x100000)
@@ -148,7 +149,7 @@ func PE(o PEOptions) []byte {
 		dd = opt[112:]
 	}
 	if len(dlls) > 0 {
-		le.PutUint32(dd[8:], idataRVA) // import directory
+		le.PutUint32(dd[8:], uint32(idataRVA)) // import directory
 		le.PutUint32(dd[12:], uint32(descSize))
 	}
 	sect := out[0x58+optSize:]
