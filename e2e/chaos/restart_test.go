@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/intellidox/intellidox/internal/contract"
+	"github.com/intellidox/intellidox/internal/scan"
 	"github.com/intellidox/intellidox/internal/testenv"
 )
 
@@ -50,6 +51,16 @@ func TestChaosRulesChangedWhileScannerDown(t *testing.T) {
 	f, err := r.c.Wait(ctx, up.ID)
 	require.NoError(t, err)
 	require.Equal(t, contract.VerdictClean, f.Verdict)
+	// The running scanner has recorded the version it announced.
+	key := "scanresults||" + scan.VersionKey("yara")
+	for deadline := time.Now().Add(time.Minute); ; {
+		n, err := redisDo(r.stack.Redis, "EXISTS", key)
+		if err == nil && n == int64(1) {
+			break
+		}
+		require.True(t, time.Now().Before(deadline), "scanner-yara never stored %s", key)
+		time.Sleep(100 * time.Millisecond) // polling a condition, with a deadline
+	}
 
 	r.stack.Launched.Kill("scanner-yara", true)
 	rule := fmt.Sprintf("rule Chaos_New_Rule\n{\n    meta:\n        severity = \"malicious\"\n    strings:\n        $m = %q\n    condition:\n        $m\n}\n", marker)
