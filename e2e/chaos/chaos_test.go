@@ -59,12 +59,33 @@ func TestChaosKillWorkers(t *testing.T) {
 		killed := time.Now()
 		r.stack.Launched.Kill(app, true)
 		down := r.pause(500*time.Millisecond, 3*time.Second)
-		require.NoError(t, r.stack.Launched.StartApp(app))
-		require.NoError(t, r.stack.Launched.WaitHealthy(r.ctx, app, 2*time.Minute), "%s did not come back", app)
+		r.restart(app)
 		r.injected(killed, "kill -9 %s and its sidecar (%d uploads processing, %d waiting for it), down %s",
 			app, processing, waiting, down.Round(time.Millisecond))
 	}
 	r.finish(time.Now(), nil)
+}
+
+// restart starts app and its sidecar again and waits until they are
+// healthy. If one exits at once (another process took one of its fixed
+// ports while it was down, which a busy machine's outgoing connections can
+// do), it tries again a few times.
+func (r *run) restart(app string) {
+	t := r.t
+	t.Helper()
+	for n := 1; ; n++ {
+		require.NoError(t, r.stack.Launched.StartApp(app))
+		err := r.stack.Launched.WaitHealthy(r.ctx, app, 2*time.Minute)
+		if err == nil {
+			return
+		}
+		if n == 3 || !strings.Contains(err.Error(), "exited") {
+			t.Fatalf("%s did not come back: %v", app, err)
+		}
+		t.Logf("%s did not come back (%v); starting it again", app, err)
+		r.stack.Launched.Kill(app, true)
+		r.pause(time.Second, time.Second)
+	}
 }
 
 // TestChaosRedisRestart crashes Redis (SIGKILL) mid-run and starts it again
