@@ -193,6 +193,13 @@ func isInfo(d dict) bool {
 
 // value parses the value starting with token t.
 func (s *scanner) value(l *lexer, t token, depth int) any {
+	if depth > maxDepth && (t.kind == tDictOpen || t.kind == tArrayOpen) {
+		// Deeper than anything real: skip it without recursing, so that
+		// a file of a billion "[" cannot overflow the stack (a fatal,
+		// unrecoverable error in Go).
+		skipNested(l)
+		return nil
+	}
 	switch t.kind {
 	case tName:
 		return name(t.s)
@@ -258,6 +265,26 @@ func (s *scanner) value(l *lexer, t token, depth int) any {
 		return keyword(t.s)
 	}
 	return nil
+}
+
+// skipNested consumes tokens until the array or dictionary just opened is
+// closed (or the input ends), counting nesting iteratively.
+func skipNested(l *lexer) {
+	for open := 1; open > 0; {
+		switch t := l.token(); t.kind {
+		case tEOF:
+			return
+		case tDictOpen, tArrayOpen:
+			open++
+		case tDictClose, tArrayClose:
+			open--
+		case tKeyword:
+			if t.s == "stream" || t.s == "endobj" || t.s == "obj" {
+				l.push(t)
+				return
+			}
+		}
+	}
 }
 
 // visit inspects a dictionary and everything inside it.

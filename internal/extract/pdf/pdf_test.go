@@ -85,6 +85,12 @@ func TestScanDamaged(t *testing.T) {
 		assert.NotPanics(t, func() { scan(data) })
 	}
 	assert.True(t, scan([]byte("not a pdf at all")).Damaged)
+
+	// Nesting deep enough to overflow a recursive parser's stack.
+	deep := append([]byte("%PDF-1.7\n1 0 obj "), bytes.Repeat([]byte("[<</A"), 4<<20)...)
+	deep = append(deep, "\nendobj\n2 0 obj <</Type/Catalog/OpenAction 3 0 R>> endobj"...)
+	got = scan(deep)
+	assert.True(t, got.HasAutoAction, "objects after the deep one are still read")
 }
 
 func TestScanInflateBudget(t *testing.T) {
