@@ -3,6 +3,8 @@ package office
 import (
 	"archive/zip"
 	"bytes"
+	"encoding/binary"
+	"runtime"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -96,4 +98,19 @@ func TestReadOLEDamaged(t *testing.T) {
 	assert.Error(t, err)
 	require.NotNil(t, got)
 	assert.True(t, got.HasMacros)
+}
+
+func TestReadOLEDIFATLoopIsBounded(t *testing.T) {
+	// A DIFAT chain that loops on itself in a large file must not grow
+	// memory with the file: the FAT of a file has a known maximum size.
+	data := make([]byte, 16<<20)
+	copy(data, tc.OLE("WordDocument", "Macros"))
+	binary.LittleEndian.PutUint32(data[68:], 0)      // the DIFAT starts at sector 0 (the FAT)...
+	binary.LittleEndian.PutUint32(data[512+508:], 0) // ...whose last entry points back to it
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	_, _ = ReadOLE(bytes.NewReader(data), int64(len(data)))
+	runtime.ReadMemStats(&after)
+	assert.Less(t, after.TotalAlloc-before.TotalAlloc, uint64(4<<20))
 }

@@ -81,8 +81,11 @@ func oleNames(src io.ReaderAt, size int64) ([]string, error) {
 	for i := range 109 {
 		c.difat = append(c.difat, le.Uint32(hdr[76+4*i:]))
 	}
+	// A file of nsect sectors needs at most this many FAT sectors: a longer
+	// DIFAT (a loop, a lie) would only grow memory.
+	maxFAT := nsect/(ss/4) + 2
 	next := le.Uint32(hdr[68:])
-	for seen := int64(0); next <= maxRegSect && seen < nsect; seen++ {
+	for next <= maxRegSect && int64(len(c.difat)) < maxFAT {
 		b, err := c.sector(next)
 		if err != nil {
 			break
