@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -44,6 +45,7 @@ type StackOptions struct {
 	Redis          string            // use this Redis instead of a private one
 	DatabaseURL    string            // use this database instead of a fresh one on the shared server
 	ConfigFile     string            // Dapr Configuration for every sidecar instead of components/config.yaml
+	Apps           []string          // start only these app-ids of dapr.yaml; every app when empty
 }
 
 var (
@@ -85,6 +87,9 @@ func StartStack(t testing.TB, opts StackOptions) *Stack {
 	rf, err := launch.Load(filepath.Join(root, "dapr.yaml"))
 	if err != nil {
 		t.Fatal(err)
+	}
+	if len(opts.Apps) > 0 {
+		rf.Apps = slices.DeleteFunc(rf.Apps, func(a launch.App) bool { return !slices.Contains(opts.Apps, a.AppID) })
 	}
 	s := &Stack{Redis: opts.Redis, DB: opts.DatabaseURL}
 	if s.DB == "" {

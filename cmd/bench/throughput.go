@@ -1,0 +1,143 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/intellidox/intellidox/internal/client"
+)
+
+// doneWatcher learns when files reach a final status by polling the api's
+// database: cheaper for the system under test than an event stream or a
+// GET per file, so the throughput steps measure the pipeline, not the
+// watching. The end time is the verdict transaction's own timestamp.
+type doneWatcher struct {
+	pool *pgxpool.Pool
+	mu   sync.Mutex
+	wait map[string]chan time.Time
+}
+
+func newDoneWatcher(ctx context.Context, databaseURL string) (*doneWatcher, error) {
+	pool, err := pgxpool.New(ctx, databaseURL)
+	if err != nil {
+		return nil, err
+	}
+	w := &doneWatcher{pool: pool, wait: map[string]chan time.Time{}}
+	go w.run(ctx)
+	return w, nil
+}
+
+// watch returns a channel that receives the time file id was done.
+func (w *doneWatcher) watch(id string) <-chan time.Time {
+	ch := make(chan time.Time, 1)
+	w.mu.Lock()
+	w.wait[id] = ch
+	w.mu.Unlock()
+	return ch
+}
+
+func (w *doneWatcher) forget(id string) {
+	w.mu.Lock()
+	delete(w.wait, id)
+	w.mu.Unlock()
+}
+
+func (w *doneWatcher) run(ctx context.Context) {
+	t := time.NewTicker(10 * time.Millisecond)
+	defer t.Stop()
+	defer w.pool.Close()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		w.mu.Lock()
+		ids := make([]string, 0, len(w.wait))
+		for id := range w.wait {
+			ids = append(ids, id)
+		}
+		w.mu.Unlock()
+		if len(ids) == 0 {
+			continue
+		}
+		rows, err := w.pool.Query(ctx, `SELECT id::text, updated_at FROM uploads
+			WHERE id = ANY($1::uuid[]) AND status IN ('done', 'rejected')`, ids)
+		if err != nil {
+			continue
+		}
+		for rows.Next() {
+			var id string
+			var at time.Time
+			if rows.Scan(&id, &at) != nil {
+				continue
+			}
+			w.mu.Lock()
+			ch := w.wait[id]
+			delete(w.wait, id)
+			w.mu.Unlock()
+			if ch != nil {
+				ch <- at
+			}
+		}
+		rows.Close()
+	}
+}
+
+// flowResult is one file of a closed-loop step.
+type flowResult struct {
+	confirmed, done time.Time
+	err             error
+}
+
+// closedLoop keeps conc files in flight for warm+dur: each worker stages a
+// fresh file of size bytes, confirms it, waits for its verdict, and starts
+// the next. It returns every file's times.
+func closedLoop(ctx context.Context, tgt Target, w *doneWatcher, size, conc int, total time.Duration) []flowResult {
+	var mu sync.Mutex
+	var out []flowResult
+	stop := time.Now().Add(total)
+	var wg sync.WaitGroup
+	for k := range conc {
+		wg.Go(func() {
+			c := tgt.Client()
+			for i := 0; time.Now().Before(stop) && ctx.Err() == nil; i++ {
+				r := oneFlow(ctx, c, w, fmt.Sprintf("tp-%d-%d.bin", k, i), randomContent(size))
+				mu.Lock()
+				out = append(out, r)
+				mu.Unlock()
+				if r.err != nil {
+					time.Sleep(50 * time.Millisecond)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	return out
+}
+
+func oneFlow(ctx context.Context, c *client.Client, w *doneWatcher, name string, data []byte) flowResult {
+	id, err := stage(ctx, c, name, data)
+	if err != nil {
+		return flowResult{err: err}
+	}
+	ch := w.watch(id)
+	start := time.Now()
+	if err := c.Confirm(ctx, id); err != nil {
+		w.forget(id)
+		return flowResult{err: fmt.Errorf("confirm: %w", err)}
+	}
+	select {
+	case at := <-ch:
+		return flowResult{confirmed: start, done: at}
+	case <-time.After(2 * time.Minute):
+		w.forget(id)
+		return flowResult{confirmed: start, err: fmt.Errorf("file %s: no verdict after 2 minutes", id)}
+	case <-ctx.Done():
+		return flowResult{confirmed: start, err: ctx.Err()}
+	}
+}
