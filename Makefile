@@ -45,6 +45,20 @@ test: infra ## Run every test: unit, integration, end-to-end on local and AWS-em
 	@echo "test: the end-to-end suite again on components/aws (SNS/SQS, DynamoDB, S3 on the moto emulator)"
 	@E2E_PROFILE=aws $(GO) test -race -shuffle=on -count=1 -timeout 20m ./e2e
 
+.PHONY: bench
+bench: infra ## Benchmark a private stack; writes docs/BENCHMARKS.md and docs/benchmarks.json (about 10 min)
+	@echo "bench: go test -tags bench ./cmd/bench (its own PostgreSQL, Redis, versitygw, clamd and sidecars on free ports)"
+	@$(GO) test -tags bench -run '^TestSuite$$' -count=1 -timeout 15m -v ./cmd/bench
+
+# Compare two commits: `make bench-micro` on each, then
+# `go run golang.org/x/perf/cmd/benchstat@latest .bench/micro-OLD.txt .bench/micro-NEW.txt`.
+BENCH_MICRO ?= .bench/micro-$(shell git rev-parse --short HEAD 2>/dev/null || echo wip).txt
+.PHONY: bench-micro
+bench-micro: ## Go benchmarks of the hot paths, 6 runs each, into .bench/ for benchstat
+	@mkdir -p .bench
+	@echo "bench-micro: go test -bench → $(BENCH_MICRO)"
+	@$(GO) test -run '^$$' -bench . -benchmem -count 6 ./internal/extract ./internal/verdict ./internal/contract ./internal/scan/clamav | tee $(BENCH_MICRO)
+
 .PHONY: lint
 lint: ## gofmt, go vet and the web app's type check
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); exit 1; }
