@@ -58,6 +58,8 @@ type Info struct {
 const (
 	maxDepth       = 64      // nesting of arrays and dictionaries kept
 	maxItems       = 10_000  // entries kept per array or dictionary
+	maxKept        = 100_000 // values kept per object, all levels together
+	maxKeptBytes   = 4 << 20 // string and name bytes kept per object
 	maxObjects     = 1 << 20 // objects parsed
 	maxInfoStrings = 10_000  // indirect string objects remembered for /Info
 )
@@ -112,6 +114,30 @@ type scanner struct {
 	catalogV  string
 	budget    int64 // bytes object streams may still inflate to
 	objects   int
+	// What the object being parsed may still keep in memory: the rest is
+	// parsed and dropped, so that memory stays proportional to these caps
+	// and not to the file.
+	kept, keptBytes int
+}
+
+// keep reports whether a value of n bytes may be kept, and accounts for it.
+func (s *scanner) keep(n int) bool {
+	if s.kept >= maxKept || s.keptBytes+n > maxKeptBytes {
+		return false
+	}
+	s.kept++
+	s.keptBytes += n
+	return true
+}
+
+func valueSize(v any) int {
+	switch v := v.(type) {
+	case string:
+		return len(v)
+	case name:
+		return len(v)
+	}
+	return 0
 }
 
 // scan parses top-level objects ("num gen obj ... endobj") and trailers
@@ -130,8 +156,9 @@ func (s *scanner) scan(l *lexer) {
 			}
 			s.object(l, num)
 		case t.kind == tKeyword && t.s == "trailer":
+			s.kept, s.keptBytes = 0, 0
 			if d, ok := s.value(l, l.token(), 0).(dict); ok {
-				s.trailers = append(s.trailers, d)
+				s.addTrailer(d)
 				s.visit(d, 0)
 			}
 		}
@@ -141,6 +168,7 @@ func (s *scanner) scan(l *lexer) {
 
 // object parses the body of object num (after "num gen obj").
 func (s *scanner) object(l *lexer, num int) {
+	s.kept, s.keptBytes = 0, 0
 	s.objects++
 	if s.objects > maxObjects {
 		return
@@ -161,6 +189,16 @@ func (s *scanner) object(l *lexer, num int) {
 	s.record(num, v)
 }
 
+// maxTrailers bounds the trailers kept; the last ones matter.
+const maxTrailers = 1000
+
+func (s *scanner) addTrailer(d dict) {
+	if len(s.trailers) == maxTrailers {
+		s.trailers = s.trailers[1:]
+	}
+	s.trailers = append(s.trailers, d)
+}
+
 // record remembers what /Info may point at, and inspects dictionaries.
 func (s *scanner) record(num int, v any) {
 	switch v := v.(type) {
@@ -168,12 +206,12 @@ func (s *scanner) record(num int, v any) {
 		s.visit(v, 0)
 		if isInfo(v) {
 			s.lastInfo = v
-			if num >= 0 {
+			if num >= 0 && len(s.infoDicts) < maxInfoStrings {
 				s.infoDicts[num] = v
 			}
 		}
 		if t, _ := v["Type"].(name); t == "XRef" {
-			s.trailers = append(s.trailers, v) // a cross-reference stream is also the trailer
+			s.addTrailer(v) // a cross-reference stream is also the trailer
 		}
 	case string:
 		if num >= 0 && len(s.strs) < maxInfoStrings && len(v) <= 1024 {
@@ -241,7 +279,7 @@ func (s *scanner) value(l *lexer, t token, depth int) any {
 				return d
 			}
 			v := s.value(l, vt, depth+1)
-			if depth < maxDepth && len(d) < maxItems {
+			if depth < maxDepth && len(d) < maxItems && s.keep(len(k.s)+valueSize(v)) {
 				d[k.s] = v
 			}
 		}
@@ -257,7 +295,7 @@ func (s *scanner) value(l *lexer, t token, depth int) any {
 				return a
 			}
 			v := s.value(l, it, depth+1)
-			if depth < maxDepth && len(a) < maxItems {
+			if depth < maxDepth && len(a) < maxItems && s.keep(valueSize(v)) {
 				a = append(a, v)
 			}
 		}
@@ -410,6 +448,7 @@ func (s *scanner) stream(l *lexer, d dict) {
 		if s.objects > maxObjects {
 			break
 		}
+		s.kept, s.keptBytes = 0, 0
 		s.record(num, s.value(hl, t, 0))
 	}
 	if errors.Is(br.err, errBudget) {

@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"testing"
@@ -91,6 +92,27 @@ func TestScanDamaged(t *testing.T) {
 	deep = append(deep, "\nendobj\n2 0 obj <</Type/Catalog/OpenAction 3 0 R>> endobj"...)
 	got = scan(deep)
 	assert.True(t, got.HasAutoAction, "objects after the deep one are still read")
+}
+
+func TestScanMemoryIsBounded(t *testing.T) {
+	// 1 000 arrays of 2 000 numbers in one object, 4 MB of input: kept
+	// whole, they take over 20 times that (an interface and a boxed float
+	// each); within the caps, little.
+	var b bytes.Buffer
+	b.WriteString("%PDF-1.7\n1 0 obj [")
+	row := "[" + strings.Repeat("1 ", 2000) + "]"
+	for range 1000 {
+		b.WriteString(row)
+	}
+	b.WriteString("] endobj\n2 0 obj <</Type/Catalog/OpenAction 3 0 R>> endobj\n")
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	got := scan(b.Bytes())
+	runtime.ReadMemStats(&after)
+	assert.True(t, got.HasAutoAction)
+	t.Logf("allocated %d MB", (after.TotalAlloc-before.TotalAlloc)>>20)
+	assert.Less(t, after.TotalAlloc-before.TotalAlloc, uint64(48<<20))
 }
 
 func TestScanInflateBudget(t *testing.T) {
