@@ -346,7 +346,17 @@ func cpuName(c macho.Cpu) string {
 	return fmt.Sprintf("cpu 0x%x", uint32(c))
 }
 
+// maxArches bounds the architectures of a universal binary: real ones
+// have two to four, and debug/macho parses and keeps every one it is told
+// of, which a hostile header can make millions.
+const maxArches = 16
+
 func readMachO(src io.ReaderAt) (*Info, error) {
+	hdr := make([]byte, 8)
+	if _, err := src.ReadAt(hdr, 0); err == nil && binary.BigEndian.Uint32(hdr) == macho.MagicFat &&
+		binary.BigEndian.Uint32(hdr[4:]) > maxArches {
+		return nil, fmt.Errorf("exe: Mach-O universal binary declaring %d architectures", binary.BigEndian.Uint32(hdr[4:]))
+	}
 	if ff, err := macho.NewFatFile(src); err == nil {
 		defer ff.Close()
 		if len(ff.Arches) == 0 {

@@ -2,6 +2,7 @@ package exe
 
 import (
 	"bytes"
+	"encoding/binary"
 	"math"
 	"os"
 	"os/exec"
@@ -87,6 +88,29 @@ func TestReadELFAndMachO(t *testing.T) {
 	assert.Equal(t, []string{"/usr/lib/libSystem.B.dylib"}, m.Libraries)
 	assert.Equal(t, ptr(true), m.Signed)
 	assert.Equal(t, ptr(false), read(t, tc.MachO(0x1000, false)).Signed)
+}
+
+func TestReadFatMachOArchitecturesAreBounded(t *testing.T) {
+	thin := tc.MachO(0x1000, false)
+	fat := func(n int) []byte {
+		b := binary.BigEndian.AppendUint32(nil, 0xcafebabe)
+		b = binary.BigEndian.AppendUint32(b, uint32(n))
+		off := 8 + 20*n
+		for i := range n { // every entry points at the same image, a distinct subtype each
+			b = binary.BigEndian.AppendUint32(b, 0x0100000c)
+			b = binary.BigEndian.AppendUint32(b, uint32(i))
+			b = binary.BigEndian.AppendUint32(b, uint32(off))
+			b = binary.BigEndian.AppendUint32(b, uint32(len(thin)))
+			b = binary.BigEndian.AppendUint32(b, 14)
+		}
+		return append(b, thin...)
+	}
+	two := read(t, fat(2))
+	assert.Equal(t, "macho-universal", two.Format)
+	assert.Equal(t, []string{"arm64", "arm64"}, two.Architectures)
+	huge := fat(100_000)
+	_, err := Read(bytes.NewReader(huge), int64(len(huge)))
+	assert.ErrorContains(t, err, "100000 architectures")
 }
 
 func TestReadDamaged(t *testing.T) {
