@@ -126,7 +126,9 @@ clamd_up() {
 }
 
 tools_up() {
-  apt_install yara chromium
+  # yara for the scanner; chromium for the browser tests; poppler-utils,
+  # exiftool, 7z and osslsigncode for the extractor's cross-checks.
+  apt_install yara chromium poppler-utils libimage-exiftool-perl p7zip-full osslsigncode
   command -v node >/dev/null || apt_install nodejs npm
   "$root/scripts/daprd.sh"
 }
