@@ -65,6 +65,11 @@ lint: ## gofmt, go vet and the web app's type check
 	@$(GO) vet ./...
 	@cd web && npx tsc --noEmit
 
+.PHONY: chaos
+chaos: infra ## Chaos tests at full size: 200 files per fault, 3 rounds of each (docs/chaos.md)
+	@echo "chaos: go test ./e2e/chaos, CHAOS_N=200 (kill workers, Redis restart, PostgreSQL outage, clamd stop)"
+	@CHAOS_N=200 $(GO) test -run Chaos -count=1 -timeout 60m -v ./e2e/chaos
+
 .PHONY: vulncheck
 vulncheck: ## govulncheck against the Go vulnerability database (fetched through the module proxy)
 	@scripts/vulncheck.sh

@@ -21,14 +21,10 @@ import (
 // not the one it last announced, publish engine.updated, and the api must
 // rescan, so a file the new rules flag stops being "clean".
 //
-// It fails today, so it runs only with CHAOS_KNOWN_BUGS=1: at start the
-// scanner reads its last announced version before its sidecar is up, the
-// read fails, and the change is saved without being announced
-// (scan.WatchSignatures; docs/chaos.md has the evidence and the fix).
+// It found a bug: the scanner read its last announced version once, before
+// its sidecar was up, and saved the change without announcing it
+// (scan.WatchSignatures now retries the read; docs/chaos.md).
 func TestChaosRulesChangedWhileScannerDown(t *testing.T) {
-	if os.Getenv("CHAOS_KNOWN_BUGS") == "" {
-		t.Skip("known bug: a signature change made while a scanner is down is never announced (docs/chaos.md); CHAOS_KNOWN_BUGS=1 runs it")
-	}
 	cfg := loadConfig(t)
 	rules := t.TempDir()
 	src := filepath.Join(testenv.Root(), "rules", "yara")

@@ -25,14 +25,25 @@ func VersionKey(engine string) string { return "engine/" + engine + "/versions" 
 // engine may announce the same change; the api's rescans are idempotent.
 func WatchSignatures(ctx context.Context, engine Engine, dapr sidecarAPI, log *slog.Logger, interval time.Duration) {
 	var last versionState
-	if err := dapr.GetState(ctx, VersionKey(engine.Name()), &last); err != nil && !errors.Is(err, sidecar.ErrNotFound) {
-		log.WarnContext(ctx, "cannot read last signature version", "err", err)
-	}
+	// The last announced version is read before anything is compared, and
+	// read again on every tick until the sidecar answers: a scanner starts
+	// before its sidecar, and comparing against "nothing" would record a
+	// change made while it was down without announcing it.
+	loaded := false
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {
+		if !loaded {
+			switch err := dapr.GetState(ctx, VersionKey(engine.Name()), &last); {
+			case err == nil, errors.Is(err, sidecar.ErrNotFound):
+				loaded = true
+			default:
+				log.WarnContext(ctx, "cannot read last signature version; will retry", "err", err)
+			}
+		}
 		ev, sig, err := engine.Versions(ctx)
 		switch {
+		case !loaded:
 		case err != nil:
 			log.WarnContext(ctx, "cannot read engine versions", "err", err)
 		case sig != last.SignatureVersion:

@@ -3,6 +3,7 @@ package scan
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"log/slog"
 	"sync"
@@ -35,11 +36,16 @@ type memSidecar struct {
 	mu        sync.Mutex
 	state     map[string][]byte
 	published []contract.EngineUpdated
+	down      int // GetState fails this many more times, as before the sidecar is up
 }
 
 func (m *memSidecar) GetState(_ context.Context, key string, v any) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	if m.down > 0 {
+		m.down--
+		return errors.New("connection refused")
+	}
 	b, ok := m.state[key]
 	if !ok {
 		return sidecar.ErrNotFound
@@ -93,11 +99,15 @@ func TestWatchSignatures(t *testing.T) {
 	cancel()
 	<-done
 
-	// A change while the scanner was down is announced at start.
+	// A change while the scanner was down is announced at start, even when
+	// the sidecar is not up yet when the scanner starts.
 	eng.set("v3")
+	sc.mu.Lock()
+	sc.down = 3
+	sc.mu.Unlock()
 	ctx, cancel = context.WithCancel(context.Background())
 	defer cancel()
-	go WatchSignatures(ctx, eng, sc, log, time.Hour)
+	go WatchSignatures(ctx, eng, sc, log, 5*time.Millisecond)
 	require.Eventually(t, func() bool { return len(sc.updates()) == 2 }, 5*time.Second, 5*time.Millisecond)
 	assert.Equal(t, "v2", sc.updates()[1].Previous)
 }

@@ -15,6 +15,7 @@ import (
 
 	dapr "github.com/dapr/go-sdk/client"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/backoff"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/metadata"
 
@@ -42,6 +43,11 @@ func Dial(addr string) (*Client, error) {
 	opts := []grpc.DialOption{
 		grpc.WithTransportCredentials(insecure.NewCredentials()),
 		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(16 << 20)),
+		// Reconnect quickly when the sidecar (re)starts: gRPC's default
+		// backoff grows to two minutes.
+		grpc.WithConnectParams(grpc.ConnectParams{Backoff: backoff.Config{
+			BaseDelay: 100 * time.Millisecond, Multiplier: 1.6, Jitter: 0.2, MaxDelay: time.Second,
+		}, MinConnectTimeout: 5 * time.Second}),
 	}
 	// The go-sdk adds the API token only on the connections it dials itself;
 	// the traceparent makes the sidecar's span a child of the current trace.
