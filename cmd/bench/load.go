@@ -156,9 +156,9 @@ func confirmToVerdict(ctx context.Context, c *client.Client, data []byte) (time.
 
 // openLoop starts fn n times at a fixed rate, whatever earlier calls are
 // doing (an open workload: arrivals do not wait for completions), and
-// returns the durations fn reported, in arrival order, and the errors.
-func openLoop(ctx context.Context, rate float64, n int, fn func(ctx context.Context, i int) (time.Duration, error)) ([]time.Duration, []error) {
-	out := make([]time.Duration, n)
+// returns what each call returned, in arrival order.
+func openLoop[T any](ctx context.Context, rate float64, n int, fn func(ctx context.Context, i int) (T, error)) ([]T, []error) {
+	out := make([]T, n)
 	errs := make([]error, n)
 	var wg sync.WaitGroup
 	start := time.Now()

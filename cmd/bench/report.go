@@ -47,6 +47,8 @@ type LatRow struct {
 	Rate   float64 `json:"filesPerSecond"` // offered; 0 means one file at a time
 	Stats  Stats   `json:"confirmToVerdict"`
 	Errors int     `json:"errors"`
+	// Phases break the time down as in EffRow.
+	Phases map[string]Stats `json:"phases"`
 }
 
 // EffRow compares the pipeline with its slowest engine on the same files.
@@ -63,6 +65,9 @@ type EffRow struct {
 	Phases map[string]Stats `json:"phases"`
 	Ratios []float64        `json:"ratios"` // per file: end to end / slowest engine on that file
 	Ratio  float64          `json:"ratioMedian"`
+	// CPU is each process's CPU time per file, in ms, from upload to
+	// verdict (the PUT included).
+	CPU map[string]float64 `json:"cpuMsPerFile"`
 }
 
 // Step is one concurrency level of the throughput test.
@@ -249,6 +254,21 @@ func (r *Report) markdown() string {
 			msCell(s.Latency.P99), s.Errors, strconv.FormatFloat(s.MachineBusy, 'f', 0, 64), s.Load1, strings.Join(cells, " | "))
 	}
 	p("\nCPU columns are percent of one core (utime+stime from /proc, children included), over each step; the busiest processes are shown, all of them are in the JSON. %s\n", t.Bottleneck)
+	if len(t.Steps) > 0 && t.Steps[t.Best].PerSecond > 0 {
+		s := t.Steps[t.Best]
+		names := slices.Collect(maps.Keys(s.CPU))
+		slices.SortFunc(names, func(a, b string) int { return int(s.CPU[b]*100 - s.CPU[a]*100) })
+		p("\nCPU time per file at %d in flight (ms of CPU per file, = %% of a core × 10 / files per second):\n\n| process | CPU per file |\n|---|---|\n", s.Concurrency)
+		total := 0.0
+		for _, n := range names {
+			per := s.CPU[n] * 10 / s.PerSecond
+			total += per
+			if s.CPU[n] >= 1 {
+				p("| %s | %s ms |\n", n, f2(per))
+			}
+		}
+		p("| **all watched processes** | **%s ms** |\n", f2(total))
+	}
 
 	p("\n### Efficiency: end to end against the slowest engine alone\n\n| size | n | confirm → verdict p50 | clamav raw p50 | yara raw p50 | reputation raw p50 | slowest | ratio (median) |\n|---|---|---|---|---|---|---|---|\n")
 	for _, e := range r.Efficiency {

@@ -138,7 +138,7 @@ func TestSuite(t *testing.T) {
 			{"1 MB", 1_000_000, 5, ph.n(60, 15)},
 			{"10 MB", 10_000_000, 0, ph.n(12, 4)},
 		} {
-			rep.Latency = append(rep.Latency, latencyRun(t, ctx, c, l.name, l.size, l.rate, l.count))
+			rep.Latency = append(rep.Latency, latencyRun(t, ctx, c, pg.db, l.name, l.size, l.rate, l.count))
 		}
 	})
 	phase("efficiency", func() {
@@ -153,7 +153,7 @@ func TestSuite(t *testing.T) {
 			size  int
 			count int
 		}{{"1 MB", 1_000_000, ph.n(15, 4)}, {"100 MB", 100_000_000, ph.n(5, 2)}} {
-			row, lat := efficiencyRun(t, ctx, c, raw, e.name, e.size, e.count)
+			row, lat := efficiencyRun(t, ctx, c, pg.db, procs, raw, e.name, e.size, e.count)
 			rep.Efficiency = append(rep.Efficiency, row)
 			if e.size == 100_000_000 {
 				rep.Latency = append(rep.Latency, lat)
@@ -301,60 +301,65 @@ func stackProcs(t *testing.T, pids map[string]int, pg *postgres, redis, clamd, s
 	return out
 }
 
-func latencyRun(t *testing.T, ctx context.Context, c *client.Client, name string, size int, rate float64, n int) LatRow {
-	var ds []time.Duration
+func latencyRun(t *testing.T, ctx context.Context, c *client.Client, db, name string, size int, rate float64, n int) LatRow {
+	var flows []flow
 	var errs []error
 	if rate > 0 {
-		ds, errs = openLoop(ctx, rate, n, func(ctx context.Context, _ int) (time.Duration, error) {
-			return confirmToVerdict(ctx, c, randomContent(size))
+		flows, errs = openLoop(ctx, rate, n, func(ctx context.Context, _ int) (flow, error) {
+			return push(ctx, c, randomContent(size))
 		})
 	} else {
 		for range n {
-			d, err := confirmToVerdict(ctx, c, randomContent(size))
-			ds, errs = append(ds, d), append(errs, err)
+			f, err := push(ctx, c, randomContent(size))
+			flows, errs = append(flows, f), append(errs, err)
 		}
 	}
 	row := LatRow{Size: name, Bytes: size, Rate: rate}
 	var ok []time.Duration
+	var good []flow
 	for i, err := range errs {
 		if err != nil {
 			row.Errors++
 			t.Logf("latency %s: %v", name, err)
 			continue
 		}
-		ok = append(ok, ds[i])
+		ok = append(ok, flows[i].Done.Sub(flows[i].Confirmed))
+		good = append(good, flows[i])
 	}
 	row.Stats = summarize(ok)
-	t.Logf("latency %s at %v files/s: %+v, %d errors", name, rate, row.Stats, row.Errors)
+	var err error
+	if row.Phases, err = phaseBreakdown(ctx, db, good); err != nil {
+		t.Errorf("latency %s: phases: %v", name, err)
+	}
+	t.Logf("latency %s at %v files/s: %+v, %d errors; phases p50: %v", name, rate, row.Stats, row.Errors, phaseP50(row.Phases))
 	return row
 }
 
-func efficiencyRun(t *testing.T, ctx context.Context, c *client.Client, raw *rawEngines, name string, size, n int) (EffRow, LatRow) {
-	row := EffRow{Size: name, Bytes: size, Engines: map[string]Stats{}}
+func phaseP50(m map[string]Stats) map[string]float64 {
+	out := map[string]float64{}
+	for k, v := range m {
+		out[k] = v.P50
+	}
+	return out
+}
+
+func efficiencyRun(t *testing.T, ctx context.Context, c *client.Client, db string, procs []Proc, raw *rawEngines, name string, size, n int) (EffRow, LatRow) {
+	row := EffRow{Size: name, Bytes: size, Engines: map[string]Stats{}, CPU: map[string]float64{}}
 	var e2e []time.Duration
 	engines := map[string][]time.Duration{}
-	phases := map[string][]time.Duration{}
+	var flows []flow
 	for range n {
 		data := randomContent(size)
+		before := CPUTicks(procs)
 		f, err := push(ctx, c, data)
 		if err != nil {
 			t.Fatalf("efficiency %s: %v", name, err)
 		}
+		for k, v := range CPUTicks(procs) {
+			row.CPU[k] += float64(v-before[k]) * 1000 / clockTicks / float64(n)
+		}
 		d := f.Done.Sub(f.Confirmed)
-		scans, err := c.Scans(ctx, f.ID)
-		if err != nil {
-			t.Fatalf("efficiency %s: %v", name, err)
-		}
-		var last time.Time
-		for _, r := range scans.Engines {
-			end := r.ScannedAt.Add(time.Duration(r.DurationMs) * time.Millisecond)
-			phases["confirm → "+r.Engine+" starts"] = append(phases["confirm → "+r.Engine+" starts"], r.ScannedAt.Sub(f.Confirmed))
-			phases[r.Engine+" in the pipeline"] = append(phases[r.Engine+" in the pipeline"], end.Sub(r.ScannedAt))
-			if end.After(last) {
-				last = end
-			}
-		}
-		phases["last result → verdict event"] = append(phases["last result → verdict event"], f.Done.Sub(last))
+		flows = append(flows, f)
 		times, err := raw.scanAll(ctx, data)
 		if err != nil {
 			t.Fatalf("efficiency %s: %v", name, err)
@@ -366,9 +371,9 @@ func efficiencyRun(t *testing.T, ctx context.Context, c *client.Client, raw *raw
 		_, slow := slowest(times)
 		row.Ratios = append(row.Ratios, float64(d)/float64(slow))
 	}
-	row.Phases = map[string]Stats{}
-	for k, v := range phases {
-		row.Phases[k] = summarize(v)
+	var err error
+	if row.Phases, err = phaseBreakdown(ctx, db, flows); err != nil {
+		t.Errorf("efficiency %s: phases: %v", name, err)
 	}
 	row.E2E = summarize(e2e)
 	for k, v := range engines {
@@ -382,7 +387,7 @@ func efficiencyRun(t *testing.T, ctx context.Context, c *client.Client, raw *raw
 	r := slices.Clone(row.Ratios)
 	slices.Sort(r)
 	row.Ratio = r[len(r)/2]
-	t.Logf("efficiency %s: e2e %+v, engines %+v, ratios %v, phases %+v", name, row.E2E, row.Engines, row.Ratios, row.Phases)
+	t.Logf("efficiency %s: e2e %+v, engines %+v, ratios %v, phases p50 %v, cpu ms per file %v", name, row.E2E, row.Engines, row.Ratios, phaseP50(row.Phases), roundMap(row.CPU))
 	return row, LatRow{Size: name, Bytes: size, Stats: row.E2E}
 }
 

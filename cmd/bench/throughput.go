@@ -6,6 +6,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/intellidox/intellidox/internal/client"
@@ -140,4 +141,57 @@ func oneFlow(ctx context.Context, c *client.Client, w *doneWatcher, name string,
 	case <-ctx.Done():
 		return flowResult{confirmed: start, err: ctx.Err()}
 	}
+}
+
+// phaseBreakdown reads each engine's result of the given files from the
+// api's database and returns, per phase, the durations: confirm → an
+// engine starts (extraction and event hops), the engine's time in the
+// pipeline (reading the object included), and the last result → the
+// verdict event.
+func phaseBreakdown(ctx context.Context, databaseURL string, flows []flow) (map[string]Stats, error) {
+	conn, err := pgx.Connect(ctx, databaseURL)
+	if err != nil {
+		return nil, err
+	}
+	defer conn.Close(ctx)
+	byID := map[string]flow{}
+	ids := make([]string, 0, len(flows))
+	for _, f := range flows {
+		byID[f.ID] = f
+		ids = append(ids, f.ID)
+	}
+	rows, err := conn.Query(ctx, `SELECT u.id::text, r.engine, r.scanned_at, r.duration_ms
+		FROM uploads u JOIN scan_results r ON r.sha256 = u.sha256 WHERE u.id = ANY($1::uuid[])`, ids)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	phases := map[string][]time.Duration{}
+	last := map[string]time.Time{}
+	for rows.Next() {
+		var id, engine string
+		var at time.Time
+		var ms int64
+		if err := rows.Scan(&id, &engine, &at, &ms); err != nil {
+			return nil, err
+		}
+		f := byID[id]
+		end := at.Add(time.Duration(ms) * time.Millisecond)
+		phases["confirm → "+engine+" starts"] = append(phases["confirm → "+engine+" starts"], at.Sub(f.Confirmed))
+		phases[engine+" in the pipeline"] = append(phases[engine+" in the pipeline"], end.Sub(at))
+		if end.After(last[id]) {
+			last[id] = end
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	for id, end := range last {
+		phases["last result → verdict event"] = append(phases["last result → verdict event"], byID[id].Done.Sub(end))
+	}
+	out := map[string]Stats{}
+	for k, v := range phases {
+		out[k] = summarize(v)
+	}
+	return out, nil
 }
