@@ -66,6 +66,19 @@ func TestHostileInput(t *testing.T) {
 	require.NoError(t, err)
 	conn.Close(ctx)
 
+	// Let the finished file settle completely (every scanner app, including
+	// informational ones, has reported; the outbox is relayed), so that the
+	// counts below change only if a refused request leaves something behind.
+	scanners := 0
+	for _, a := range stack.Launched.RunFile().Apps {
+		if strings.HasPrefix(a.AppID, "scanner-") {
+			scanners++
+		}
+	}
+	require.Eventually(t, func() bool {
+		n := stateCounts(t, stack.DB)
+		return n["outbox"] == 0 && n["scan_results"] == scanners
+	}, time.Minute, 50*time.Millisecond, "the finished file never settled")
 	before := stateCounts(t, stack.DB)
 	const js = "application/json"
 	create := func(body string) call { return call{"POST", "/v1/files", js, body} }
