@@ -240,6 +240,46 @@ func (r *Report) markdown() string {
 			msCell(l.Stats.P99), msCell(l.Stats.Max), l.Errors)
 	}
 
+	if len(r.Latency) > 0 {
+		keys := map[string]bool{}
+		for _, l := range r.Latency {
+			for k := range l.Phases {
+				keys[k] = true
+			}
+		}
+		p("\nWhere the time goes, p50 of each phase: the extractor's times come from its log, the engines' from their results (`scannedAt`, `durationMs`; an engine's time includes reading the object from storage). Phases overlap (the engines run in parallel), so they do not add up to the total.\n\n| phase |")
+		for _, l := range r.Latency {
+			p(" %s |", l.Size)
+		}
+		p("\n|---|%s\n", strings.Repeat("---|", len(r.Latency)))
+		order := []string{"confirm → extractor starts", "extractor (presign, read, analyze, publish)"}
+		for _, k := range slices.Sorted(maps.Keys(keys)) {
+			if strings.HasPrefix(k, "confirm → ") && !slices.Contains(order, k) {
+				order = append(order, k)
+			}
+		}
+		for _, k := range slices.Sorted(maps.Keys(keys)) {
+			if strings.HasSuffix(k, " in the pipeline") {
+				order = append(order, k)
+			}
+		}
+		order = append(order, "last result → verdict event")
+		for _, k := range order {
+			if !keys[k] {
+				continue
+			}
+			p("| %s |", k)
+			for _, l := range r.Latency {
+				if st, ok := l.Phases[k]; ok {
+					p(" %s |", msCell(st.P50))
+				} else {
+					p(" |")
+				}
+			}
+			p("\n")
+		}
+	}
+
 	t := r.Throughput
 	p("\n### Throughput: %s files, all engines, closed loop\n\n", t.Size)
 	procs := cpuColumns(t.Steps)
@@ -274,27 +314,6 @@ func (r *Report) markdown() string {
 	for _, e := range r.Efficiency {
 		p("| %s | %d | %s | %s | %s | %s | %s | **%s** |\n", e.Size, e.E2E.N, msCell(e.E2E.P50), msCell(e.Engines["clamav"].P50),
 			msCell(e.Engines["yara"].P50), fmt.Sprintf("%.3f ms", e.Engines["reputation"].P50), e.Slowest, f2(e.Ratio))
-	}
-
-	if len(r.Efficiency) > 0 {
-		keys := map[string]bool{}
-		for _, e := range r.Efficiency {
-			for k := range e.Phases {
-				keys[k] = true
-			}
-		}
-		p("\nWhere the time goes (p50 per phase, from each engine's `scannedAt` and `durationMs`; an engine's time in the pipeline includes reading the object from storage):\n\n| phase |")
-		for _, e := range r.Efficiency {
-			p(" %s |", e.Size)
-		}
-		p("\n|---|%s\n", strings.Repeat("---|", len(r.Efficiency)))
-		for _, k := range slices.Sorted(maps.Keys(keys)) {
-			p("| %s |", k)
-			for _, e := range r.Efficiency {
-				p(" %s |", msCell(e.Phases[k].P50))
-			}
-			p("\n")
-		}
 	}
 
 	a := r.API

@@ -138,7 +138,7 @@ func TestSuite(t *testing.T) {
 			{"1 MB", 1_000_000, 5, ph.n(60, 15)},
 			{"10 MB", 10_000_000, 0, ph.n(12, 4)},
 		} {
-			rep.Latency = append(rep.Latency, latencyRun(t, ctx, c, pg.db, l.name, l.size, l.rate, l.count))
+			rep.Latency = append(rep.Latency, latencyRun(t, ctx, c, pg.db, st.LogPath, l.name, l.size, l.rate, l.count))
 		}
 	})
 	phase("efficiency", func() {
@@ -153,7 +153,7 @@ func TestSuite(t *testing.T) {
 			size  int
 			count int
 		}{{"1 MB", 1_000_000, ph.n(15, 4)}, {"100 MB", 100_000_000, ph.n(5, 2)}} {
-			row, lat := efficiencyRun(t, ctx, c, pg.db, procs, raw, e.name, e.size, e.count)
+			row, lat := efficiencyRun(t, ctx, c, pg.db, st.LogPath, procs, raw, e.name, e.size, e.count)
 			rep.Efficiency = append(rep.Efficiency, row)
 			if e.size == 100_000_000 {
 				rep.Latency = append(rep.Latency, lat)
@@ -301,7 +301,7 @@ func stackProcs(t *testing.T, pids map[string]int, pg *postgres, redis, clamd, s
 	return out
 }
 
-func latencyRun(t *testing.T, ctx context.Context, c *client.Client, db, name string, size int, rate float64, n int) LatRow {
+func latencyRun(t *testing.T, ctx context.Context, c *client.Client, db, logPath, name string, size int, rate float64, n int) LatRow {
 	var flows []flow
 	var errs []error
 	if rate > 0 {
@@ -328,7 +328,7 @@ func latencyRun(t *testing.T, ctx context.Context, c *client.Client, db, name st
 	}
 	row.Stats = summarize(ok)
 	var err error
-	if row.Phases, err = phaseBreakdown(ctx, db, good); err != nil {
+	if row.Phases, err = phaseBreakdown(ctx, db, good, extractionsFromLog(logPath)); err != nil {
 		t.Errorf("latency %s: phases: %v", name, err)
 	}
 	t.Logf("latency %s at %v files/s: %+v, %d errors; phases p50: %v", name, rate, row.Stats, row.Errors, phaseP50(row.Phases))
@@ -343,7 +343,7 @@ func phaseP50(m map[string]Stats) map[string]float64 {
 	return out
 }
 
-func efficiencyRun(t *testing.T, ctx context.Context, c *client.Client, db string, procs []Proc, raw *rawEngines, name string, size, n int) (EffRow, LatRow) {
+func efficiencyRun(t *testing.T, ctx context.Context, c *client.Client, db, logPath string, procs []Proc, raw *rawEngines, name string, size, n int) (EffRow, LatRow) {
 	row := EffRow{Size: name, Bytes: size, Engines: map[string]Stats{}, CPU: map[string]float64{}}
 	var e2e []time.Duration
 	engines := map[string][]time.Duration{}
@@ -372,7 +372,7 @@ func efficiencyRun(t *testing.T, ctx context.Context, c *client.Client, db strin
 		row.Ratios = append(row.Ratios, float64(d)/float64(slow))
 	}
 	var err error
-	if row.Phases, err = phaseBreakdown(ctx, db, flows); err != nil {
+	if row.Phases, err = phaseBreakdown(ctx, db, flows, extractionsFromLog(logPath)); err != nil {
 		t.Errorf("efficiency %s: phases: %v", name, err)
 	}
 	row.E2E = summarize(e2e)
@@ -388,7 +388,7 @@ func efficiencyRun(t *testing.T, ctx context.Context, c *client.Client, db strin
 	slices.Sort(r)
 	row.Ratio = r[len(r)/2]
 	t.Logf("efficiency %s: e2e %+v, engines %+v, ratios %v, phases p50 %v, cpu ms per file %v", name, row.E2E, row.Engines, row.Ratios, phaseP50(row.Phases), roundMap(row.CPU))
-	return row, LatRow{Size: name, Bytes: size, Stats: row.E2E}
+	return row, LatRow{Size: name, Bytes: size, Stats: row.E2E, Phases: row.Phases}
 }
 
 func cpuPercent(before, after map[string]int64, secs float64) map[string]float64 {
@@ -459,7 +459,7 @@ func throughputRun(t *testing.T, ctx context.Context, tgt Target, db string, pro
 		t.Logf("throughput %d in flight: %.1f files/s, p50 %.1f ms, p99 %.1f ms, %d errors, machine %.0f%%, cpu %v",
 			conc, s.PerSecond, s.Latency.P50, s.Latency.P99, s.Errors, s.MachineBusy, roundMap(s.CPU))
 		best := res.Steps[res.Best]
-		if s.PerSecond > best.PerSecond*1.05 {
+		if len(res.Steps) == 1 || s.PerSecond > best.PerSecond*1.05 {
 			res.Best, flat = len(res.Steps)-1, 0
 		} else {
 			flat++

@@ -1,8 +1,12 @@
 package main
 
 import (
+	"bufio"
 	"context"
+	"encoding/json"
 	"fmt"
+	"os"
+	"strings"
 	"sync"
 	"time"
 
@@ -148,7 +152,7 @@ func oneFlow(ctx context.Context, c *client.Client, w *doneWatcher, name string,
 // engine starts (extraction and event hops), the engine's time in the
 // pipeline (reading the object included), and the last result → the
 // verdict event.
-func phaseBreakdown(ctx context.Context, databaseURL string, flows []flow) (map[string]Stats, error) {
+func phaseBreakdown(ctx context.Context, databaseURL string, flows []flow, extractions map[string]window) (map[string]Stats, error) {
 	conn, err := pgx.Connect(ctx, databaseURL)
 	if err != nil {
 		return nil, err
@@ -189,9 +193,52 @@ func phaseBreakdown(ctx context.Context, databaseURL string, flows []flow) (map[
 	for id, end := range last {
 		phases["last result → verdict event"] = append(phases["last result → verdict event"], byID[id].Done.Sub(end))
 	}
+	for _, f := range flows {
+		if w, ok := extractions[f.ID]; ok {
+			phases["confirm → extractor starts"] = append(phases["confirm → extractor starts"], w.start.Sub(f.Confirmed))
+			phases["extractor (presign, read, analyze, publish)"] = append(phases["extractor (presign, read, analyze, publish)"], w.end.Sub(w.start))
+		}
+	}
 	out := map[string]Stats{}
 	for k, v := range phases {
 		out[k] = summarize(v)
 	}
 	return out, nil
+}
+
+// window is when something started and ended.
+type window struct{ start, end time.Time }
+
+// extractionsFromLog reads the extractor's "extracted" log lines (the
+// launcher prefixes each with the app's name) and returns each file's
+// extraction window: the line's time is the end, duration_ms the length.
+func extractionsFromLog(path string) map[string]window {
+	out := map[string]window{}
+	f, err := os.Open(path)
+	if err != nil {
+		return out
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	for sc.Scan() {
+		line := sc.Text()
+		if !strings.Contains(line, `"msg":"extracted"`) {
+			continue
+		}
+		_, js, ok := strings.Cut(line, "| ")
+		if !ok {
+			continue
+		}
+		var rec struct {
+			Time       time.Time `json:"time"`
+			FileID     string    `json:"file_id"`
+			DurationMs int64     `json:"duration_ms"`
+		}
+		if json.Unmarshal([]byte(js), &rec) != nil || rec.FileID == "" {
+			continue
+		}
+		out[rec.FileID] = window{start: rec.Time.Add(-time.Duration(rec.DurationMs) * time.Millisecond), end: rec.Time}
+	}
+	return out
 }

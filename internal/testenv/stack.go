@@ -178,10 +178,11 @@ func StartStack(t testing.TB, opts StackOptions) *Stack {
 			t.Logf("stack log (last lines of %s):\n%s", s.LogPath, tail(s.LogPath, 120))
 		}
 	})
-	api := rf.App("api")
-	s.API = fmt.Sprintf("http://127.0.0.1:%d", api.AppPort)
-	s.APIDapr = fmt.Sprintf("http://127.0.0.1:%d/v1.0/invoke/api/method", api.DaprHTTPPort)
-	s.DaprToken = st.Tokens("api").Dapr
+	if api := rf.App("api"); api != nil { // StackOptions.Apps may leave it out
+		s.API = fmt.Sprintf("http://127.0.0.1:%d", api.AppPort)
+		s.APIDapr = fmt.Sprintf("http://127.0.0.1:%d/v1.0/invoke/api/method", api.DaprHTTPPort)
+		s.DaprToken = st.Tokens("api").Dapr
+	}
 	return s
 }
 
