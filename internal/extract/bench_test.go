@@ -7,6 +7,7 @@ import (
 	"crypto/sha1" //nolint:gosec
 	"crypto/sha256"
 	"encoding/binary"
+	"fmt"
 	"hash"
 	"io"
 	"os"
@@ -25,6 +26,23 @@ func BenchmarkAnalyze(b *testing.B) {
 		if _, err := Analyze(bytes.NewReader(data)); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// BenchmarkInspectSmall is the per-file cost of the extractor's pass on the
+// small files that make up most traffic: hashes, detection, no per-format
+// analysis.
+func BenchmarkInspectSmall(b *testing.B) {
+	for _, size := range []int{10 << 10, 100 << 10} {
+		data := randomBytes(size, 7)
+		b.Run(fmt.Sprintf("%dKiB", size>>10), func(b *testing.B) {
+			b.SetBytes(int64(size))
+			for b.Loop() {
+				if _, err := Inspect(context.Background(), bytes.NewReader(data), nil, int64(size), Options{Name: "x.bin"}); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }
 

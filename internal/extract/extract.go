@@ -69,6 +69,7 @@ const smallFileSize = 8 << 20
 func Inspect(ctx context.Context, body io.Reader, src io.ReaderAt, size int64, opts Options) (Summary, error) {
 	lim := opts.Limits.WithDefaults()
 	p := newPipeline()
+	defer p.recycle()
 	// actx is the analysis context: the watchdog ends it once analysis has
 	// used MaxDuration.
 	actx, cancel := context.WithCancel(ctx)
