@@ -86,6 +86,12 @@ func memoryRun(ctx context.Context, tgt Target, procs []Proc, size int64, logf f
 	if f, err := c.Get(ctx, cr.ID); err == nil {
 		res.Verdict = string(f.Verdict)
 	}
+	if sc, err := c.Scans(ctx, cr.ID); err == nil {
+		for _, r := range sc.Engines {
+			res.Engines = append(res.Engines, fmt.Sprintf("%s: %s in %.1f s (%s)", r.Engine, r.Result,
+				float64(r.DurationMs)/1000, r.Detail))
+		}
+	}
 	for _, p := range procs {
 		if p.Kind == "bench" {
 			continue

@@ -126,6 +126,7 @@ type Memory struct {
 	Seconds float64  `json:"confirmToVerdictSeconds"`
 	Upload  float64  `json:"uploadSeconds"`
 	Verdict string   `json:"verdict"`
+	Engines []string `json:"engines"`
 	Procs   []MemRow `json:"processes"`
 }
 
@@ -334,6 +335,9 @@ func (r *Report) markdown() string {
 		float64(mm.Bytes)/1e9, mm.Verdict, mm.Seconds)
 	for _, row := range mm.Procs {
 		p("| %s | %s MiB | %s MiB | %s MiB |\n", row.Name, f1(row.IdleMiB), f1(row.PeakMiB), f1(row.Delta))
+	}
+	if len(mm.Engines) > 0 {
+		p("\nEngines on that file: %s.\n", strings.Join(mm.Engines, "; "))
 	}
 
 	p("\n### Go micro-benchmarks (one run each; compare runs with benchstat)\n\n| benchmark | time/op | throughput | B/op | allocs/op |\n|---|---|---|---|---|\n")

@@ -12,6 +12,8 @@
 //	                throughput, api, micro); the report then goes to
 //	                BENCH_OUT only
 //	BENCH_LOG=file  keep the stack's log there
+//	BENCH_DAPR_CONFIG=file  the sidecars' Dapr Configuration instead of
+//	                components/config.yaml (experiments: tracing off)
 package main
 
 import (
@@ -81,7 +83,8 @@ func TestSuite(t *testing.T) {
 		"RATE_LIMIT_RPS": "0",    // the per-key limit (100/s) would cap every step
 		"CLAMD_ADDR":     clamd.Addr,
 	}
-	st := testenv.StartStack(t, testenv.StackOptions{Env: env, Redis: redis, DatabaseURL: pg.db, Apps: benchApps})
+	st := testenv.StartStack(t, testenv.StackOptions{Env: env, Redis: redis, DatabaseURL: pg.db, Apps: benchApps,
+		ConfigFile: os.Getenv("BENCH_DAPR_CONFIG")})
 	tgt := Target{API: st.API, APIDapr: st.APIDapr, APIKey: st.APIKey, DaprToken: st.DaprToken}
 	procs := stackProcs(t, st.Launched.Pids(), pg, redis, clamd.Addr, st.S3.Endpoint)
 	daprd, _ := filepath.Glob(filepath.Join(root, "bin", "daprd"))
@@ -496,12 +499,38 @@ func bottleneck(t Throughput) string {
 	for _, n := range names[:min(5, len(names))] {
 		top = append(top, fmt.Sprintf("%s %.0f %%", n, s.CPU[n]))
 	}
+	groups := map[string]float64{}
+	total := 0.0
+	for n, v := range s.CPU {
+		total += v
+		switch {
+		case strings.HasSuffix(n, ".daprd"):
+			groups["the five sidecars"] += v
+		case slices.Contains([]string{"postgres", "redis", "clamd", "versitygw"}, n):
+			groups[n] += v
+		case n == "bench":
+			groups["the load generator"] += v
+		default:
+			groups["the five apps"] += v
+		}
+	}
+	gnames := slices.Collect(maps.Keys(groups))
+	slices.SortFunc(gnames, func(a, b string) int { return int(groups[b]*100 - groups[a]*100) })
+	var gs []string
+	for _, g := range gnames {
+		gs = append(gs, fmt.Sprintf("%s %.0f %%", g, groups[g]))
+	}
 	sat := "It did not saturate within the steps run."
 	if t.Saturated {
 		sat = fmt.Sprintf("Throughput stopped growing at %d files in flight (%.1f files/s).", s.Concurrency, s.PerSecond)
 	}
-	return fmt.Sprintf("%s At that step the machine's CPUs were %.0f %% busy (of %d00 %%, everything on the machine included); the busiest processes: %s.",
-		sat, s.MachineBusy, runtime.NumCPU(), strings.Join(top, ", "))
+	verdict := "none is near a full core, so what saturates first is the machine's CPU as a whole, shared by every process, not one process, Redis, PostgreSQL or clamd"
+	if busiest := names[0]; s.CPU[busiest] >= 80 {
+		verdict = fmt.Sprintf("%s is near a full core: it saturates first", busiest)
+	}
+	return fmt.Sprintf("%s At that step the machine's CPUs were %.0f %% busy (of %d00 %%, everything on the machine included) and the watched processes used %.0f %%: %s. "+
+		"The busiest single processes: %s; %s.",
+		sat, s.MachineBusy, runtime.NumCPU(), total, strings.Join(gs, ", "), strings.Join(top, ", "), verdict)
 }
 
 func apiRun(t *testing.T, ctx context.Context, tgt Target, procs []Proc, ph phases) APIResult {
