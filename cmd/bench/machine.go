@@ -80,6 +80,10 @@ type LoadAvg struct {
 	One     float64   `json:"load1"`
 	Five    float64   `json:"load5"`
 	Fifteen float64   `json:"load15"`
+	// OtherCPU is the CPU, in percent of one core, that processes outside
+	// the stack and the load generator used during the phase: other
+	// people's work on a shared machine. -1: not measured.
+	OtherCPU float64 `json:"otherCpuPercent"`
 }
 
 func loadAvg(phase string) LoadAvg {

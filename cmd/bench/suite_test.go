@@ -117,10 +117,23 @@ func TestSuite(t *testing.T) {
 		if only != "" && !slices.Contains(strings.Split(only, ","), name) {
 			return
 		}
-		rep.Load = append(rep.Load, loadAvg(name))
+		l := loadAvg(name)
 		began := time.Now()
+		watched0 := CPUTicks(procs)
+		busy0, total0 := cpuTotals()
 		fn()
-		t.Logf("phase %s: %.0f s", name, time.Since(began).Seconds())
+		secs := time.Since(began).Seconds()
+		busy1, total1 := cpuTotals()
+		watched := 0.0
+		for _, v := range cpuPercent(watched0, CPUTicks(procs), secs) {
+			watched += v
+		}
+		if total1 > total0 {
+			machine := float64(busy1-busy0) / float64(total1-total0) * 100 * float64(runtime.NumCPU())
+			l.OtherCPU = max(0, machine-watched)
+		}
+		rep.Load = append(rep.Load, l)
+		t.Logf("phase %s: %.0f s, load %.2f at its start, other processes %.0f %% of a core", name, secs, l.One, l.OtherCPU)
 	}
 
 	// Memory first, while the apps are as idle as they will be.
@@ -173,6 +186,7 @@ func TestSuite(t *testing.T) {
 		}
 	}
 	rep.Load = append(rep.Load, loadAvg("end"))
+	rep.Load[0].OtherCPU, rep.Load[len(rep.Load)-1].OtherCPU = -1, -1 // moments, not phases
 	rep.Seconds = time.Since(began).Seconds()
 	rep.Targets = judge(rep)
 	if err := os.MkdirAll(out, 0o755); err != nil {
