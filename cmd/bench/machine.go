@@ -1,6 +1,7 @@
 package main
 
 import (
+	"crypto/sha256"
 	"os"
 	"os/exec"
 	"runtime"
@@ -84,6 +85,9 @@ type LoadAvg struct {
 	// the stack and the load generator used during the phase: other
 	// people's work on a shared machine. -1: not measured.
 	OtherCPU float64 `json:"otherCpuPercent"`
+	// StealCPU is the CPU, in percent of one core, that the hypervisor
+	// took for other guests during the phase.
+	StealCPU float64 `json:"stealCpuPercent"`
 }
 
 func loadAvg(phase string) LoadAvg {
@@ -99,23 +103,42 @@ func loadAvg(phase string) LoadAvg {
 	return l
 }
 
-// cpuTotals returns busy and total jiffies of the whole machine (/proc/stat).
-func cpuTotals() (busy, total int64) {
+// cpuTotals returns busy, total and stolen jiffies of the whole machine
+// (/proc/stat). Steal is time the hypervisor gave this VM's CPUs to others:
+// work on the host that no process here shows.
+func cpuTotals() (busy, total, steal int64) {
 	b, err := os.ReadFile("/proc/stat")
 	if err != nil {
-		return 0, 0
+		return 0, 0, 0
 	}
 	line, _, _ := strings.Cut(string(b), "\n")
 	f := strings.Fields(line)
 	for i, s := range f[1:] {
 		v, _ := strconv.ParseInt(s, 10, 64)
-		if i == 7 || i == 8 { // guest time is already counted in user
-			continue
-		}
-		total += v
-		if i != 3 && i != 4 { // idle, iowait
+		switch i {
+		case 3, 4: // idle, iowait
+			total += v
+		case 7: // steal
+			total += v
+			steal += v
+		case 8, 9: // guest time is already counted in user
+		default:
+			total += v
 			busy += v
 		}
 	}
-	return busy, total
+	return busy, total, steal
+}
+
+// cpuSpeed returns one core's SHA-256 throughput in MB/s, the best of five
+// rounds over 32 MiB: a yardstick for comparing runs on a shared host.
+func cpuSpeed() float64 {
+	b := make([]byte, 32<<20)
+	best := 0.0
+	for range 5 {
+		t := time.Now()
+		sha256.Sum256(b)
+		best = max(best, float64(len(b))/1e6/time.Since(t).Seconds())
+	}
+	return best
 }

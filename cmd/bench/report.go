@@ -16,11 +16,16 @@ import (
 // Report is one run of the suite: docs/benchmarks.json holds it as is, and
 // docs/BENCHMARKS.md shows it.
 type Report struct {
-	Started    time.Time  `json:"started"`
-	Seconds    float64    `json:"seconds"`
-	Commit     string     `json:"commit"`
-	Machine    Machine    `json:"machine"`
-	Load       []LoadAvg  `json:"loadAverage"`
+	Started time.Time `json:"started"`
+	Seconds float64   `json:"seconds"`
+	Commit  string    `json:"commit"`
+	Machine Machine   `json:"machine"`
+	Load    []LoadAvg `json:"loadAverage"`
+	// SpeedStart and SpeedEnd calibrate the CPU: one core's SHA-256 in MB/s
+	// (the best of a few rounds). On a shared host it varies between runs,
+	// and every CPU time here varies with it.
+	SpeedStart float64    `json:"cpuSpeedStartMBps"`
+	SpeedEnd   float64    `json:"cpuSpeedEndMBps"`
 	Stack      StackInfo  `json:"stack"`
 	Latency    []LatRow   `json:"latency"`
 	Efficiency []EffRow   `json:"efficiency"`
@@ -218,25 +223,35 @@ func (r *Report) markdown() string {
 			p("| %s | %s |\n", kv[0], kv[1])
 		}
 	}
-	var loads, others []string
+	var loads, others, steals []string
 	maxOther, other := 0.0, ""
+	maxSteal, stolen := 0.0, ""
 	for _, l := range r.Load {
 		loads = append(loads, fmt.Sprintf("%s %.2f", l.Phase, l.One))
 		if l.OtherCPU >= 0 && l.Phase != "start" && l.Phase != "end" {
 			others = append(others, fmt.Sprintf("%s %.0f %%", l.Phase, l.OtherCPU))
+			steals = append(steals, fmt.Sprintf("%s %.0f %%", l.Phase, l.StealCPU))
 			if l.OtherCPU > maxOther {
 				maxOther, other = l.OtherCPU, l.Phase
 			}
+			if l.StealCPU > maxSteal {
+				maxSteal, stolen = l.StealCPU, l.Phase
+			}
 		}
 	}
+	p("| CPU speed: one core's SHA-256, at the start and the end | %.0f and %.0f MB/s |\n", r.SpeedStart, r.SpeedEnd)
 	p("| load average (1 min) when each phase began | %s |\n", strings.Join(loads, ", "))
 	p("| CPU used by other processes during each phase (%% of one core) | %s |\n", strings.Join(others, ", "))
+	p("| CPU stolen by the hypervisor during each phase (%% of one core) | %s |\n", strings.Join(steals, ", "))
 	p("\nStack: %s beside their sidecars (excluded: %s); %s.\n", strings.Join(r.Stack.Apps, ", "),
 		strings.Join(r.Stack.Excluded, ", "), r.Stack.Infra)
 	p("\nThe load average counts the stack's own threads too: the throughput and API phases raise it by themselves. " +
 		"The CPU of the other processes is the measure of interference.\n")
 	if maxOther > 25 {
 		p("\n**The machine was shared: other work took up to %.0f %% of a core (during the %s phase)**; those numbers are lower bounds on what an idle machine does.\n", maxOther, other)
+	}
+	if maxSteal > 10 {
+		p("\n**The host was shared: the hypervisor gave up to %.0f %% of a core of this VM to other guests (during the %s phase)**; the numbers of that phase are lower bounds.\n", maxSteal, stolen)
 	}
 
 	p("\n### Latency: confirm → final verdict (event stream)\n\n| size | offered load | n | p50 | p90 | p99 | max | errors |\n|---|---|---|---|---|---|---|---|\n")

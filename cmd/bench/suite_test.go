@@ -71,6 +71,7 @@ func TestSuite(t *testing.T) {
 	began := time.Now()
 	rep := &Report{Started: began.UTC().Truncate(time.Second), Machine: describeMachine(), Commit: gitCommit(root)}
 	rep.Load = append(rep.Load, loadAvg("start"))
+	rep.SpeedStart = cpuSpeed()
 	ctx, cancel := context.WithTimeout(context.Background(), 14*time.Minute)
 	defer cancel()
 
@@ -121,10 +122,10 @@ func TestSuite(t *testing.T) {
 		l := loadAvg(name)
 		began := time.Now()
 		watched0 := CPUTicks(procs)
-		busy0, total0 := cpuTotals()
+		busy0, total0, steal0 := cpuTotals()
 		fn()
 		secs := time.Since(began).Seconds()
-		busy1, total1 := cpuTotals()
+		busy1, total1, steal1 := cpuTotals()
 		watched := 0.0
 		for _, v := range cpuPercent(watched0, CPUTicks(procs), secs) {
 			watched += v
@@ -132,9 +133,11 @@ func TestSuite(t *testing.T) {
 		if total1 > total0 {
 			machine := float64(busy1-busy0) / float64(total1-total0) * 100 * float64(runtime.NumCPU())
 			l.OtherCPU = max(0, machine-watched)
+			l.StealCPU = float64(steal1-steal0) / float64(total1-total0) * 100 * float64(runtime.NumCPU())
 		}
 		rep.Load = append(rep.Load, l)
-		t.Logf("phase %s: %.0f s, load %.2f at its start, other processes %.0f %% of a core", name, secs, l.One, l.OtherCPU)
+		t.Logf("phase %s: %.0f s, load %.2f at its start, other processes %.0f %% of a core, stolen by the hypervisor %.0f %%",
+			name, secs, l.One, l.OtherCPU, l.StealCPU)
 	}
 
 	phase("latency", func() {
@@ -192,6 +195,7 @@ func TestSuite(t *testing.T) {
 		}
 	}
 	rep.Load = append(rep.Load, loadAvg("end"))
+	rep.SpeedEnd = cpuSpeed()
 	rep.Load[0].OtherCPU, rep.Load[len(rep.Load)-1].OtherCPU = -1, -1 // moments, not phases
 	rep.Seconds = time.Since(began).Seconds()
 	rep.Targets = judge(rep)
@@ -451,10 +455,10 @@ func throughputRun(t *testing.T, ctx context.Context, tgt Target, db string, pro
 		go func() { // sample the measurement window only
 			time.Sleep(warm)
 			before, busy0, tot0 = CPUTicks(procs), 0, 0
-			busy0, tot0 = cpuTotals()
+			busy0, tot0, _ = cpuTotals()
 			time.Sleep(measure)
 			after = CPUTicks(procs)
-			busy1, tot1 = cpuTotals()
+			busy1, tot1, _ = cpuTotals()
 			load1 = loadAvg("").One
 			close(done)
 		}()
