@@ -46,7 +46,7 @@ test: infra ## Run every test: unit, integration, end-to-end on local and AWS-em
 	@E2E_PROFILE=aws $(GO) test -race -shuffle=on -count=1 -timeout 20m ./e2e
 
 .PHONY: bench
-bench: infra ## Benchmark a private stack; writes docs/BENCHMARKS.md and docs/benchmarks.json (about 10 min)
+bench: infra ## Benchmark a private stack; writes docs/BENCHMARKS.md and docs/benchmarks.json (about 5 min)
 	@echo "bench: go test -tags bench ./cmd/bench (its own PostgreSQL, Redis, versitygw, clamd and sidecars on free ports)"
 	@$(GO) test -tags bench -run '^TestSuite$$' -count=1 -timeout 15m -v ./cmd/bench
 
