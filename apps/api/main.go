@@ -155,7 +155,9 @@ func realMain(ctx context.Context, log *slog.Logger) error {
 	if cfg.oidc != nil {
 		authenticators = append(authenticators, cfg.oidc)
 	}
-	svc := files.NewService(store, objects, sc, outbox, cfg.policy, cfg.files)
+	// objects presigns uploads and checks they arrived (HEAD), both with
+	// aws-sdk-go-v2: the one place the api touches storage without Dapr.
+	svc := files.NewService(store, objects, objects, outbox, cfg.policy, cfg.files)
 	health := api.SidecarHealth{URL: cfg.daprHTTP + "/v1.0/healthz/outbound", Client: &http.Client{}}
 	recon := &pgstore.Reconciler{Store: store, StuckAfter: cfg.stuckAfter, MaxRedrives: cfg.maxRedrives,
 		Decider: cfg.policy, Relay: outbox, Batch: 200}

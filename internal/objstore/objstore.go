@@ -9,6 +9,7 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"net/http"
 	"strings"
@@ -144,4 +145,22 @@ func loadAWSConfig(ctx context.Context, cfg Config) (aws.Config, error) {
 		}, nil
 	}
 	return defaultConfig(ctx, cfg.Region)
+}
+
+// ObjectSize returns the size of the object under key and whether it exists,
+// with one HEAD request. (Listing by prefix through the blobstore binding
+// also works, but an S3-compatible server may list a whole directory to
+// answer it, so its cost grows with the number of objects.)
+func (s *Store) ObjectSize(ctx context.Context, key string) (int64, bool, error) {
+	out, err := s.client.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String(s.bucket), Key: aws.String(key)})
+	if err != nil {
+		var nf *types.NotFound
+		var nsk *types.NoSuchKey
+		var re interface{ HTTPStatusCode() int }
+		if errors.As(err, &nf) || errors.As(err, &nsk) || (errors.As(err, &re) && re.HTTPStatusCode() == http.StatusNotFound) {
+			return 0, false, nil
+		}
+		return 0, false, fmt.Errorf("head %s: %w", key, err)
+	}
+	return aws.ToInt64(out.ContentLength), true, nil
 }

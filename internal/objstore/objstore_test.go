@@ -74,3 +74,36 @@ func TestPresignPutIsBoundToTheBytes(t *testing.T) {
 		assert.Equal(t, "http://app.example", resp.Header.Get("Access-Control-Allow-Origin"))
 	})
 }
+
+func TestObjectSize(t *testing.T) {
+	s3 := testenv.StartS3(t)
+	ctx := context.Background()
+	st, err := objstore.New(ctx, s3.Config())
+	require.NoError(t, err)
+	_, found, err := st.ObjectSize(ctx, "blobs/missing")
+	require.NoError(t, err)
+	assert.False(t, found)
+	body := []byte("twelve bytes")
+	sum := sha256.Sum256(body)
+	up, err := st.PresignPut(ctx, "blobs/present", int64(len(body)), hex.EncodeToString(sum[:]), time.Minute)
+	require.NoError(t, err)
+	req, _ := http.NewRequest(up.Method, up.URL, bytes.NewReader(body))
+	for k, v := range up.Headers {
+		req.Header.Set(k, v)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	size, found, err := st.ObjectSize(ctx, "blobs/present")
+	require.NoError(t, err)
+	assert.True(t, found)
+	assert.Equal(t, int64(len(body)), size)
+
+	down := s3
+	down.Endpoint = "http://127.0.0.1:1"
+	broken, err := objstore.New(ctx, down.Config())
+	require.NoError(t, err)
+	_, _, err = broken.ObjectSize(ctx, "blobs/present")
+	assert.Error(t, err, "an unreachable store is an error, not a missing object")
+}

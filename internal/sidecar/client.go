@@ -135,36 +135,6 @@ func (c *Client) PresignGet(ctx context.Context, key string, ttl time.Duration) 
 	return resp.PresignURL, nil
 }
 
-// ObjectSize returns the size of the object stored under key and whether it
-// exists. It lists with the key as prefix, which every S3-compatible store
-// supports through the binding's list operation.
-func (c *Client) ObjectSize(ctx context.Context, key string) (int64, bool, error) {
-	req, _ := json.Marshal(map[string]any{"prefix": key, "maxResults": 1})
-	out, err := c.dapr.InvokeBinding(ctx, &dapr.InvokeBindingRequest{
-		Name:      contract.BlobStore,
-		Operation: "list",
-		Data:      req,
-	})
-	if err != nil {
-		return 0, false, fmt.Errorf("list %s: %w", key, err)
-	}
-	var resp struct {
-		Contents []struct {
-			Key  *string
-			Size *int64
-		}
-	}
-	if err := json.Unmarshal(out.Data, &resp); err != nil {
-		return 0, false, fmt.Errorf("list %s: decode: %w", key, err)
-	}
-	for _, o := range resp.Contents {
-		if o.Key != nil && *o.Key == key && o.Size != nil {
-			return *o.Size, true, nil
-		}
-	}
-	return 0, false, nil
-}
-
 // OpenObject streams the object stored under key through a presigned GET
 // from the blobstore binding. The caller closes the body. A missing object
 // is ErrNotFound.
