@@ -23,7 +23,7 @@ func BenchmarkAnalyze(b *testing.B) {
 	data := bytes.Repeat([]byte{0x5a, 0x17, 0x99, 0x03}, 4<<20) // 16 MiB
 	b.SetBytes(int64(len(data)))
 	for b.Loop() {
-		if _, err := Analyze(bytes.NewReader(data)); err != nil {
+		if _, err := Inspect(context.Background(), bytes.NewReader(data), nil, -1, Options{}); err != nil {
 			b.Fatal(err)
 		}
 	}

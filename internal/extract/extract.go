@@ -178,16 +178,6 @@ func Inspect(ctx context.Context, body io.Reader, src io.ReaderAt, size int64, o
 	return s, nil
 }
 
-// Analyze reads r to the end, hashing it and detecting its type in one pass,
-// with the streaming analyzers only (no random access, no name).
-//
-// Deprecated: use Inspect, which also takes the name, the declared content
-// type, limits and random access to the object. Analyze stays until the
-// extractor has moved over.
-func Analyze(r io.Reader) (Summary, error) {
-	return Inspect(context.Background(), r, nil, -1, Options{})
-}
-
 // ctxReaderAt fails reads once ctx is done, so that a parser still running
 // past the deadline winds down instead of reading on.
 type ctxReaderAt struct {

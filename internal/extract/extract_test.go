@@ -26,7 +26,9 @@ import (
 	"github.com/intellidox/intellidox/internal/extract/text"
 )
 
-func TestAnalyze(t *testing.T) {
+// TestStreamOnly covers a pass without random access or a name: hashes
+// and detection from the stream alone.
+func TestStreamOnly(t *testing.T) {
 	pdfData := append([]byte("%PDF-1.7\n"), bytes.Repeat([]byte("x"), 1<<20)...)
 	tests := []struct {
 		name string
@@ -40,7 +42,7 @@ func TestAnalyze(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			s, err := Analyze(bytes.NewReader(tt.data))
+			s, err := Inspect(context.Background(), bytes.NewReader(tt.data), nil, -1, Options{})
 			require.NoError(t, err)
 			s256, s1, m5 := sha256.Sum256(tt.data), sha1.Sum(tt.data), md5.Sum(tt.data) //nolint:gosec
 			assert.Equal(t, hex.EncodeToString(s256[:]), s.SHA256)
