@@ -66,8 +66,12 @@ func TestOneUploadIsOneTrace(t *testing.T) {
 	cfg, err := os.ReadFile(filepath.Join(testenv.Root(), "components", "config.yaml"))
 	require.NoError(t, err)
 	custom := filepath.Join(t.TempDir(), "config.yaml")
-	require.NoError(t, os.WriteFile(custom, []byte(strings.Replace(string(cfg),
-		"http://127.0.0.1:9411/api/v2/spans", srv.URL+"/api/v2/spans", 1)), 0o600))
+	withExporter := strings.Replace(string(cfg), `    samplingRate: "1"`,
+		`    samplingRate: "1"
+    zipkin:
+      endpointAddress: "`+srv.URL+`/api/v2/spans"`, 1)
+	require.NotEqual(t, string(cfg), withExporter, "components/config.yaml must sample every request")
+	require.NoError(t, os.WriteFile(custom, []byte(withExporter), 0o600))
 
 	stack := testenv.StartStack(t, testenv.StackOptions{ConfigFile: custom})
 	c := stack.Client()
