@@ -29,7 +29,9 @@ infra: ## Install (if missing) and start Redis, PostgreSQL, versitygw, clamd and
 .PHONY: run
 run: infra build web ## Run the whole system locally (Ctrl-C stops it)
 	@if command -v dapr >/dev/null && [ -z "$$INTELLIDOX_LAUNCHER" ]; then \
-		echo "run: dapr run -f ."; dapr run -f .; \
+		export DAPR_API_TOKEN=$$(od -An -N24 -tx1 /dev/urandom | tr -d ' \n') APP_API_TOKEN=$$(od -An -N24 -tx1 /dev/urandom | tr -d ' \n'); \
+		echo "run: dapr run -f .   (Dapr API tokens for this run; through Dapr send the header dapr-api-token: $$DAPR_API_TOKEN)"; \
+		dapr run -f .; \
 	else \
 		echo "run: bin/launcher -f dapr.yaml"; bin/launcher -f dapr.yaml; \
 	fi

@@ -25,7 +25,7 @@ func main() {
 func run() error {
 	file := flag.String("f", "dapr.yaml", "Multi-App Run file")
 	resources := flag.String("resources", "", "comma-separated resources paths replacing the run file's (e.g. components/aws)")
-	logLevel := flag.String("dapr-log-level", "warn", "daprd log level")
+	logLevel := flag.String("dapr-log-level", "", "daprd log level for every app (default: the run file's logLevel)")
 	tokens := flag.Bool("token-auth", true, "fresh Dapr API tokens between each app and its sidecar")
 	flag.Parse()
 
@@ -35,22 +35,32 @@ func run() error {
 	if err != nil {
 		return err
 	}
-	daprd, err := launch.FindDaprd(filepath.Dir(*file))
-	if err != nil {
-		return err
+	var paths []string
+	for _, p := range strings.Split(*resources, ",") {
+		if p != "" {
+			abs, err := filepath.Abs(p)
+			if err != nil {
+				return err
+			}
+			paths = append(paths, abs)
+		}
 	}
-	opts := launch.Options{Daprd: daprd, DaprLogLevel: *logLevel, TokenAuth: *tokens}
-	if *resources != "" {
-		opts.ResourcesPaths = strings.Split(*resources, ",")
+	for i := range rf.Apps {
+		if len(paths) > 0 {
+			rf.Apps[i].ResourcesPaths = paths
+		}
+		if *logLevel != "" {
+			rf.Apps[i].LogLevel = *logLevel
+		}
 	}
-	stack, err := launch.Start(ctx, rf, opts)
+	stack, err := launch.Start(ctx, rf, launch.Options{TokenAuth: *tokens})
 	if err != nil {
 		return err
 	}
 	fmt.Println()
 	fmt.Println("IntelliDox is running. Ctrl-C stops it.")
 	for _, a := range rf.Apps {
-		fmt.Printf("  %-20s app http://127.0.0.1:%d   sidecar http://127.0.0.1:%d\n", a.AppID, a.AppPort, a.DaprHTTPPort)
+		fmt.Printf("  %-20s app http://127.0.0.1:%d   sidecar http://127.0.0.1:%d   logs %s\n", a.AppID, a.AppPort, a.DaprHTTPPort, a.LogsDir())
 	}
 	if api := rf.App("api"); api != nil {
 		fmt.Printf("\n  API:            http://127.0.0.1:%d/v1/files\n", api.AppPort)
@@ -59,10 +69,11 @@ func run() error {
 			fmt.Printf("  (header dapr-api-token: %s)", t)
 		}
 		fmt.Println()
-		if key := os.Getenv("BOOTSTRAP_API_KEY"); key != "" {
-			fmt.Printf("  API key:        %s   (local development key; send as Authorization: Bearer)\n", key)
-		} else if v, ok := api.Env["BOOTSTRAP_API_KEY"]; ok {
+		// The run file's env wins over the launcher's own, as in the CLI.
+		if v, ok := api.Env["BOOTSTRAP_API_KEY"]; ok {
 			fmt.Printf("  API key:        %s   (local development key from dapr.yaml; send as Authorization: Bearer)\n", v)
+		} else if key := os.Getenv("BOOTSTRAP_API_KEY"); key != "" {
+			fmt.Printf("  API key:        %s   (local development key; send as Authorization: Bearer)\n", key)
 		}
 		fmt.Println()
 	}

@@ -2,7 +2,7 @@ package launch
 
 import (
 	"bufio"
-	"bytes"
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -17,25 +17,23 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
 )
 
-func bytesReader(b []byte) io.Reader { return bytes.NewReader(b) }
-
 // Options tune a launch.
 type Options struct {
-	Daprd        string            // path to daprd
-	Env          map[string]string // overrides the run file's env for every app and sidecar
-	Log          io.Writer         // prefixed output of every process; os.Stdout if nil
-	DaprLogLevel string            // daprd --log-level; "warn" if empty
-	// ResourcesPaths, when set, replaces every app's resources paths: the
-	// same apps run against another set of components (e.g. components/aws).
-	ResourcesPaths []string
+	// Env is added to the launcher's own environment, which every app and
+	// every daprd inherits: the variables a user would export before
+	// `dapr run -f`. The run file's env wins over it, for the apps only.
+	Env map[string]string
+	Log io.Writer // the console: prefixed output of every process; os.Stdout if nil
 	// TokenAuth turns on Dapr API token auth: each app and its sidecar get
 	// a fresh random DAPR_API_TOKEN (app → sidecar) and APP_API_TOKEN
-	// (sidecar → app).
+	// (sidecar → app). The CLI has no such option; `make run` exports one
+	// pair for every app instead.
 	TokenAuth bool
 }
 
@@ -61,19 +59,30 @@ func Start(ctx context.Context, rf *RunFile, opts Options) (*Stack, error) {
 	if opts.Log == nil {
 		opts.Log = os.Stdout
 	}
-	if opts.DaprLogLevel == "" {
-		opts.DaprLogLevel = "warn"
-	}
 	s := &Stack{rf: rf, opts: opts, proc: map[string]*process{}, tokens: map[string]Tokens{}}
 	if opts.TokenAuth {
 		for _, a := range rf.Apps {
 			s.tokens[a.AppID] = Tokens{Dapr: randomToken(), App: randomToken()}
 		}
 	}
-	for _, a := range rf.Apps {
-		for _, p := range []int{a.AppPort, a.DaprHTTPPort, a.DaprGRPCPort, a.MetricsPort} {
+	for i := range rf.Apps {
+		a := &rf.Apps[i]
+		if _, err := os.Stat(a.Daprd()); err != nil {
+			return nil, fmt.Errorf("%s: no daprd at %s (the run file's runtimePath, $DAPR_RUNTIME_PATH or ~/.dapr): run 'make daprd'", a.AppID, a.Daprd())
+		}
+		for _, p := range []int{a.AppPort, a.DaprHTTPPort, a.DaprGRPCPort, a.MetricsPort, a.DaprInternalGRPCPort} {
 			if p != 0 && !portFree(p) {
 				return nil, fmt.Errorf("%s: port %d is in use: is the stack already running?", a.AppID, p)
+			}
+		}
+		// As the CLI: sidecar ports left unset get free ones.
+		for _, p := range []*int{&a.DaprHTTPPort, &a.DaprGRPCPort, &a.MetricsPort, &a.DaprInternalGRPCPort} {
+			if *p <= 0 {
+				port, err := freePort()
+				if err != nil {
+					return nil, err
+				}
+				*p = port
 			}
 		}
 	}
@@ -94,33 +103,35 @@ func Start(ctx context.Context, rf *RunFile, opts Options) (*Stack, error) {
 
 // StartApp starts one app and its sidecar (again, after a Kill).
 func (s *Stack) StartApp(id string) error {
-	if err := s.startProcess(id, false); err != nil {
+	if err := s.startProcess(id, true); err != nil {
 		return err
 	}
-	return s.startProcess(id, true)
+	return s.startProcess(id, false)
 }
 
-// StartProcess starts just the app (sidecar false) or just its sidecar.
+// startProcess starts just the app (sidecar false) or just its sidecar,
+// both in the app's directory, as the CLI does.
 func (s *Stack) startProcess(id string, sidecar bool) error {
 	a := s.rf.App(id)
 	if a == nil {
 		return fmt.Errorf("no app %q", id)
 	}
-	env := s.env(*a)
 	var cmd *exec.Cmd
-	name := id
+	name, dest, kind := id, a.AppLogDestination, "app"
 	if sidecar {
-		name = id + ".daprd"
-		cmd = exec.Command(s.opts.Daprd, s.daprdArgs(*a)...)
-		cmd.Dir = s.rf.dir
+		name, dest, kind = id+".daprd", a.DaprdLogDestination, "daprd"
+		cmd = exec.Command(a.Daprd(), s.daprdArgs(*a)...)
+		cmd.Env = s.daprdEnv(*a)
 	} else {
-		cmd = exec.Command(a.Command[0], a.Command[1:]...)
-		cmd.Dir = s.rf.abs(a.AppDirPath)
-		if filepath.Base(a.Command[0]) != a.Command[0] && !filepath.IsAbs(a.Command[0]) {
-			cmd.Path = filepath.Join(cmd.Dir, a.Command[0])
+		if len(a.Command) == 0 {
+			return nil // a sidecar without an app, as the CLI allows
 		}
+		// The CLI runs `sh -c 'exec "$@"' sh command…`: the command is
+		// looked up on PATH, or relative to appDirPath if it has a slash.
+		cmd = exec.Command("sh", append([]string{"-c", `exec "$@"`, "sh"}, a.Command...)...)
+		cmd.Env = s.appEnv(*a)
 	}
-	cmd.Env = env
+	cmd.Dir = a.AppDirPath
 	// Own process group, and SIGKILL if the launcher dies: no orphans.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	out, err := cmd.StdoutPipe()
@@ -128,7 +139,12 @@ func (s *Stack) startProcess(id string, sidecar bool) error {
 		return err
 	}
 	cmd.Stderr = cmd.Stdout
+	w, closeLog, err := s.logWriter(*a, name, kind, dest)
+	if err != nil {
+		return err
+	}
 	if err := cmd.Start(); err != nil {
+		closeLog()
 		return fmt.Errorf("start %s: %w", name, err)
 	}
 	p := &process{pid: cmd.Process.Pid, done: make(chan struct{})}
@@ -138,8 +154,9 @@ func (s *Stack) startProcess(id string, sidecar bool) error {
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
-		prefix(s.opts.Log, name, out)
+		copyLines(w, out)
 		p.err = cmd.Wait()
+		closeLog()
 		close(p.done)
 	}()
 	return nil
@@ -160,23 +177,49 @@ func (p *process) running() bool {
 	}
 }
 
-func (s *Stack) env(a App) []string {
+// baseEnv is the launcher's own environment plus Options.Env and the
+// app's tokens: what both processes of an app inherit.
+func (s *Stack) baseEnv(a App) map[string]string {
 	m := map[string]string{}
 	for _, kv := range os.Environ() {
-		if k, v, ok := cut(kv); ok {
+		if k, v, ok := strings.Cut(kv, "="); ok {
 			m[k] = v
 		}
 	}
-	maps.Copy(m, s.rf.Common.Env)
-	maps.Copy(m, a.Env)
 	maps.Copy(m, s.opts.Env)
 	if t, ok := s.tokens[a.AppID]; ok {
 		m["DAPR_API_TOKEN"], m["APP_API_TOKEN"] = t.Dapr, t.App
 	}
+	return m
+}
+
+// appEnv is the app's environment: the inherited one, the CLI's variables
+// describing the app and its sidecar, then the run file's env.
+func (s *Stack) appEnv(a App) []string {
+	m := s.baseEnv(a)
 	m["APP_ID"] = a.AppID
-	m["APP_PORT"] = strconv.Itoa(a.AppPort)
+	if a.AppPort > 0 {
+		m["APP_PORT"] = strconv.Itoa(a.AppPort)
+	}
 	m["DAPR_HTTP_PORT"] = strconv.Itoa(a.DaprHTTPPort)
 	m["DAPR_GRPC_PORT"] = strconv.Itoa(a.DaprGRPCPort)
+	m["DAPR_METRICS_PORT"] = strconv.Itoa(a.MetricsPort)
+	m["APP_PROTOCOL"] = cmp.Or(a.AppProtocol, "http")
+	maps.Copy(m, a.Env)
+	return envList(m)
+}
+
+// daprdEnv is daprd's environment: the inherited one only. The run file's
+// env never reaches daprd, as with the CLI, so components cannot rely on it.
+func (s *Stack) daprdEnv(a App) []string {
+	m := s.baseEnv(a)
+	if _, ok := m["DAPR_HOST_IP"]; !ok {
+		m["DAPR_HOST_IP"] = "127.0.0.1"
+	}
+	return envList(m)
+}
+
+func envList(m map[string]string) []string {
 	out := make([]string, 0, len(m))
 	for _, k := range slices.Sorted(maps.Keys(m)) {
 		out = append(out, k+"="+m[k])
@@ -184,54 +227,53 @@ func (s *Stack) env(a App) []string {
 	return out
 }
 
-func cut(kv string) (string, string, bool) {
-	for i := 0; i < len(kv); i++ {
-		if kv[i] == '=' {
-			return kv[:i], kv[i+1:], true
-		}
-	}
-	return "", "", false
-}
-
+// daprdArgs are the flags the CLI derives from the run file for a's daprd.
 func (s *Stack) daprdArgs(a App) []string {
 	args := []string{
 		"--app-id", a.AppID,
-		"--app-port", strconv.Itoa(a.AppPort),
-		"--app-protocol", "http",
+		"--app-port", strconv.Itoa(max(a.AppPort, 0)),
+		"--app-protocol", cmp.Or(a.AppProtocol, "http"),
 		"--dapr-http-port", strconv.Itoa(a.DaprHTTPPort),
 		"--dapr-grpc-port", strconv.Itoa(a.DaprGRPCPort),
-		"--dapr-listen-addresses", "127.0.0.1",
-		"--dapr-internal-grpc-listen-address", "127.0.0.1",
-		"--metrics-listen-address", "127.0.0.1",
-		"--placement-host-address", "",
-		"--scheduler-host-address", "",
-		"--log-level", s.opts.DaprLogLevel,
+		"--metrics-port", strconv.Itoa(a.MetricsPort),
+		"--dapr-internal-grpc-port", strconv.Itoa(a.DaprInternalGRPCPort),
+		"--app-max-concurrency", strconv.Itoa(cmp.Or(max(a.AppMaxConcurrency, 0), -1)),
+		"--max-body-size", "4Mi",
+		"--read-buffer-size", "4Ki",
+	}
+	if a.APIListenAddresses != "" {
+		args = append(args, "--dapr-listen-addresses", a.APIListenAddresses)
 	}
 	if a.LogLevel != "" {
-		args[len(args)-1] = a.LogLevel
+		args = append(args, "--log-level", a.LogLevel)
 	}
-	if a.MetricsPort != 0 {
-		args = append(args, "--metrics-port", strconv.Itoa(a.MetricsPort))
-	} else {
-		args = append(args, "--enable-metrics=false")
+	if addr := hostAddress(a.PlacementHostAddress, "localhost", "50005"); addr != "" {
+		args = append(args, "--placement-host-address", addr)
 	}
-	if a.DaprInternalGRPCPort != 0 {
-		args = append(args, "--dapr-internal-grpc-port", strconv.Itoa(a.DaprInternalGRPCPort))
+	if addr := hostAddress(a.SchedulerHostAddress, "localhost", "50006"); addr != "" {
+		args = append(args, "--scheduler-host-address", addr)
 	}
-	if a.AppMaxConcurrency > 0 {
-		args = append(args, "--app-max-concurrency", strconv.Itoa(a.AppMaxConcurrency))
-	}
-	paths := s.rf.resources(a)
-	if len(s.opts.ResourcesPaths) > 0 {
-		paths = s.opts.ResourcesPaths
-	}
-	for _, p := range paths {
+	for _, p := range a.ResourcesPaths {
 		args = append(args, "--resources-path", p)
 	}
-	if c := s.rf.config(a); c != "" {
-		args = append(args, "--config", c)
+	if a.ConfigFilePath != "" {
+		args = append(args, "--config", a.ConfigFilePath)
 	}
 	return args
+}
+
+// hostAddress applies the CLI's rule for placement and scheduler
+// addresses: unset means the default host, empty disables, a host without
+// a port gets the default port.
+func hostAddress(v *string, host, port string) string {
+	if v == nil {
+		return host + ":" + port
+	}
+	addr := strings.TrimSpace(*v)
+	if addr != "" && !strings.Contains(addr, ":") {
+		addr += ":" + port
+	}
+	return addr
 }
 
 // WaitHealthy waits until the app's sidecar answers its health endpoint.
@@ -249,7 +291,7 @@ func (s *Stack) WaitHealthy(ctx context.Context, id string, timeout time.Duratio
 			}
 		}
 		for _, name := range []string{id, id + ".daprd"} {
-			if !s.Running(name) {
+			if s.started(name) && !s.Running(name) {
 				return fmt.Errorf("%s exited before becoming healthy (%v); see its log lines", name, s.exitErr(name))
 			}
 		}
@@ -292,6 +334,12 @@ func (s *Stack) exitErr(name string) error {
 	}
 	<-p.done
 	return p.err
+}
+
+func (s *Stack) started(name string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.proc[name] != nil
 }
 
 // Running reports whether the named process (appID or appID+".daprd") runs.
@@ -345,17 +393,66 @@ func (s *Stack) Wait() { s.wg.Wait() }
 // RunFile returns the run file the stack runs.
 func (s *Stack) RunFile() *RunFile { return s.rf }
 
+// logWriter is where a process's output goes, by its destination: the
+// file <appDirPath>/.dapr/logs/<appID>_<kind>_<time>.log, the console
+// (Options.Log, each line tagged with name), or both.
+func (s *Stack) logWriter(a App, name, kind string, dest LogDest) (lineWriter, func(), error) {
+	console := consoleLines{w: s.opts.Log, tag: fmt.Sprintf("%-22s | ", name)}
+	if dest == LogConsole {
+		return console, func() {}, nil
+	}
+	if err := os.MkdirAll(a.LogsDir(), 0o755); err != nil {
+		return nil, nil, err
+	}
+	f, err := os.Create(filepath.Join(a.LogsDir(), a.AppID+"_"+kind+"_"+time.Now().Format("20060102150405")+".log"))
+	if err != nil {
+		return nil, nil, err
+	}
+	closeLog := func() { f.Close() }
+	if dest == LogFile {
+		return fileLines{f}, closeLog, nil
+	}
+	return bothLines{fileLines{f}, console}, closeLog, nil
+}
+
+type lineWriter interface{ line(string) }
+
 var logMu sync.Mutex
 
-func prefix(w io.Writer, name string, r io.Reader) {
+type consoleLines struct {
+	w   io.Writer
+	tag string
+}
+
+func (c consoleLines) line(l string) {
+	logMu.Lock()
+	_, _ = io.WriteString(c.w, c.tag+l+"\n")
+	logMu.Unlock()
+}
+
+type fileLines struct{ w io.Writer }
+
+func (f fileLines) line(l string) { _, _ = io.WriteString(f.w, l+"\n") }
+
+type bothLines [2]lineWriter
+
+func (b bothLines) line(l string) { b[0].line(l); b[1].line(l) }
+
+func copyLines(w lineWriter, r io.Reader) {
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 64<<10), 1<<20)
-	tag := fmt.Sprintf("%-22s | ", name)
 	for sc.Scan() {
-		logMu.Lock()
-		_, _ = io.WriteString(w, tag+sc.Text()+"\n")
-		logMu.Unlock()
+		w.line(sc.Text())
 	}
+}
+
+func freePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
 func portFree(p int) bool {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"net"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -17,11 +16,10 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-func freePort(t *testing.T) int {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+func port(t *testing.T) int {
+	p, err := freePort()
 	require.NoError(t, err)
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
+	return p
 }
 
 func alive(pid int) bool { return syscall.Kill(pid, 0) == nil }
@@ -35,13 +33,19 @@ func TestNoOrphans(t *testing.T) {
 	dir := t.TempDir()
 	childPid := filepath.Join(dir, "child.pid")
 	script := fmt.Sprintf(`sleep 300 & echo $! > %s; exec python3 -m http.server "$APP_PORT" --bind 127.0.0.1`, childPid)
-	rf := &RunFile{Version: 1, dir: dir, Apps: []App{{
+	none := ""
+	runtime, err := filepath.Abs("../../tools/dapr-runtime")
+	require.NoError(t, err)
+	rf := &RunFile{Version: 1, Apps: []App{{
 		AppID: "orphan-test", AppDirPath: ".", Command: []string{"sh", "-c", script},
-		AppPort: freePort(t), DaprHTTPPort: freePort(t), DaprGRPCPort: freePort(t), MetricsPort: freePort(t),
+		AppPort: port(t), DaprHTTPPort: port(t), DaprGRPCPort: port(t), MetricsPort: port(t),
+		Shared: Shared{RuntimePath: runtime, PlacementHostAddress: &none, SchedulerHostAddress: &none,
+			DaprdLogDestination: LogConsole, AppLogDestination: LogConsole},
 	}}}
+	require.NoError(t, rf.Resolve(dir))
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	st, err := Start(ctx, rf, Options{Daprd: daprd, Log: io.Discard})
+	st, err := Start(ctx, rf, Options{Env: map[string]string{"DAPRD": daprd}, Log: io.Discard})
 	require.NoError(t, err)
 
 	pids := st.Pids()

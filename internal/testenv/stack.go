@@ -40,7 +40,7 @@ type Stack struct {
 
 // StackOptions adjust a stack.
 type StackOptions struct {
-	Env            map[string]string // extra environment for every app and sidecar
+	Env            map[string]string // extra environment for every app (and, as exported variables, every sidecar)
 	ResourcesPaths []string          // replaces components/local
 	Redis          string            // use this Redis instead of a private one
 	DatabaseURL    string            // use this database instead of a fresh one on the shared server
@@ -96,19 +96,25 @@ func StartStack(t testing.TB, opts StackOptions) *Stack {
 		s.DB = Database(t, nil, nil)
 	}
 	s.APIKey = auth.NewKey()
-	env := map[string]string{
+	// appEnv is what the run file's env gets (the apps only); shellEnv is
+	// what the launcher's environment gets, which daprd inherits too, as
+	// variables exported before `dapr run -f` would be.
+	appEnv := map[string]string{
 		"DATABASE_URL":      s.DB,
 		"CLAMD_ADDR":        ClamdAddr(t),
 		"LOG_LEVEL":         "debug",
 		"BOOTSTRAP_API_KEY": s.APIKey,
 	}
+	shellEnv := map[string]string{"DAPRD": daprd}
 	switch Profile() {
 	case "aws":
 		// components/aws against the emulator: the profile supplies only
-		// endpoints and credentials.
+		// endpoints and credentials, from the environment like the AWS
+		// credential chain.
 		emu := StartAWSEmulator(t)
 		s.S3 = emu.S3()
-		maps.Copy(env, emu.Env())
+		maps.Copy(appEnv, emu.Env())
+		maps.Copy(shellEnv, emu.Env())
 		if len(opts.ResourcesPaths) == 0 {
 			opts.ResourcesPaths = []string{filepath.Join(root, "components", "aws")}
 		}
@@ -117,19 +123,26 @@ func StartStack(t testing.TB, opts StackOptions) *Stack {
 			s.Redis = Redis(t)
 		}
 		s.S3 = StartS3(t, "*")
-		maps.Copy(env, map[string]string{
+		maps.Copy(appEnv, map[string]string{
 			"REDIS_ADDR":            s.Redis,
 			"S3_ENDPOINT":           s.S3.Endpoint,
 			"S3_BUCKET":             s.S3.Bucket,
 			"AWS_ACCESS_KEY_ID":     s.S3.AccessKey,
 			"AWS_SECRET_ACCESS_KEY": s.S3.SecretKey,
 		})
+		if len(opts.ResourcesPaths) == 0 {
+			redis := map[string]string{"redisHost": s.Redis}
+			opts.ResourcesPaths = []string{LocalComponents(t, map[string]map[string]string{
+				"events": redis, "live": redis, "scanresults": redis,
+				"blobstore": {"endpoint": s.S3.Endpoint, "bucket": s.S3.Bucket,
+					"accessKey": s.S3.AccessKey, "secretKey": s.S3.SecretKey},
+			})}
+		}
 	default:
 		t.Fatalf("E2E_PROFILE=%q: want local or aws", Profile())
 	}
-	for k, v := range opts.Env {
-		env[k] = v
-	}
+	maps.Copy(appEnv, opts.Env)
+	maps.Copy(shellEnv, opts.Env)
 	for i := range rf.Apps {
 		a := &rf.Apps[i]
 		if strings.HasPrefix(a.Command[0], "../../bin/") { // the project's binaries, built for this test run
@@ -138,14 +151,18 @@ func StartStack(t testing.TB, opts StackOptions) *Stack {
 		if opts.ConfigFile != "" {
 			a.ConfigFilePath = opts.ConfigFile
 		}
+		a.ResourcesPaths = opts.ResourcesPaths
+		maps.Copy(a.Env, appEnv)
+		// Everything into the stack's log, none into the repository's
+		// apps/*/.dapr/logs.
+		a.DaprdLogDestination, a.AppLogDestination, a.LogLevel = launch.LogConsole, launch.LogConsole, "info"
 	}
 	s.LogPath = filepath.Join(t.TempDir(), "stack.log")
 	logf, err := os.Create(s.LogPath)
 	if err != nil {
 		t.Fatal(err)
 	}
-	lopts := launch.Options{Daprd: daprd, Env: env, Log: logf, DaprLogLevel: "info",
-		ResourcesPaths: opts.ResourcesPaths, TokenAuth: true}
+	lopts := launch.Options{Env: shellEnv, Log: logf, TokenAuth: true}
 	// Free ports are free when picked, not necessarily when a sidecar binds
 	// them a moment later (other test packages run at the same time): a
 	// start that fails is tried again on fresh ports. A real fault fails

@@ -185,7 +185,6 @@ type env struct {
 	scanner   launch.App
 	probe     launch.App
 	http      *http.Client
-	daprd     string
 	dir       string            // the suite's working directory
 	resources string            // its components
 	infra     map[string]string // Redis and S3 settings for every app
@@ -194,9 +193,15 @@ type env struct {
 // app describes an app of the suite on free ports.
 func (e *env) app(id string, command []string, env map[string]string) launch.App {
 	t := e.t
-	return launch.App{AppID: id, AppDirPath: e.dir, Command: command, Env: env,
+	none := ""
+	return launch.App{AppID: id, AppDirPath: e.dir, Command: command,
 		AppPort: testenv.FreePort(t), DaprHTTPPort: testenv.FreePort(t), DaprGRPCPort: testenv.FreePort(t),
-		DaprInternalGRPCPort: testenv.FreePort(t), MetricsPort: testenv.FreePort(t), ResourcesPaths: []string{e.resources}}
+		DaprInternalGRPCPort: testenv.FreePort(t), MetricsPort: testenv.FreePort(t),
+		Shared: launch.Shared{ResourcesPaths: []string{e.resources}, Env: env,
+			// The project's daprd (loopback listeners), as dapr.yaml runs it.
+			RuntimePath: filepath.Join(testenv.Root(), "tools", "dapr-runtime"), APIListenAddresses: "127.0.0.1",
+			PlacementHostAddress: &none, SchedulerHostAddress: &none, LogLevel: "info",
+			DaprdLogDestination: launch.LogConsole, AppLogDestination: launch.LogConsole}}
 }
 
 // start writes a run file for apps and starts them through the launcher,
@@ -254,7 +259,7 @@ func (e *env) launch(t *testing.T, name string, apps []*launch.App) (*launch.Sta
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	st, err := launch.Start(ctx, loaded, launch.Options{Daprd: e.daprd, Log: logf, DaprLogLevel: "info", Env: e.infra})
+	st, err := launch.Start(ctx, loaded, launch.Options{Log: logf, Env: e.infra})
 	return st, logf, logPath, err
 }
 
@@ -284,7 +289,7 @@ func Run(t *testing.T, sc Scanner) {
 	components(t, res)
 
 	e := &env{t: t, sc: sc, schemas: schemas, store: store, http: &http.Client{Timeout: 30 * time.Second},
-		daprd: daprd, dir: dir, resources: res, infra: map[string]string{
+		dir: dir, resources: res, infra: map[string]string{"DAPRD": daprd,
 			"REDIS_ADDR": redis, "S3_ENDPOINT": s3.Endpoint, "S3_BUCKET": s3.Bucket, "AWS_REGION": "us-east-1",
 			"AWS_ACCESS_KEY_ID": s3.AccessKey, "AWS_SECRET_ACCESS_KEY": s3.SecretKey, "LOG_LEVEL": "debug",
 		}}
