@@ -127,8 +127,9 @@ clamd_up() {
 
 tools_up() {
   # yara for the scanner; chromium for the browser tests; poppler-utils,
-  # exiftool, 7z and osslsigncode for the extractor's cross-checks.
-  apt_install yara chromium poppler-utils libimage-exiftool-perl p7zip-full osslsigncode
+  # exiftool, 7z and osslsigncode for the extractor's cross-checks; wrk
+  # for make bench.
+  apt_install yara chromium poppler-utils libimage-exiftool-perl p7zip-full osslsigncode wrk
   command -v node >/dev/null || apt_install nodejs npm
   "$root/scripts/daprd.sh"
 }
