@@ -3,7 +3,6 @@ package launch
 import (
 	"context"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -39,13 +38,14 @@ func TestNoOrphans(t *testing.T) {
 	rf := &RunFile{Version: 1, Apps: []App{{
 		AppID: "orphan-test", AppDirPath: ".", Command: []string{"sh", "-c", script},
 		AppPort: port(t), DaprHTTPPort: port(t), DaprGRPCPort: port(t), MetricsPort: port(t),
-		Shared: Shared{RuntimePath: runtime, PlacementHostAddress: &none, SchedulerHostAddress: &none,
+		Shared: Shared{RuntimePath: runtime, ConfigFilePath: filepath.Join(runtime, "..", "..", "components", "config.yaml"),
+			ResourcesPaths: []string{dir}, PlacementHostAddress: &none, SchedulerHostAddress: &none,
 			DaprdLogDestination: LogConsole, AppLogDestination: LogConsole},
 	}}}
 	require.NoError(t, rf.Resolve(dir))
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	st, err := Start(ctx, rf, Options{Env: map[string]string{"DAPRD": daprd}, Log: io.Discard})
+	st, err := Start(ctx, rf, Options{Env: map[string]string{"DAPRD": daprd}, Log: testWriter{t}})
 	require.NoError(t, err)
 
 	pids := st.Pids()
@@ -78,4 +78,11 @@ func TestNoOrphans(t *testing.T) {
 		assert.False(t, alive(pid), "pid %d survived Stop", pid)
 	}
 	assert.Eventually(t, func() bool { return !alive(child) }, 5*time.Second, 10*time.Millisecond, "no orphan grandchild")
+}
+
+type testWriter struct{ t *testing.T }
+
+func (w testWriter) Write(p []byte) (int, error) {
+	w.t.Log(strings.TrimSpace(string(p)))
+	return len(p), nil
 }
