@@ -94,6 +94,12 @@ func TestDaprCLIRunFile(t *testing.T) {
 	api := rf.App("api")
 	base := fmt.Sprintf("http://127.0.0.1:%d", api.AppPort)
 	ready := func() bool {
+		select {
+		case err := <-exited:
+			exited <- err
+			return true // reported below
+		default:
+		}
 		resp, err := http.Get(base + "/readyz")
 		if err != nil {
 			return false
@@ -102,6 +108,11 @@ func TestDaprCLIRunFile(t *testing.T) {
 		return resp.StatusCode == http.StatusOK
 	}
 	require.Eventually(t, ready, 3*time.Minute, 100*time.Millisecond, "the api never became ready under `dapr run -f .`")
+	select {
+	case err := <-exited:
+		t.Fatalf("dapr run -f . exited before the stack was ready: %v", err)
+	default:
+	}
 	t.Logf("ready %.1f s after `dapr run -f .`", time.Since(started).Seconds())
 
 	c := client.New(base)
