@@ -2,6 +2,7 @@ package launch
 
 import (
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -207,4 +208,25 @@ func TestLocalComponentsNeedNoEnv(t *testing.T) {
 		}
 	}
 	assert.True(t, slices.ContainsFunc(files, func(f string) bool { return strings.HasSuffix(f, "pubsub.yaml") }))
+}
+
+// TestRuntimeDaprd runs the daprd that dapr.yaml's runtimePath names with a
+// stand-in for the real one: it must add the loopback listen addresses the
+// CLI cannot set and drop the scheduler address the CLI adds by itself.
+func TestRuntimeDaprd(t *testing.T) {
+	dir := t.TempDir()
+	fake := filepath.Join(dir, "daprd")
+	out := filepath.Join(dir, "args")
+	require.NoError(t, os.WriteFile(fake, []byte("#!/bin/sh\nprintf '%s\\n' \"$@\" > "+out+"\n"), 0o755))
+	shim := "../../tools/dapr-runtime/.dapr/bin/daprd"
+	cmd := exec.Command(shim, "--app-id", "api", "--scheduler-host-address", "localhost:50006",
+		"--scheduler-host-address=other:1", "--dapr-listen-addresses", "127.0.0.1")
+	cmd.Env = append(os.Environ(), "DAPRD="+fake)
+	b, err := cmd.CombinedOutput()
+	require.NoError(t, err, "%s", b)
+	got, err := os.ReadFile(out)
+	require.NoError(t, err)
+	assert.Equal(t, []string{"--app-id", "api", "--dapr-listen-addresses", "127.0.0.1",
+		"--dapr-internal-grpc-listen-address", "127.0.0.1", "--metrics-listen-address", "127.0.0.1"},
+		strings.Fields(string(got)))
 }
