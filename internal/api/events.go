@@ -149,9 +149,12 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 				return
 			}
 		case u := <-updates:
+			// A live update is about content, not about this caller: it
+			// only prompts a read through the use cases, which show results
+			// to tenants that proved possession alone.
 			switch {
 			case u.Scan != nil:
-				if err := st.sendResult(u.Scan.Result, time.Time{}); err != nil {
+				if done, err := resync(); done || err != nil {
 					return
 				}
 			case u.Completed != nil && u.Completed.FileID == id:
