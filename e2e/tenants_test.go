@@ -247,6 +247,8 @@ func TestTenantsShareNoContent(t *testing.T) {
 	})
 
 	t.Run("B delivering the same bytes gets A's verdict without a rescan", func(t *testing.T) {
+		sa, err := a.Scans(ctx, upA.ID) // before B's bytes: a rescan would change scannedAt
+		require.NoError(t, err)
 		upB, err := b.UploadBytes(ctx, "my-copy.pdf", secret)
 		require.NoError(t, err)
 		require.NotNil(t, upB.Upload)
@@ -258,8 +260,6 @@ func TestTenantsShareNoContent(t *testing.T) {
 		assert.Equal(t, fa.Verdict, fb.Verdict)
 		assert.Equal(t, fa.MD5, fb.MD5, "possession proven: B sees the content's metadata")
 		assert.Equal(t, string(fa.Metadata), string(fb.Metadata))
-		sa, err := a.Scans(ctx, upA.ID)
-		require.NoError(t, err)
 		require.Eventually(t, func() bool {
 			sb, err := b.Scans(ctx, upB.ID)
 			return err == nil && len(sb.Engines) == len(sa.Engines)
