@@ -248,3 +248,83 @@ func TestPossessionWaitsForFirstScan(t *testing.T) {
 	assert.Equal(t, a2.ID, done[0].FileID)
 	assert.Equal(t, contract.VerdictClean, done[0].Verdict)
 }
+
+// TestReconcilerProofs: an upload whose bytes were sent to be proven and
+// never came back is asked again, and finally rejected alone; the content
+// and its owner are untouched.
+func TestReconcilerProofs(t *testing.T) {
+	s, pool := newStore(t)
+	ctx := context.Background()
+	relay := &idRelay{}
+	rec := &Reconciler{Store: s, StuckAfter: time.Minute, MaxRedrives: 1, Decider: policy, Relay: relay, Batch: 100}
+	a := newUpload("proof lost", "a.bin")
+	settled(t, s, a, contract.Clean)
+	b := newUpload("proof lost", "b.bin")
+	b.Tenant = "t2"
+	_, err := s.CreateUpload(ctx, b)
+	require.NoError(t, err)
+	_, _, err = s.Confirm(ctx, "t2", b.ID)
+	require.NoError(t, err)
+	age := func() {
+		_, err := pool.Exec(ctx, `UPDATE uploads SET updated_at = now() - interval '1 hour' WHERE status = 'processing'`)
+		require.NoError(t, err)
+	}
+
+	age()
+	actions, err := rec.Reconcile(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, map[string]int{"redrive_verify": 1}, actions)
+	up := payloads[contract.FileUploaded](t, pool, relay.ids, contract.TopicFileUploaded)
+	require.Len(t, up, 1)
+	assert.Equal(t, b.ObjectKey, up[0].ObjectKey, "B's own bytes are asked for again, not the content's")
+
+	age()
+	actions, err = rec.Reconcile(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, map[string]int{"finished_unscanned": 1}, actions)
+	fb, err := s.Get(ctx, "t2", b.ID)
+	require.NoError(t, err)
+	assert.Equal(t, files.Rejected, fb.Status)
+	assert.Contains(t, fb.Reason, "extraction_timeout")
+	fa, err := s.Get(ctx, "t1", a.ID)
+	require.NoError(t, err)
+	assert.Equal(t, files.Done, fa.Status)
+	assert.Equal(t, contract.VerdictClean, fa.Verdict)
+}
+
+// TestReconcilerPromotes: content whose carrying upload vanished (no
+// dispatched upload left) is carried by a waiting upload's bytes.
+func TestReconcilerPromotes(t *testing.T) {
+	s, pool := newStore(t)
+	ctx := context.Background()
+	relay := &idRelay{}
+	rec := &Reconciler{Store: s, StuckAfter: time.Minute, MaxRedrives: 3, Decider: policy, Relay: relay, Batch: 100}
+	a := newUpload("carrier vanished", "a.bin")
+	_, err := s.CreateUpload(ctx, a)
+	require.NoError(t, err)
+	_, _, err = s.Confirm(ctx, "t1", a.ID)
+	require.NoError(t, err)
+	b := newUpload("carrier vanished", "b.bin")
+	b.Tenant = "t2"
+	_, err = s.CreateUpload(ctx, b)
+	require.NoError(t, err)
+	_, _, err = s.Confirm(ctx, "t2", b.ID)
+	require.NoError(t, err)
+	// The carrier's upload is gone from processing (e.g. an operator failed it).
+	_, err = pool.Exec(ctx, `UPDATE uploads SET status = 'rejected' WHERE id = $1`, a.ID)
+	require.NoError(t, err)
+	_, err = pool.Exec(ctx, `UPDATE uploads SET updated_at = now() - interval '1 hour'`)
+	require.NoError(t, err)
+	actions, err := rec.Reconcile(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, map[string]int{"redrive_extract": 1}, actions)
+	up := payloads[contract.FileUploaded](t, pool, relay.ids, contract.TopicFileUploaded)
+	require.Len(t, up, 1)
+	assert.Equal(t, b.ObjectKey, up[0].ObjectKey)
+	ids, err := s.RecordExtraction(ctx, extracted(b), policy)
+	require.NoError(t, err)
+	assert.Empty(t, ids, "engines have not reported")
+	var state string
+	require.NoError(t, pool.QueryRow(ctx, `SELECT state FROM blobs WHERE sha256 = $1`, b.SHA256).Scan(&state))
+	assert.Equal(t, files.BlobVerified, state)
+}
