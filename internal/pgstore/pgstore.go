@@ -103,19 +103,20 @@ func isDomain(err error) bool {
 	return errors.Is(err, files.ErrNotFound) || errors.Is(err, files.ErrSizeConflict) || errors.Is(err, files.ErrNotReady)
 }
 
-// insertBlob creates the content's row if it is new. Its size and object are
-// placeholders until bytes are verified (RecordExtraction sets both).
+// insertBlob creates the content's row when bytes for it are first
+// confirmed. Its size and object are those of the first bytes confirmed
+// until bytes are verified (RecordExtraction sets both).
 const insertBlob = `
 INSERT INTO blobs (sha256, size, object_key) VALUES ($1, $2, $3)
 ON CONFLICT (sha256) DO NOTHING`
 
-// selectOwnership reads what CreateOutcome needs. Both paths, new content and
-// content another tenant has, run the same statements, so that neither the
-// answer nor its timing tells them apart.
+// selectOwnership reads what CreateOutcome needs. A create runs this one
+// look-up and one insert whether the content is new or another tenant holds
+// it, so that neither the answer nor its timing tells them apart.
 const selectOwnership = `
-SELECT b.state, b.size, b.verdict,
-       EXISTS (SELECT 1 FROM possessions p WHERE p.tenant = $2 AND p.sha256 = b.sha256)
-FROM blobs b WHERE b.sha256 = $1`
+SELECT coalesce(b.state, 'new'), coalesce(b.size, 0), coalesce(b.verdict, 'pending'),
+       EXISTS (SELECT 1 FROM possessions p WHERE p.tenant = $2 AND p.sha256 = $1)
+FROM (SELECT $1::text AS sha256) x LEFT JOIN blobs b USING (sha256)`
 
 const insertUpload = `
 INSERT INTO uploads (id, tenant, name, size, sha256, content_type, status, expires_at, confirmed_at, object_key, dispatched)
@@ -128,9 +129,6 @@ func (s *Store) CreateUpload(ctx context.Context, u files.NewUpload) (files.File
 	f := files.File{ID: u.ID, Tenant: u.Tenant, Name: u.Name, Size: u.Size, SHA256: u.SHA256,
 		ContentType: u.ContentType, Metadata: json.RawMessage(`{}`)}
 	err := s.withTx(ctx, "create upload", func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, insertBlob, u.SHA256, u.Size, u.ObjectKey); err != nil {
-			return err
-		}
 		var size int64
 		var verdict contract.Verdict
 		if err := tx.QueryRow(ctx, selectOwnership, u.SHA256, u.Tenant).
@@ -153,9 +151,10 @@ func (s *Store) CreateUpload(ctx context.Context, u files.NewUpload) (files.File
 const fileColumns = `
 SELECT u.id, u.tenant, u.name, u.size, u.sha256, u.content_type, u.status, coalesce(u.reason, ''),
        u.created_at, u.updated_at, coalesce(b.md5, ''), coalesce(b.sha1, ''), coalesce(b.mime_type, ''),
-       b.metadata || jsonb_build_object('findings', b.findings), b.verdict, b.state,
+       coalesce(b.metadata, '{}') || jsonb_build_object('findings', coalesce(b.findings, '[]')),
+       coalesce(b.verdict, 'pending'), coalesce(b.state, 'new'),
        coalesce(u.object_key, b.object_key), coalesce(u.expires_at, 'infinity'), p.tenant IS NOT NULL
-FROM uploads u JOIN blobs b USING (sha256)
+FROM uploads u LEFT JOIN blobs b USING (sha256)
 LEFT JOIN possessions p ON p.tenant = u.tenant AND p.sha256 = u.sha256`
 
 const selectFile = fileColumns + `
@@ -228,14 +227,18 @@ func (s *Store) Confirm(ctx context.Context, tenant, id string) (files.File, []i
 	var ids []int64
 	err := s.withTx(ctx, "confirm", func(tx pgx.Tx) error {
 		var err error
-		if f, err = scanFile(tx.QueryRow(ctx, selectFile+` FOR UPDATE OF u, b`, id, tenant)); err != nil {
+		if f, err = scanFile(tx.QueryRow(ctx, selectFile+` FOR UPDATE OF u`, id, tenant)); err != nil {
 			return err
 		}
 		if f.Status != files.AwaitingUpload {
 			return nil
 		}
+		if _, err := tx.Exec(ctx, insertBlob, f.SHA256, f.Size, f.ObjectKey); err != nil {
+			return err
+		}
 		var verdict contract.Verdict
-		if err := tx.QueryRow(ctx, `SELECT verdict FROM blobs WHERE sha256 = $1`, f.SHA256).Scan(&verdict); err != nil {
+		if err := tx.QueryRow(ctx, `SELECT state, verdict FROM blobs WHERE sha256 = $1 FOR UPDATE`, f.SHA256).
+			Scan(&f.BlobState, &verdict); err != nil {
 			return err
 		}
 		status, dispatched := files.Processing, true

@@ -83,6 +83,9 @@ func TestPossession(t *testing.T) {
 	assert.Equal(t, files.AwaitingUpload, fb.Status, "a hash is no proof: B must upload the bytes")
 	assert.Equal(t, b.ObjectKey, fb.ObjectKey, "B's bytes go to B's own object")
 	assert.Equal(t, visible(fn), visible(fb), "create answers as if A's content did not exist")
+	var blobs int
+	require.NoError(t, pool.QueryRow(ctx, `SELECT count(*) FROM blobs WHERE sha256 = $1`, nobody.SHA256).Scan(&blobs))
+	assert.Zero(t, blobs, "declaring a hash writes nothing about the content: both creates do the same work")
 
 	wrongSize := newUpload("alice's confidential pdf", "x.pdf")
 	wrongSize.Tenant, wrongSize.Size = "t2", 3

@@ -26,6 +26,11 @@ FROM uploads u JOIN blobs b USING (sha256)
 WHERE b.state = 'verified' AND u.confirmed_at IS NOT NULL
 ORDER BY u.sha256, u.confirmed_at, u.created_at;
 
+-- A content's row is created when bytes for it are first confirmed, not when
+-- a hash is declared: creating an upload then does the same work whether or
+-- not anybody holds the content.
+ALTER TABLE uploads DROP CONSTRAINT uploads_sha256_fkey;
+
 -- Empty files are files.
 ALTER TABLE blobs DROP CONSTRAINT blobs_size_check;
 ALTER TABLE blobs ADD CONSTRAINT blobs_size_check CHECK (size >= 0);
@@ -43,6 +48,8 @@ ALTER TABLE uploads DROP CONSTRAINT uploads_size_check;
 ALTER TABLE uploads ADD CONSTRAINT uploads_size_check CHECK (size > 0);
 ALTER TABLE blobs DROP CONSTRAINT blobs_size_check;
 ALTER TABLE blobs ADD CONSTRAINT blobs_size_check CHECK (size > 0);
+DELETE FROM uploads u WHERE NOT EXISTS (SELECT 1 FROM blobs b WHERE b.sha256 = u.sha256);
+ALTER TABLE uploads ADD CONSTRAINT uploads_sha256_fkey FOREIGN KEY (sha256) REFERENCES blobs (sha256);
 ALTER TABLE uploads DROP COLUMN dispatched;
 ALTER TABLE uploads DROP COLUMN object_key;
 DROP TABLE possessions;
