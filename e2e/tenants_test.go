@@ -303,7 +303,7 @@ func scannerApps(stack *testenv.Stack) int {
 }
 
 // TestTenantsTiming: creating an upload for a hash another tenant holds
-// takes the same time as for a hash nobody has (median of 300 interleaved
+// takes the same time as for a hash nobody has (median of 400 interleaved
 // pairs within 10 %): both paths run the same statements and presign the
 // same way.
 func TestTenantsTiming(t *testing.T) {
@@ -314,7 +314,7 @@ func TestTenantsTiming(t *testing.T) {
 	a := stack.Client()
 	keyB := stack.Key(t, "tenant-b")
 	// A's content, verified, as the pipeline would leave it.
-	const pairs = 300
+	const pairs = 400
 	known := make([]string, pairs)
 	for i := range known {
 		known[i] = randomSHA()
@@ -351,9 +351,19 @@ func TestTenantsTiming(t *testing.T) {
 	}
 	mk, mn := median(tk), median(tn)
 	diff := float64(mk-mn) / float64(mn)
-	t.Logf("create, median of %d pairs: %v when tenant A has the hash, %v when nobody has it (%+.1f %%)", pairs, mk, mn, 100*diff)
-	assert.Less(t, diff, 0.10)
-	assert.Greater(t, diff, -0.10)
+	paired := make([]time.Duration, pairs)
+	for i := range paired {
+		paired[i] = tk[i] - tn[i]
+	}
+	t.Logf("create, median of %d pairs: %v when tenant A has the hash, %v when nobody has it (%+.1f %%); median of the paired differences %v (%+.1f %%)",
+		pairs, mk, mn, 100*diff, median(paired), 100*float64(median(paired))/float64(mn))
+	// The assertion is on the paired differences: each pair ran back to
+	// back, so a shared machine's load drifts over both alike (on a loaded
+	// 2-core machine the two medians alone moved by up to 8 % either way
+	// between runs).
+	rel := float64(median(paired)) / float64(mn)
+	assert.Less(t, rel, 0.10)
+	assert.Greater(t, rel, -0.10)
 }
 
 func median(d []time.Duration) time.Duration {
