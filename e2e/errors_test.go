@@ -84,7 +84,6 @@ func TestErrorsAreProblems(t *testing.T) {
 		{"missing name", call{"POST", "/v1/files", js, `{"size":10,"sha256":"` + sha64 + `"}`}, 400, "missing_field", "name"},
 		{"missing sha256", call{"POST", "/v1/files", js, `{"name":"a","size":10}`}, 400, "missing_field", "sha256"},
 		{"short sha256", call{"POST", "/v1/files", js, `{"name":"a","size":10,"sha256":"abc"}`}, 400, "invalid_sha256", "sha256"},
-		{"size zero", call{"POST", "/v1/files", js, `{"name":"a","size":0,"sha256":"` + sha64 + `"}`}, 400, "invalid_size", "size"},
 		{"size negative", call{"POST", "/v1/files", js, `{"name":"a","size":-5,"sha256":"` + sha64 + `"}`}, 400, "invalid_size", "size"},
 		{"size over maximum", call{"POST", "/v1/files", js, `{"name":"a","size":1048577,"sha256":"` + sha64 + `"}`}, 413, "file_too_large", "size"},
 		{"path in name", call{"POST", "/v1/files", js, `{"name":"../../etc/passwd","size":10,"sha256":"` + sha64 + `"}`}, 400, "invalid_name", "name"},

@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"os"
 	"os/signal"
 	"syscall"
@@ -64,6 +65,9 @@ type settings struct {
 	oidc        *auth.OIDC
 	rateLimit   float64
 	rateBurst   int
+	failRate    float64
+	failBurst   int
+	trusted     []netip.Prefix
 	bootstrap   string // an API key to ensure at start (local runs and tests)
 	bootTenant  string
 	appToken    string
@@ -93,6 +97,8 @@ func load() (settings, error) {
 		sseResync:   e.Duration("SSE_RESYNC_INTERVAL", 2*time.Second),
 		rateLimit:   float64(e.Int("RATE_LIMIT_RPS", 100)),
 		rateBurst:   e.Int("RATE_LIMIT_BURST", 200),
+		failRate:    float64(e.Int("AUTH_FAILURES_PER_MINUTE", 60)) / 60,
+		failBurst:   e.Int("AUTH_FAILURE_BURST", 20),
 		bootstrap:   e.String("BOOTSTRAP_API_KEY", ""),
 		bootTenant:  e.String("BOOTSTRAP_TENANT", "default"),
 		appToken:    e.String("APP_API_TOKEN", ""),
@@ -107,6 +113,9 @@ func load() (settings, error) {
 		e.Fail(fmt.Errorf("PRESIGN_TTL %s: at most 1h, upload URLs must be short-lived", s.files.PresignTTL))
 	}
 	var err error
+	if s.trusted, err = auth.ParsePrefixes(e.String("TRUSTED_PROXIES", "")); err != nil {
+		e.Fail(fmt.Errorf("TRUSTED_PROXIES: %w", err))
+	}
 	if s.policy.OnError, err = verdict.ParseTreatment(e.String("VERDICT_ON_ERROR", "")); err != nil {
 		e.Fail(err)
 	}
@@ -151,7 +160,7 @@ func realMain(ctx context.Context, log *slog.Logger) error {
 	outbox := pgstore.NewOutbox(pool, sc, log)
 	go outbox.Run(ctx, 2*time.Second, 5*time.Second)
 
-	authenticators := []auth.Authenticator{&auth.APIKeys{Store: store, CacheTTL: 10 * time.Second}}
+	authenticators := []auth.Authenticator{&auth.APIKeys{Store: store, CacheTTL: 10 * time.Second, MissTTL: time.Minute}}
 	if cfg.oidc != nil {
 		authenticators = append(authenticators, cfg.oidc)
 	}
@@ -162,10 +171,11 @@ func realMain(ctx context.Context, log *slog.Logger) error {
 	recon := &pgstore.Reconciler{Store: store, StuckAfter: cfg.stuckAfter, MaxRedrives: cfg.maxRedrives,
 		Decider: cfg.policy, Relay: outbox, Batch: 200}
 	srv := api.New(svc, log, api.Options{DB: store, Sidecar: health, WebDir: cfg.webDir, SSEResync: cfg.sseResync,
-		Auth: authenticators, Limiter: auth.NewLimiter(cfg.rateLimit, cfg.rateBurst), AppToken: cfg.appToken,
+		Auth: authenticators, Limiter: auth.NewLimiter(cfg.rateLimit, cfg.rateBurst),
+		Failures: auth.NewFailureLimiter(cfg.failRate, cfg.failBurst, cfg.trusted), AppToken: cfg.appToken,
 		DeadLetters: store, Reconciler: recon})
 	log.Info("starting", "engines", cfg.policy.Engines, "max_file_size", cfg.files.MaxSize,
-		"oidc", cfg.oidc != nil, "rate_limit_rps", cfg.rateLimit, "app_token", cfg.appToken != "")
+		"oidc", cfg.oidc != nil, "rate_limit_rps", cfg.rateLimit, "auth_failures_per_minute", cfg.failRate*60, "app_token", cfg.appToken != "")
 	return app.Serve(ctx, log, cfg.addr, srv.Routes())
 }
 

@@ -41,6 +41,7 @@ type sseStream struct {
 	lastID int64
 	sent   map[string]time.Time // engine → scannedAt of the result sent
 	status statusData
+	owned  bool // the caller's tenant proved it holds the content, as of the last resync
 }
 
 func (st *sseStream) send(event string, v any) error {
@@ -112,6 +113,7 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 		if err != nil {
 			return false, err
 		}
+		st.owned = f.Owned
 		if err := st.sendStatus(f); err != nil {
 			return false, err
 		}
@@ -151,6 +153,12 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 		case u := <-updates:
 			switch {
 			case u.Scan != nil:
+				// A live update is about content, not about this caller:
+				// only a tenant that proved it holds the content sees it.
+				// Possession is read again at every resync.
+				if !st.owned {
+					continue
+				}
 				if err := st.sendResult(u.Scan.Result, time.Time{}); err != nil {
 					return
 				}

@@ -45,6 +45,7 @@ type Server struct {
 	resync  time.Duration
 	auth    []auth.Authenticator
 	limiter *auth.Limiter
+	fails   *auth.FailureLimiter
 	token   string
 	dlq     DeadLetters
 	recon   Reconciler
@@ -63,6 +64,9 @@ type Options struct {
 	Auth []auth.Authenticator
 	// Limiter bounds each caller's request rate; nil disables it.
 	Limiter *auth.Limiter
+	// Failures bounds failed authentications per client address; nil
+	// disables it.
+	Failures *auth.FailureLimiter
 	// AppToken, when set, is the token the sidecar must present on the
 	// routes it calls (APP_API_TOKEN).
 	AppToken string
@@ -78,7 +82,7 @@ func New(svc *files.Service, log *slog.Logger, o Options) *Server {
 		o.SSEResync = defaultResync
 	}
 	return &Server{files: svc, log: log, db: o.DB, sidecar: o.Sidecar, hub: live.NewHub(), webDir: o.WebDir,
-		resync: o.SSEResync, auth: o.Auth, limiter: o.Limiter, token: o.AppToken, dlq: o.DeadLetters, recon: o.Reconciler}
+		resync: o.SSEResync, auth: o.Auth, limiter: o.Limiter, fails: o.Failures, token: o.AppToken, dlq: o.DeadLetters, recon: o.Reconciler}
 }
 
 // MaxBodyBytes bounds JSON request bodies.
@@ -96,7 +100,7 @@ func (s *Server) Routes() http.Handler {
 
 	// Routes hang off the root router: gorilla/mux answers 404 instead of 405
 	// for a method mismatch inside a subrouter.
-	authed := auth.Middleware(s.auth, s.limiter, isEventStream, fail)
+	authed := auth.Middleware(s.auth, s.limiter, s.fails, isEventStream, fail)
 	v1 := func(method, path string, h http.HandlerFunc) {
 		r.Handle(path, metrics.Instrument(path, authed(h))).Methods(method)
 	}

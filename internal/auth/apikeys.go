@@ -8,6 +8,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	lru "github.com/hashicorp/golang-lru/v2"
 )
 
 // KeyPrefix starts every API key, so they are recognisable (and findable by
@@ -41,19 +43,51 @@ type KeyStore interface {
 var ErrUnknownKey = errors.New("unknown or revoked key")
 
 // APIKeys authenticates API keys against a store, caching answers briefly:
-// a revoked key stops working within CacheTTL.
+// a revoked key stops working within CacheTTL. Known keys and unknown ones
+// are cached apart, each bounded and evicting its least recently used entry
+// one at a time, so that a flood of bad keys never pushes a valid key out.
 type APIKeys struct {
 	Store    KeyStore
 	CacheTTL time.Duration
+	// MissTTL is how long an unknown key is remembered (default CacheTTL):
+	// the same bad key again costs no database query.
+	MissTTL time.Duration
+	// CacheSize bounds each cache (default 10,000 entries).
+	CacheSize int
 
-	mu    sync.Mutex
-	cache map[string]cached
+	once          sync.Once
+	valid, misses *lru.Cache[string, cached]
 }
 
 type cached struct {
 	p       Principal
-	ok      bool
 	expires time.Time
+}
+
+func (a *APIKeys) init() {
+	a.once.Do(func() {
+		size := a.CacheSize
+		if size <= 0 {
+			size = 10000
+		}
+		a.valid, _ = lru.New[string, cached](size)
+		a.misses, _ = lru.New[string, cached](size)
+	})
+}
+
+// Peek returns the caller of a key remembered as valid, without any store
+// query. It lets valid callers through while their address is refused for
+// failed attempts (FailureLimiter).
+func (a *APIKeys) Peek(cred string) (Principal, bool) {
+	if !strings.HasPrefix(cred, KeyPrefix) {
+		return Principal{}, false
+	}
+	a.init()
+	c, ok := a.valid.Get(HashKey(cred))
+	if !ok || !time.Now().Before(c.expires) {
+		return Principal{}, false
+	}
+	return c.p, true
 }
 
 // Authenticate implements Authenticator.
@@ -61,35 +95,29 @@ func (a *APIKeys) Authenticate(ctx context.Context, cred string) (Principal, err
 	if !strings.HasPrefix(cred, KeyPrefix) {
 		return Principal{}, ErrNotMine
 	}
+	a.init()
 	hash := HashKey(cred)
-	a.mu.Lock()
-	c, hit := a.cache[hash]
-	a.mu.Unlock()
-	if hit && time.Now().Before(c.expires) {
-		if !c.ok {
-			return Principal{}, ErrUnauthorized
-		}
+	now := time.Now()
+	if c, ok := a.valid.Get(hash); ok && now.Before(c.expires) {
 		return c.p, nil
+	}
+	if c, ok := a.misses.Get(hash); ok && now.Before(c.expires) {
+		return Principal{}, ErrUnauthorized
 	}
 	k, err := a.Store.LookupKey(ctx, hash)
 	switch {
 	case errors.Is(err, ErrUnknownKey):
-		a.remember(hash, cached{})
+		ttl := a.MissTTL
+		if ttl <= 0 {
+			ttl = a.CacheTTL
+		}
+		a.misses.Add(hash, cached{expires: now.Add(ttl)})
 		return Principal{}, ErrUnauthorized
 	case err != nil:
 		return Principal{}, err // e.g. the database is down: 503, not 401
 	}
 	p := Principal{Tenant: k.Tenant, Subject: "key:" + k.ID, Admin: k.Admin}
-	a.remember(hash, cached{p: p, ok: true})
+	a.misses.Remove(hash)
+	a.valid.Add(hash, cached{p: p, expires: now.Add(a.CacheTTL)})
 	return p, nil
-}
-
-func (a *APIKeys) remember(hash string, c cached) {
-	c.expires = time.Now().Add(a.CacheTTL)
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	if a.cache == nil || len(a.cache) > 10000 {
-		a.cache = map[string]cached{}
-	}
-	a.cache[hash] = c
 }

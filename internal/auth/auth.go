@@ -83,17 +83,42 @@ func Authenticate(ctx context.Context, cred string, as ...Authenticator) (Princi
 	return Principal{}, ErrUnauthorized
 }
 
+// peeker answers for credentials it remembers as valid, without any query.
+type peeker interface {
+	Peek(cred string) (Principal, bool)
+}
+
 // Middleware requires a caller on every request it wraps, and rejects
 // callers over their rate. allowQuery reports whether a request may carry
-// its credential in the query string.
-func Middleware(as []Authenticator, limiter *Limiter, allowQuery func(*http.Request) bool, fail func(http.ResponseWriter, *http.Request, error)) func(http.Handler) http.Handler {
+// its credential in the query string. failures, when set, bounds failed
+// authentications per client address: a refused address gets 429 before
+// any credential is looked up.
+func Middleware(as []Authenticator, limiter *Limiter, failures *FailureLimiter, allowQuery func(*http.Request) bool, fail func(http.ResponseWriter, *http.Request, error)) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			p, err := Authenticate(r.Context(), credential(r, allowQuery(r)), as...)
-			if err != nil {
-				w.Header().Set("WWW-Authenticate", `Bearer realm="intellidox"`)
-				fail(w, r, err)
-				return
+			cred := credential(r, allowQuery(r))
+			p, ok := peek(as, cred)
+			if !ok {
+				release := func() {}
+				if failures != nil && cred != "" {
+					var admitted bool
+					var retry string
+					if release, admitted, retry = failures.Admit(r); !admitted {
+						w.Header().Set("Retry-After", retry)
+						fail(w, r, ErrTooManyFailures)
+						return
+					}
+				}
+				var err error
+				p, err = Authenticate(r.Context(), cred, as...)
+				if !errors.Is(err, ErrUnauthorized) {
+					release() // only failed authentications count
+				}
+				if err != nil {
+					w.Header().Set("WWW-Authenticate", `Bearer realm="intellidox"`)
+					fail(w, r, err)
+					return
+				}
 			}
 			if limiter != nil {
 				if ok, retry := limiter.Allow(p.Tenant + "/" + p.Subject); !ok {
@@ -106,6 +131,20 @@ func Middleware(as []Authenticator, limiter *Limiter, allowQuery func(*http.Requ
 			next.ServeHTTP(w, r.WithContext(With(r.Context(), p)))
 		})
 	}
+}
+
+func peek(as []Authenticator, cred string) (Principal, bool) {
+	if cred == "" {
+		return Principal{}, false
+	}
+	for _, a := range as {
+		if pk, ok := a.(peeker); ok {
+			if p, ok := pk.Peek(cred); ok {
+				return p, true
+			}
+		}
+	}
+	return Principal{}, false
 }
 
 // SidecarOnly admits only requests carrying the app token the sidecar

@@ -154,6 +154,11 @@ func (c *Client) Put(ctx context.Context, up *files.Created, body io.Reader, siz
 		return err
 	}
 	req.ContentLength = size
+	if size == 0 {
+		// net/http sends a non-nil body of length 0 as chunked, which a
+		// presigned PUT bound to Content-Length 0 refuses.
+		req.Body = http.NoBody
+	}
 	for k, v := range up.Upload.Headers {
 		req.Header.Set(k, v)
 	}

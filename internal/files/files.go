@@ -38,11 +38,14 @@ type File struct {
 	Verdict     contract.Verdict `json:"verdict"`
 	Reason      string           `json:"reason,omitempty"`
 	Metadata    json.RawMessage  `json:"metadata"`
-	ObjectKey   string           `json:"-"`
+	ObjectKey   string           `json:"-"` // where this upload's bytes go (or the content's, if it needed none)
 	BlobState   string           `json:"-"`
-	ExpiresAt   time.Time        `json:"-"` // when the upload URL expires
-	CreatedAt   time.Time        `json:"createdAt"`
-	UpdatedAt   time.Time        `json:"updatedAt"`
+	// Owned reports whether the tenant proved it holds the content: see
+	// possession.go. Until then the file shows nothing derived from it.
+	Owned     bool      `json:"-"`
+	ExpiresAt time.Time `json:"-"` // when the upload URL expires
+	CreatedAt time.Time `json:"createdAt"`
+	UpdatedAt time.Time `json:"updatedAt"`
 }
 
 // Blob states, as stored.
@@ -93,15 +96,16 @@ type Decider interface {
 // and write the events it causes to an outbox in that same transaction.
 type Store interface {
 	// CreateUpload records u, creating the blob row if the content is new,
-	// and returns the file as stored.
+	// and returns the file as stored. The upload needs its bytes unless its
+	// tenant owns the verified content (CreateOutcome).
 	CreateUpload(ctx context.Context, u NewUpload) (File, error)
 	// Get returns the tenant's file, or ErrNotFound.
 	Get(ctx context.Context, tenant, id string) (File, error)
 	// Results returns every stored engine result for the content.
 	Results(ctx context.Context, sha256 string) ([]contract.Result, error)
-	// Confirm moves an awaiting upload to processing and queues
-	// file.uploaded. It returns the file after the change and the ids of
-	// outbox rows to relay.
+	// Confirm moves an awaiting upload whose bytes are in storage to
+	// processing and queues file.uploaded as OnConfirm decides. It returns
+	// the file after the change and the ids of outbox rows to relay.
 	Confirm(ctx context.Context, tenant, id string) (File, []int64, error)
 	// RecordExtraction stores the extractor's findings (or rejection) and
 	// settles the verdict if every engine has reported.
@@ -113,7 +117,7 @@ type Store interface {
 	// cursor of the next page, or "" on the last one.
 	List(ctx context.Context, tenant string, q Query) ([]File, string, error)
 	// Rescan queues a rescan of the file's content by engines (all when
-	// empty). The content must be verified.
+	// empty). The content must be verified and owned by the tenant.
 	Rescan(ctx context.Context, tenant, id string, engines []string) (File, []int64, error)
 	// RescanStale queues, for engine, a rescan of up to limit verified
 	// contents scanned since `since` with another signature version. It

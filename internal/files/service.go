@@ -101,8 +101,8 @@ func (s *Service) validate(r CreateRequest) (NewUpload, error) {
 	if err := validName(*r.Name); err != nil {
 		return u, err
 	}
-	if *r.Size <= 0 {
-		return u, problem.Field("invalid_size", "size", "size must be a positive number of bytes.")
+	if *r.Size < 0 {
+		return u, problem.Field("invalid_size", "size", "size must be a number of bytes, 0 or more.")
 	}
 	if *r.Size > s.cfg.MaxSize {
 		return u, &problem.Error{Kind: problem.TooLarge, Code: "file_too_large", Field: "size",
@@ -149,8 +149,9 @@ func validName(n string) error {
 	return nil
 }
 
-// Create records an upload request. Content already stored and verified gets
-// no upload URL: its results exist or are on their way.
+// Create records an upload request. Content the tenant already owns gets no
+// upload URL: its results exist or are on their way. Any other content,
+// whoever else has it, gets one (possession.go).
 func (s *Service) Create(ctx context.Context, tenant string, r CreateRequest) (Created, error) {
 	u, err := s.validate(r)
 	if err != nil {
@@ -174,7 +175,9 @@ func (s *Service) Create(ctx context.Context, tenant string, r CreateRequest) (C
 	return out, nil
 }
 
-// Confirm tells IntelliDox the bytes are in storage. It is idempotent.
+// Confirm tells IntelliDox the bytes are in storage. It is idempotent. The
+// upload's own object is checked whatever the state of its content: another
+// upload of the same bytes, by any tenant, proves nothing for this one.
 func (s *Service) Confirm(ctx context.Context, tenant, id string) (File, error) {
 	f, err := s.store.Get(ctx, tenant, id)
 	if err != nil {
@@ -183,21 +186,19 @@ func (s *Service) Confirm(ctx context.Context, tenant, id string) (File, error) 
 	if f.Status != AwaitingUpload {
 		return f, nil
 	}
-	if f.BlobState != BlobVerified && f.BlobState != BlobProcessing {
-		size, found, err := s.objects.ObjectSize(ctx, f.ObjectKey)
-		switch {
-		case err != nil:
-			return File{}, Unavailable("storage_unavailable", "Object storage", err)
-		case !found && time.Now().After(f.ExpiresAt):
-			return File{}, problem.New(problem.Gone, "upload_expired",
-				"The upload URL expired before the bytes arrived: create the file again for a new URL.")
-		case !found:
-			return File{}, problem.New(problem.Conflict, "upload_missing",
-				"The bytes are not in storage yet: PUT them to the upload URL, then confirm.")
-		case size != f.Size:
-			return File{}, problem.New(problem.Conflict, "size_mismatch",
-				fmt.Sprintf("Storage holds %d bytes, but %d were declared.", size, f.Size))
-		}
+	size, found, err := s.objects.ObjectSize(ctx, f.ObjectKey)
+	switch {
+	case err != nil:
+		return File{}, Unavailable("storage_unavailable", "Object storage", err)
+	case !found && time.Now().After(f.ExpiresAt):
+		return File{}, problem.New(problem.Gone, "upload_expired",
+			"The upload URL expired before the bytes arrived: create the file again for a new URL.")
+	case !found:
+		return File{}, problem.New(problem.Conflict, "upload_missing",
+			"The bytes are not in storage yet: PUT them to the upload URL, then confirm.")
+	case size != f.Size:
+		return File{}, problem.New(problem.Conflict, "size_mismatch",
+			fmt.Sprintf("Storage holds %d bytes, but %d were declared.", size, f.Size))
 	}
 	f, ids, err := s.store.Confirm(ctx, tenant, id)
 	if err != nil {
@@ -217,6 +218,9 @@ func (s *Service) Scans(ctx context.Context, tenant, id string) (Scans, error) {
 	f, err := s.store.Get(ctx, tenant, id)
 	if err != nil {
 		return Scans{}, err
+	}
+	if !f.Owned {
+		return s.unprovenScans(), nil
 	}
 	results, err := s.store.Results(ctx, f.SHA256)
 	if err != nil {
@@ -379,6 +383,9 @@ func (s *Service) History(ctx context.Context, tenant, id string) ([]VerdictChan
 	f, err := s.store.Get(ctx, tenant, id)
 	if err != nil {
 		return nil, err
+	}
+	if !f.Owned {
+		return []VerdictChange{}, nil
 	}
 	h, err := s.store.History(ctx, f.SHA256)
 	if h == nil && err == nil {

@@ -42,7 +42,6 @@ func TestValidate(t *testing.T) {
 		{"control character", with(func(r *CreateRequest) { r.Name = ptr("a\x00b") }), "invalid_name", "name", problem.Invalid},
 		{"bidi override", with(func(r *CreateRequest) { r.Name = ptr("invoice\u202Efdp.exe") }), "invalid_name", "name", problem.Invalid},
 		{"invalid utf-8", with(func(r *CreateRequest) { r.Name = ptr("a\xff") }), "invalid_name", "name", problem.Invalid},
-		{"zero size", with(func(r *CreateRequest) { r.Size = ptr(int64(0)) }), "invalid_size", "size", problem.Invalid},
 		{"negative size", with(func(r *CreateRequest) { r.Size = ptr(int64(-1)) }), "invalid_size", "size", problem.Invalid},
 		{"too large", with(func(r *CreateRequest) { r.Size = ptr(int64(1001)) }), "file_too_large", "size", problem.TooLarge},
 		{"short sha", with(func(r *CreateRequest) { r.SHA256 = ptr(goodSHA[:63]) }), "invalid_sha256", "sha256", problem.Invalid},
@@ -59,6 +58,11 @@ func TestValidate(t *testing.T) {
 			assert.Equal(t, tt.kind, pe.Kind)
 		})
 	}
+	t.Run("an empty file is a file", func(t *testing.T) {
+		u, err := s.validate(with(func(r *CreateRequest) { r.Size = ptr(int64(0)) }))
+		require.NoError(t, err)
+		assert.Equal(t, int64(0), u.Size)
+	})
 	t.Run("valid request is normalized", func(t *testing.T) {
 		r := with(func(r *CreateRequest) {
 			r.SHA256 = ptr(strings.ToUpper(goodSHA))
@@ -131,7 +135,12 @@ func TestConfirmChecksStorage(t *testing.T) {
 		{"wrong size stored", awaiting, fakeObjects{size: 9, found: true}, "size_mismatch", false},
 		{"uploaded", awaiting, fakeObjects{size: 10, found: true}, "", true},
 		{"already processing: idempotent", File{ID: "id", Status: Processing}, fakeObjects{}, "", false},
-		{"content confirmed by another upload", File{ID: "id", Size: 10, Status: AwaitingUpload, BlobState: BlobProcessing}, fakeObjects{}, "", true},
+		// Another upload of the same content (of any tenant) proves nothing
+		// about this one's bytes.
+		{"content being processed for another upload", File{ID: "id", Size: 10, Status: AwaitingUpload, BlobState: BlobProcessing,
+			ExpiresAt: time.Now().Add(time.Hour)}, fakeObjects{}, "upload_missing", false},
+		{"content verified for another upload", File{ID: "id", Size: 10, Status: AwaitingUpload, BlobState: BlobVerified,
+			ExpiresAt: time.Now().Add(time.Hour)}, fakeObjects{}, "upload_missing", false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -14,12 +14,16 @@ import (
 
 // listFiles pages through a tenant's uploads, newest first, by keyset on
 // (created_at, id). q matches a name substring or any of the three hashes.
+// SHA-1 and MD5 come from the bytes, so they match only content the tenant
+// proved it holds (files.Redact): otherwise a tenant could learn another
+// tenant's content's hashes by declaring its SHA-256.
 const listFiles = fileColumns + `
 WHERE u.tenant = $1
-  AND ($2 = '' OR u.name ILIKE '%' || $2 || '%' ESCAPE '\' OR u.sha256 = $3 OR b.sha1 = $3 OR b.md5 = $3)
+  AND ($2 = '' OR u.name ILIKE '%' || $2 || '%' ESCAPE '\' OR u.sha256 = $3
+       OR (p.tenant IS NOT NULL AND (b.sha1 = $3 OR b.md5 = $3)))
   AND ($4 = '' OR u.sha256 = $4)
-  AND ($5 = '' OR b.sha1 = $5)
-  AND ($6 = '' OR b.md5 = $6)
+  AND ($5 = '' OR (p.tenant IS NOT NULL AND b.sha1 = $5))
+  AND ($6 = '' OR (p.tenant IS NOT NULL AND b.md5 = $6))
   AND ($7::timestamptz IS NULL OR (u.created_at, u.id) < ($7, $8::uuid))
 ORDER BY u.created_at DESC, u.id DESC
 LIMIT $9`

@@ -103,17 +103,25 @@ func isDomain(err error) bool {
 	return errors.Is(err, files.ErrNotFound) || errors.Is(err, files.ErrSizeConflict) || errors.Is(err, files.ErrNotReady)
 }
 
-const upsertBlob = `
+// insertBlob creates the content's row when bytes for it are first
+// confirmed. Its size and object are those of the first bytes confirmed
+// until bytes are verified (RecordExtraction sets both).
+const insertBlob = `
 INSERT INTO blobs (sha256, size, object_key) VALUES ($1, $2, $3)
-ON CONFLICT (sha256) DO UPDATE SET
-    size       = CASE WHEN blobs.state IN ('new', 'rejected') THEN EXCLUDED.size ELSE blobs.size END,
-    state      = CASE WHEN blobs.state = 'rejected' THEN 'new' ELSE blobs.state END,
-    updated_at = now()
-RETURNING state, size, verdict, object_key`
+ON CONFLICT (sha256) DO NOTHING`
+
+// selectOwnership reads what CreateOutcome needs. A create runs this one
+// look-up and one insert whether the content is new or another tenant holds
+// it, so that neither the answer nor its timing tells them apart.
+const selectOwnership = `
+SELECT coalesce(b.state, 'new'), coalesce(b.size, 0), coalesce(b.verdict, 'pending'),
+       EXISTS (SELECT 1 FROM possessions p WHERE p.tenant = $2 AND p.sha256 = $1)
+FROM (SELECT $1::text AS sha256) x LEFT JOIN blobs b USING (sha256)`
 
 const insertUpload = `
-INSERT INTO uploads (id, tenant, name, size, sha256, content_type, status, expires_at, confirmed_at)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, CASE WHEN $7 <> 'awaiting_upload' THEN now() END)
+INSERT INTO uploads (id, tenant, name, size, sha256, content_type, status, expires_at, confirmed_at, object_key, dispatched)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, CASE WHEN $7 <> 'awaiting_upload' THEN now() END,
+        CASE WHEN $7 = 'awaiting_upload' THEN $9 END, $7 <> 'awaiting_upload')
 RETURNING created_at, updated_at`
 
 // CreateUpload implements files.Store.
@@ -122,33 +130,32 @@ func (s *Store) CreateUpload(ctx context.Context, u files.NewUpload) (files.File
 		ContentType: u.ContentType, Metadata: json.RawMessage(`{}`)}
 	err := s.withTx(ctx, "create upload", func(tx pgx.Tx) error {
 		var size int64
-		var verdict string
-		if err := tx.QueryRow(ctx, upsertBlob, u.SHA256, u.Size, u.ObjectKey).
-			Scan(&f.BlobState, &size, &verdict, &f.ObjectKey); err != nil {
+		var verdict contract.Verdict
+		if err := tx.QueryRow(ctx, selectOwnership, u.SHA256, u.Tenant).
+			Scan(&f.BlobState, &size, &verdict, &f.Owned); err != nil {
 			return err
 		}
-		if size != u.Size {
-			return files.ErrSizeConflict
+		var err error
+		if f.Status, f.Verdict, err = files.CreateOutcome(f.Owned, f.BlobState, size, verdict, u.Size); err != nil {
+			return err
 		}
-		f.Status, f.Verdict = files.AwaitingUpload, contract.VerdictPending
-		if f.BlobState == files.BlobVerified {
-			f.Status = files.Processing
-			if v := contract.Verdict(verdict); v.Final() {
-				f.Status, f.Verdict = files.Done, v
-			}
+		if f.Status == files.AwaitingUpload {
+			f.ObjectKey = u.ObjectKey
 		}
 		return tx.QueryRow(ctx, insertUpload, u.ID, u.Tenant, u.Name, u.Size, u.SHA256, u.ContentType,
-			f.Status, u.ExpiresAt).Scan(&f.CreatedAt, &f.UpdatedAt)
+			f.Status, u.ExpiresAt, u.ObjectKey).Scan(&f.CreatedAt, &f.UpdatedAt)
 	})
-	return f, err
+	return files.Redact(f), err
 }
 
 const fileColumns = `
 SELECT u.id, u.tenant, u.name, u.size, u.sha256, u.content_type, u.status, coalesce(u.reason, ''),
        u.created_at, u.updated_at, coalesce(b.md5, ''), coalesce(b.sha1, ''), coalesce(b.mime_type, ''),
-       b.metadata || jsonb_build_object('findings', b.findings), b.verdict, b.state, b.object_key,
-       coalesce(u.expires_at, 'infinity')
-FROM uploads u JOIN blobs b USING (sha256)`
+       coalesce(b.metadata, '{}') || jsonb_build_object('findings', coalesce(b.findings, '[]')),
+       coalesce(b.verdict, 'pending'), coalesce(b.state, 'new'),
+       coalesce(u.object_key, b.object_key), coalesce(u.expires_at, 'infinity'), p.tenant IS NOT NULL
+FROM uploads u LEFT JOIN blobs b USING (sha256)
+LEFT JOIN possessions p ON p.tenant = u.tenant AND p.sha256 = u.sha256`
 
 const selectFile = fileColumns + `
 WHERE u.id = $1 AND u.tenant = $2`
@@ -158,10 +165,11 @@ func scanFile(row pgx.Row) (files.File, error) {
 	var verdict string
 	err := row.Scan(&f.ID, &f.Tenant, &f.Name, &f.Size, &f.SHA256, &f.ContentType, &f.Status, &f.Reason,
 		&f.CreatedAt, &f.UpdatedAt, &f.MD5, &f.SHA1, &f.MIMEType, &f.Metadata, &verdict, &f.BlobState, &f.ObjectKey,
-		&f.ExpiresAt)
+		&f.ExpiresAt, &f.Owned)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return f, files.ErrNotFound
 	}
+	f = files.Redact(f)
 	switch f.Status {
 	case files.Done:
 		f.Verdict = contract.Verdict(verdict)
@@ -219,76 +227,93 @@ func (s *Store) Confirm(ctx context.Context, tenant, id string) (files.File, []i
 	var ids []int64
 	err := s.withTx(ctx, "confirm", func(tx pgx.Tx) error {
 		var err error
-		if f, err = scanFile(tx.QueryRow(ctx, selectFile+` FOR UPDATE OF u, b`, id, tenant)); err != nil {
+		if f, err = scanFile(tx.QueryRow(ctx, selectFile+` FOR UPDATE OF u`, id, tenant)); err != nil {
 			return err
 		}
 		if f.Status != files.AwaitingUpload {
 			return nil
 		}
-		status := files.Processing
-		if f.BlobState == files.BlobVerified {
-			var verdict contract.Verdict
-			if err := tx.QueryRow(ctx, `SELECT verdict FROM blobs WHERE sha256 = $1`, f.SHA256).Scan(&verdict); err != nil {
+		if _, err := tx.Exec(ctx, insertBlob, f.SHA256, f.Size, f.ObjectKey); err != nil {
+			return err
+		}
+		var verdict contract.Verdict
+		if err := tx.QueryRow(ctx, `SELECT state, verdict FROM blobs WHERE sha256 = $1 FOR UPDATE`, f.SHA256).
+			Scan(&f.BlobState, &verdict); err != nil {
+			return err
+		}
+		status, dispatched := files.Processing, true
+		switch files.OnConfirm(f.Owned, f.BlobState, verdict.Final()) {
+		case files.Finish:
+			status, f.Verdict, dispatched = files.Done, verdict, false
+		case files.Wait:
+			dispatched = false // settle dispatches it
+		case files.Carry:
+			if _, err := tx.Exec(ctx, `UPDATE blobs SET state = 'processing', object_key = $2, updated_at = now()
+				WHERE sha256 = $1`, f.SHA256, f.ObjectKey); err != nil {
 				return err
 			}
-			if verdict.Final() {
-				status, f.Verdict = files.Done, verdict
-			}
+			f.BlobState = files.BlobProcessing
 		}
-		if err := tx.QueryRow(ctx, `UPDATE uploads SET status = $2, confirmed_at = now(), updated_at = now()
-			WHERE id = $1 RETURNING updated_at`, id, status).Scan(&f.UpdatedAt); err != nil {
+		if err := tx.QueryRow(ctx, `UPDATE uploads SET status = $2, dispatched = $3, confirmed_at = now(), updated_at = now()
+			WHERE id = $1 RETURNING updated_at`, id, status, dispatched).Scan(&f.UpdatedAt); err != nil {
 			return err
 		}
 		f.Status = status
-		if f.BlobState != files.BlobNew {
-			return nil // already being processed (or verified) for another upload
+		if !dispatched {
+			return nil
 		}
-		if _, err := tx.Exec(ctx, `UPDATE blobs SET state = 'processing', updated_at = now() WHERE sha256 = $1`, f.SHA256); err != nil {
-			return err
-		}
-		f.BlobState = files.BlobProcessing
-		id, err := enqueue(ctx, tx, contract.TopicFileUploaded, contract.FileUploaded{
-			Version: contract.SchemaVersion, FileID: f.ID, SHA256: f.SHA256, Size: f.Size,
-			ObjectKey: f.ObjectKey, ContentType: f.ContentType, Name: f.Name,
-		})
-		ids = append(ids, id)
+		oid, err := enqueue(ctx, tx, contract.TopicFileUploaded, uploadedEvent(f))
+		ids = append(ids, oid)
 		return err
 	})
 	return f, ids, err
+}
+
+// uploadedEvent asks the extractor to verify (and extract) an upload's own
+// bytes.
+func uploadedEvent(f files.File) contract.FileUploaded {
+	return contract.FileUploaded{Version: contract.SchemaVersion, FileID: f.ID, SHA256: f.SHA256, Size: f.Size,
+		ObjectKey: f.ObjectKey, ContentType: f.ContentType, Name: f.Name}
 }
 
 // RecordExtraction implements files.Store.
 func (s *Store) RecordExtraction(ctx context.Context, ev contract.FileExtracted, d files.Decider) ([]int64, error) {
 	var ids []int64
 	err := s.withTx(ctx, "record extraction", func(tx pgx.Tx) error {
-		var state string
-		err := tx.QueryRow(ctx, `SELECT state FROM blobs WHERE sha256 = $1 FOR UPDATE`, ev.SHA256).Scan(&state)
+		var state, objectKey string
+		err := tx.QueryRow(ctx, `SELECT state, object_key FROM blobs WHERE sha256 = $1 FOR UPDATE`, ev.SHA256).Scan(&state, &objectKey)
 		if errors.Is(err, pgx.ErrNoRows) {
 			return nil // content we never issued: nothing to record
 		}
 		if err != nil {
 			return err
 		}
-		if ev.Rejection != nil {
-			if state == files.BlobVerified {
-				return nil // a stale rejection: good bytes were verified since
-			}
+		switch files.OnExtraction(ev.Rejection != nil, state, ev.ObjectKey == objectKey) {
+		case files.Ignore:
+			return nil
+		case files.RejectContent:
 			return reject(ctx, tx, ev, &ids)
+		case files.RejectUpload:
+			return rejectUpload(ctx, tx, ev, &ids)
+		case files.VerifyContent:
+			meta, err := json.Marshal(ev.Metadata)
+			if err != nil {
+				return err
+			}
+			if ev.Metadata == nil {
+				meta = []byte(`{}`)
+			}
+			findings := ev.Findings
+			if findings == nil {
+				findings = []contract.Finding{}
+			}
+			if _, err := tx.Exec(ctx, `UPDATE blobs SET state = 'verified', md5 = $2, sha1 = $3, mime_type = $4,
+				metadata = $5, findings = $6, size = $7, object_key = $8, reason = NULL, updated_at = now() WHERE sha256 = $1`,
+				ev.SHA256, ev.MD5, ev.SHA1, ev.MIMEType, meta, findings, ev.Size, ev.ObjectKey); err != nil {
+				return err
+			}
 		}
-		meta, err := json.Marshal(ev.Metadata)
-		if err != nil {
-			return err
-		}
-		if ev.Metadata == nil {
-			meta = []byte(`{}`)
-		}
-		findings := ev.Findings
-		if findings == nil {
-			findings = []contract.Finding{}
-		}
-		if _, err := tx.Exec(ctx, `UPDATE blobs SET state = 'verified', md5 = $2, sha1 = $3, mime_type = $4,
-			metadata = $5, findings = $6, reason = NULL, updated_at = now() WHERE sha256 = $1`,
-			ev.SHA256, ev.MD5, ev.SHA1, ev.MIMEType, meta, findings); err != nil {
+		if err := prove(ctx, tx, ev); err != nil {
 			return err
 		}
 		return settle(ctx, tx, ev.SHA256, d, &ids)
@@ -296,24 +321,57 @@ func (s *Store) RecordExtraction(ctx context.Context, ev contract.FileExtracted,
 	return ids, err
 }
 
+// prove records that the tenant of the upload whose own bytes the extractor
+// just verified holds the content.
+func prove(ctx context.Context, tx pgx.Tx, ev contract.FileExtracted) error {
+	_, err := tx.Exec(ctx, `INSERT INTO possessions (tenant, sha256)
+		SELECT u.tenant, u.sha256 FROM uploads u
+		WHERE u.sha256 = $1 AND (u.object_key = $2 OR (u.object_key IS NULL AND u.id::text = $3))
+		ON CONFLICT DO NOTHING`, ev.SHA256, ev.ObjectKey, ev.FileID)
+	return err
+}
+
+// reject rejects the content whose carrying bytes failed, with the uploads
+// that relied on those bytes, and lets the next upload waiting with its own
+// bytes carry the content.
 func reject(ctx context.Context, tx pgx.Tx, ev contract.FileExtracted, ids *[]int64) error {
 	reason := ev.Rejection.Code + ": " + ev.Rejection.Reason
-	if _, err := tx.Exec(ctx, `UPDATE blobs SET state = 'rejected', reason = $2, updated_at = now()
-		WHERE sha256 = $1`, ev.SHA256, reason); err != nil {
+	var objectKey string
+	if err := tx.QueryRow(ctx, `UPDATE blobs SET state = 'rejected', reason = $2, updated_at = now()
+		WHERE sha256 = $1 RETURNING object_key`, ev.SHA256, reason).Scan(&objectKey); err != nil {
 		return err
 	}
 	rows, err := tx.Query(ctx, `UPDATE uploads SET status = 'rejected', reason = $2, updated_at = now()
-		WHERE sha256 = $1 AND status = 'processing' RETURNING id`, ev.SHA256, reason)
+		WHERE sha256 = $1 AND status = 'processing' AND (object_key IS NULL OR object_key = $3) RETURNING id`,
+		ev.SHA256, reason, objectKey)
 	if err != nil {
 		return err
 	}
+	if err := completeRejected(ctx, tx, rows, ev.SHA256, ids); err != nil {
+		return err
+	}
+	return promote(ctx, tx, ev.SHA256, ids)
+}
+
+// rejectUpload rejects the one upload whose own bytes failed.
+func rejectUpload(ctx context.Context, tx pgx.Tx, ev contract.FileExtracted, ids *[]int64) error {
+	rows, err := tx.Query(ctx, `UPDATE uploads SET status = 'rejected', reason = $3, updated_at = now()
+		WHERE sha256 = $1 AND object_key = $2 AND status = 'processing' RETURNING id`,
+		ev.SHA256, ev.ObjectKey, ev.Rejection.Code+": "+ev.Rejection.Reason)
+	if err != nil {
+		return err
+	}
+	return completeRejected(ctx, tx, rows, ev.SHA256, ids)
+}
+
+func completeRejected(ctx context.Context, tx pgx.Tx, rows pgx.Rows, sha string, ids *[]int64) error {
 	rejected, err := pgx.CollectRows(rows, pgx.RowTo[string])
 	if err != nil {
 		return err
 	}
 	for _, id := range rejected {
 		oid, err := enqueue(ctx, tx, contract.TopicFileCompleted, contract.FileCompleted{
-			Version: contract.SchemaVersion, FileID: id, SHA256: ev.SHA256,
+			Version: contract.SchemaVersion, FileID: id, SHA256: sha,
 			Status: string(files.Rejected), Verdict: contract.VerdictUnscanned,
 		})
 		if err != nil {
@@ -322,6 +380,34 @@ func reject(ctx context.Context, tx pgx.Tx, ev contract.FileExtracted, ids *[]in
 		*ids = append(*ids, oid)
 	}
 	return nil
+}
+
+// promote makes the oldest upload waiting with its own bytes carry content
+// whose carrying bytes were rejected.
+func promote(ctx context.Context, tx pgx.Tx, sha string, ids *[]int64) error {
+	f, err := scanFile(tx.QueryRow(ctx, fileColumns+` WHERE u.sha256 = $1 AND u.status = 'processing'
+		AND NOT u.dispatched AND u.object_key IS NOT NULL ORDER BY u.confirmed_at, u.id LIMIT 1 FOR UPDATE OF u`, sha))
+	if errors.Is(err, files.ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if _, err := tx.Exec(ctx, `UPDATE blobs SET state = 'processing', object_key = $2, reason = NULL, updated_at = now()
+		WHERE sha256 = $1`, sha, f.ObjectKey); err != nil {
+		return err
+	}
+	return dispatch(ctx, tx, f, ids)
+}
+
+// dispatch queues file.uploaded for an upload's own bytes.
+func dispatch(ctx context.Context, tx pgx.Tx, f files.File, ids *[]int64) error {
+	if _, err := tx.Exec(ctx, `UPDATE uploads SET dispatched = true, redrives = 0, updated_at = now() WHERE id = $1`, f.ID); err != nil {
+		return err
+	}
+	oid, err := enqueue(ctx, tx, contract.TopicFileUploaded, uploadedEvent(f))
+	*ids = append(*ids, oid)
+	return err
 }
 
 const upsertResult = `
@@ -388,8 +474,12 @@ func settle(ctx context.Context, tx pgx.Tx, sha string, d files.Decider, ids *[]
 		}
 		metrics.Verdicts.WithLabelValues(string(v)).Inc()
 	}
-	rows, err := tx.Query(ctx, `UPDATE uploads SET status = 'done', updated_at = now()
-		WHERE sha256 = $1 AND status = 'processing' RETURNING id`, sha)
+	// Only uploads whose tenant proved possession finish; the others wait
+	// for their own bytes to be verified.
+	rows, err := tx.Query(ctx, `UPDATE uploads u SET status = 'done', updated_at = now()
+		WHERE u.sha256 = $1 AND u.status = 'processing'
+		  AND EXISTS (SELECT 1 FROM possessions p WHERE p.tenant = u.tenant AND p.sha256 = u.sha256)
+		RETURNING u.id`, sha)
 	if err != nil {
 		return err
 	}
@@ -405,6 +495,22 @@ func settle(ctx context.Context, tx pgx.Tx, sha string, d files.Decider, ids *[]
 			return err
 		}
 		*ids = append(*ids, oid)
+	}
+	// Uploads that waited for the content to settle now have their own
+	// bytes verified; the scanners answer them from their cache.
+	rows, err = tx.Query(ctx, fileColumns+` WHERE u.sha256 = $1 AND u.status = 'processing'
+		AND NOT u.dispatched AND u.object_key IS NOT NULL FOR UPDATE OF u`, sha)
+	if err != nil {
+		return err
+	}
+	waiting, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (files.File, error) { return scanFile(row) })
+	if err != nil {
+		return err
+	}
+	for _, f := range waiting {
+		if err := dispatch(ctx, tx, f, ids); err != nil {
+			return err
+		}
 	}
 	return nil
 }
@@ -447,8 +553,8 @@ func (s *Store) Rescan(ctx context.Context, tenant, id string, engines []string)
 		if f, err = scanFile(tx.QueryRow(ctx, selectFile, id, tenant)); err != nil {
 			return err
 		}
-		if f.BlobState != files.BlobVerified {
-			return files.ErrNotReady
+		if f.BlobState != files.BlobVerified || !f.Owned {
+			return files.ErrNotReady // the same answer whether or not another tenant has the content
 		}
 		oid, err := enqueueRescan(ctx, tx, f.SHA256, f.ID, engines)
 		ids = append(ids, oid)

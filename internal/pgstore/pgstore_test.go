@@ -47,6 +47,11 @@ func newUpload(content, name string) files.NewUpload {
 		SHA256: hashOf(content), ObjectKey: "blobs/" + uuid.NewString(), ExpiresAt: time.Now().Add(time.Hour)}
 }
 
+// extracted is the extractor's answer for u's own bytes.
+func extracted(u files.NewUpload) contract.FileExtracted {
+	return contract.FileExtracted{Version: 1, FileID: u.ID, SHA256: u.SHA256, Size: u.Size, ObjectKey: u.ObjectKey}
+}
+
 var policy = verdict.Policy{Engines: []string{"clamav", "yara"}}
 
 func result(engine string, o contract.Outcome) contract.ScanCompleted {
@@ -86,12 +91,13 @@ func TestLifecycle(t *testing.T) {
 	require.NoError(t, err)
 	assert.Empty(t, ids, "a second confirm queues nothing")
 
-	// A second upload of the same content while the first is processing
-	// shares the stored object.
+	// A second upload of the same content while the first is processing:
+	// nothing is proven yet, so it brings its own bytes, which wait.
 	u2 := newUpload("hello", "b.txt")
 	f2, err := s.CreateUpload(ctx, u2)
 	require.NoError(t, err)
-	assert.Equal(t, u.ObjectKey, f2.ObjectKey)
+	assert.Equal(t, files.AwaitingUpload, f2.Status)
+	assert.Equal(t, u2.ObjectKey, f2.ObjectKey)
 	_, ids, err = s.Confirm(ctx, "t1", u2.ID)
 	require.NoError(t, err)
 	assert.Empty(t, ids, "content already being processed is not extracted twice")
@@ -100,8 +106,10 @@ func TestLifecycle(t *testing.T) {
 	ids, err = s.RecordScan(ctx, withSHA(result("clamav", contract.Clean), u.SHA256), policy)
 	require.NoError(t, err)
 	assert.Empty(t, ids)
-	ids, err = s.RecordExtraction(ctx, contract.FileExtracted{Version: 1, SHA256: u.SHA256, MD5: "m", SHA1: "s",
-		MIMEType: "text/plain", Metadata: map[string]any{"type": map[string]any{"mime": "text/plain"}}}, policy)
+	ev := extracted(u)
+	ev.MD5, ev.SHA1, ev.MIMEType = "m", "s", "text/plain"
+	ev.Metadata = map[string]any{"type": map[string]any{"mime": "text/plain"}}
+	ids, err = s.RecordExtraction(ctx, ev, policy)
 	require.NoError(t, err)
 	assert.Empty(t, ids, "yara has not reported")
 	ids, err = s.RecordScan(ctx, withSHA(result("yara", contract.Malicious), u.SHA256), policy)
@@ -162,8 +170,9 @@ func TestRejection(t *testing.T) {
 	require.NoError(t, err)
 	_, _, err = s.Confirm(ctx, "t1", u.ID)
 	require.NoError(t, err)
-	ids, err := s.RecordExtraction(ctx, contract.FileExtracted{Version: 1, SHA256: u.SHA256,
-		Rejection: &contract.Rejection{Code: contract.RejectHashMismatch, Reason: "stored bytes hash to x"}}, policy)
+	ev := extracted(u)
+	ev.Rejection = &contract.Rejection{Code: contract.RejectHashMismatch, Reason: "stored bytes hash to x"}
+	ids, err := s.RecordExtraction(ctx, ev, policy)
 	require.NoError(t, err)
 	assert.Equal(t, []string{contract.TopicFileCompleted}, outboxTopics(t, pool, ids))
 	f, err := s.Get(ctx, "t1", u.ID)
@@ -194,7 +203,7 @@ func TestConcurrentResults(t *testing.T) {
 	require.NoError(t, err)
 	_, _, err = s.Confirm(ctx, "t1", u.ID)
 	require.NoError(t, err)
-	_, err = s.RecordExtraction(ctx, contract.FileExtracted{Version: 1, SHA256: u.SHA256}, p)
+	_, err = s.RecordExtraction(ctx, extracted(u), p)
 	require.NoError(t, err)
 
 	var wg sync.WaitGroup
@@ -351,7 +360,7 @@ func TestRescanStale(t *testing.T) {
 		require.NoError(t, err)
 		_, _, err = s.Confirm(ctx, "t1", u.ID)
 		require.NoError(t, err)
-		_, err = s.RecordExtraction(ctx, contract.FileExtracted{Version: 1, SHA256: u.SHA256}, p)
+		_, err = s.RecordExtraction(ctx, extracted(u), p)
 		require.NoError(t, err)
 		r := withSHA(result("rep", contract.Clean), u.SHA256)
 		r.Result.SignatureVersion = "v1"
@@ -447,7 +456,7 @@ func TestReconciler(t *testing.T) {
 	}
 	lost := confirmed("extraction lost")
 	half := confirmed("one engine lost")
-	_, err := s.RecordExtraction(ctx, contract.FileExtracted{Version: 1, SHA256: half.SHA256}, p)
+	_, err := s.RecordExtraction(ctx, extracted(half), p)
 	require.NoError(t, err)
 	_, err = s.RecordScan(ctx, withSHA(result("a", contract.Clean), half.SHA256), p)
 	require.NoError(t, err)

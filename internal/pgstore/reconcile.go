@@ -2,6 +2,7 @@ package pgstore
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -75,7 +76,8 @@ func (r *Reconciler) Reconcile(ctx context.Context) (map[string]int, error) {
 
 func (r *Reconciler) reconcileOne(ctx context.Context, tx pgx.Tx, u stuck, ids *[]int64) (string, error) {
 	// Lock the content, as result recording does.
-	if _, err := tx.Exec(ctx, `SELECT 1 FROM blobs WHERE sha256 = $1 FOR UPDATE`, u.SHA); err != nil {
+	var state string
+	if err := tx.QueryRow(ctx, `SELECT state FROM blobs WHERE sha256 = $1 FOR UPDATE`, u.SHA).Scan(&state); err != nil {
 		return "", err
 	}
 	touch := func() error {
@@ -86,38 +88,70 @@ func (r *Reconciler) reconcileOne(ctx context.Context, tx pgx.Tx, u stuck, ids *
 	if u.Redrives >= r.MaxRedrives {
 		return "finished_unscanned", r.finish(ctx, tx, u.SHA, ids)
 	}
-	if u.BlobState != files.BlobVerified {
-		// The extraction never came back: publish file.uploaded again.
-		var ev contract.FileUploaded
-		err := tx.QueryRow(ctx, `SELECT u.id, u.sha256, u.size, b.object_key, u.content_type, u.name
-			FROM uploads u JOIN blobs b USING (sha256) WHERE u.id = $1`, u.ID).
-			Scan(&ev.FileID, &ev.SHA256, &ev.Size, &ev.ObjectKey, &ev.ContentType, &ev.Name)
-		if err != nil {
+	if state != files.BlobVerified {
+		// The extraction never came back: ask again for the bytes the
+		// content is processed from (or let a waiting upload carry it).
+		carrier, err := scanFile(tx.QueryRow(ctx, fileColumns+` WHERE u.sha256 = $1 AND u.status = 'processing'
+			AND u.dispatched AND coalesce(u.object_key, b.object_key) = b.object_key
+			ORDER BY u.confirmed_at LIMIT 1`, u.SHA))
+		switch {
+		case errors.Is(err, files.ErrNotFound):
+			if err := promote(ctx, tx, u.SHA, ids); err != nil {
+				return "", err
+			}
+		case err != nil:
 			return "", err
+		default:
+			id, err := enqueue(ctx, tx, contract.TopicFileUploaded, uploadedEvent(carrier))
+			if err != nil {
+				return "", err
+			}
+			*ids = append(*ids, id)
 		}
-		ev.Version = contract.SchemaVersion
-		id, err := enqueue(ctx, tx, contract.TopicFileUploaded, ev)
-		if err != nil {
-			return "", err
-		}
-		*ids = append(*ids, id)
 		return "redrive_extract", touch()
 	}
 	results, err := queryResults(ctx, tx, u.SHA)
 	if err != nil {
 		return "", err
 	}
-	missing := r.Decider.Missing(results)
-	if len(missing) == 0 {
-		// Every engine reported but the verdict was never settled.
-		return "settled", settle(ctx, tx, u.SHA, r.Decider, ids)
+	if missing := r.Decider.Missing(results); len(missing) > 0 {
+		id, err := enqueueRescan(ctx, tx, u.SHA, u.ID, missing)
+		if err != nil {
+			return "", err
+		}
+		*ids = append(*ids, id)
+		return "redrive_scan", touch()
 	}
-	id, err := enqueueRescan(ctx, tx, u.SHA, u.ID, missing)
+	// Uploads whose own bytes were sent for verification and never came
+	// back: ask again.
+	unproven, err := unprovenUploads(ctx, tx, u.SHA)
 	if err != nil {
 		return "", err
 	}
-	*ids = append(*ids, id)
-	return "redrive_scan", touch()
+	for _, f := range unproven {
+		id, err := enqueue(ctx, tx, contract.TopicFileUploaded, uploadedEvent(f))
+		if err != nil {
+			return "", err
+		}
+		*ids = append(*ids, id)
+	}
+	if len(unproven) > 0 {
+		return "redrive_verify", touch()
+	}
+	// Every engine reported but the verdict was never settled.
+	return "settled", settle(ctx, tx, u.SHA, r.Decider, ids)
+}
+
+// unprovenUploads are the processing uploads of verified content whose own
+// bytes were sent to the extractor but whose tenant has not proved
+// possession yet.
+func unprovenUploads(ctx context.Context, tx pgx.Tx, sha string) ([]files.File, error) {
+	rows, err := tx.Query(ctx, fileColumns+` WHERE u.sha256 = $1 AND u.status = 'processing' AND u.dispatched
+		AND u.object_key IS NOT NULL AND p.tenant IS NULL FOR UPDATE OF u`, sha)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, func(row pgx.CollectableRow) (files.File, error) { return scanFile(row) })
 }
 
 // finish gives up waiting: engines that never reported get an error result
@@ -149,5 +183,19 @@ func (r *Reconciler) finish(ctx context.Context, tx pgx.Tx, sha string, ids *[]i
 			return err
 		}
 	}
-	return settle(ctx, tx, sha, r.Decider, ids)
+	if err := settle(ctx, tx, sha, r.Decider, ids); err != nil {
+		return err
+	}
+	unproven, err := unprovenUploads(ctx, tx, sha)
+	if err != nil {
+		return err
+	}
+	for _, f := range unproven {
+		if err := rejectUpload(ctx, tx, contract.FileExtracted{SHA256: sha, ObjectKey: f.ObjectKey,
+			Rejection: &contract.Rejection{Code: "extraction_timeout",
+				Reason: "the extractor never verified this upload's bytes after repeated re-drives"}}, ids); err != nil {
+			return err
+		}
+	}
+	return nil
 }

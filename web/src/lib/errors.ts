@@ -68,7 +68,7 @@ const friendly: Record<string, string> = {
   route_not_found: 'This IntelliDox server does not offer that feature yet.',
   invalid_sha256: 'The file fingerprint (SHA-256) was not accepted.',
   invalid_name: 'The file name was not accepted.',
-  empty_file: 'The file is empty: there is nothing to scan.',
+  too_many_auth_failures: 'Too many wrong API keys from this address. Wait a minute, then try again.',
   not_ready: 'IntelliDox is starting or missing a dependency. Try again in a moment.',
   internal: 'IntelliDox hit an internal error. It has been logged; try again.',
 };
