@@ -240,6 +240,7 @@ func (c *Contract) Proxy(t testing.TB, upstream, prefix string) string {
 			reqBody, _ := req.Context().Value(bodyKey{}).([]byte)
 			var body []byte
 			if !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/event-stream") {
+				var err error
 				body, err = io.ReadAll(resp.Body)
 				resp.Body.Close()
 				if err != nil {

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 )
 
@@ -139,5 +140,37 @@ func TestProxyReportsViolationsToTheTest(t *testing.T) {
 	}
 	if c.Exchanges() != 2 {
 		t.Errorf("%d exchanges checked, want 2", c.Exchanges())
+	}
+}
+
+// TestProxyUnderConcurrency: e2e tests call the api from many goroutines
+// at once (the chaos uploader); with -race this finds shared state.
+func TestProxyUnderConcurrency(t *testing.T) {
+	c, err := LoadContract()
+	if err != nil {
+		t.Fatal(err)
+	}
+	upstream := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.Write([]byte(validFile))
+	}))
+	defer upstream.Close()
+	rec := &recorder{T: t}
+	base := c.Proxy(rec, upstream.URL, "")
+	var wg sync.WaitGroup
+	for range 16 {
+		wg.Go(func() {
+			resp, err := http.Get(base + "/v1/files/" + fileID)
+			if err == nil {
+				resp.Body.Close()
+			}
+		})
+	}
+	wg.Wait()
+	for i := len(rec.cleanups) - 1; i >= 0; i-- {
+		rec.cleanups[i]()
+	}
+	if len(rec.errs) != 0 || c.Exchanges() != 16 {
+		t.Errorf("%d exchanges, violations %q", c.Exchanges(), rec.errs)
 	}
 }
