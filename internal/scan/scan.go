@@ -191,7 +191,7 @@ func (s *Service) result(ctx context.Context, log *slog.Logger, e contract.FileE
 	if cached, ok, err := s.cached(ctx, key, sigVersion); err != nil || ok {
 		return cached, err
 	}
-	log.InfoContext(ctx, LogEngineRun, "signature_version", sigVersion)
+	log.InfoContext(ctx, LogEngineRun, "signature_version", sigVersion, "started_at", time.Now())
 	res, err := s.scan(ctx, e)
 	if err != nil {
 		return contract.Result{}, err
@@ -201,7 +201,8 @@ func (s *Service) result(ctx context.Context, log *slog.Logger, e contract.FileE
 	if err := s.dapr.SaveState(ctx, key, res); err != nil {
 		return contract.Result{}, err
 	}
-	log.InfoContext(ctx, LogResultStored, "signature_version", sigVersion, "result", res.Result, "scanned_at", res.ScannedAt)
+	log.InfoContext(ctx, LogResultStored, "signature_version", sigVersion, "result", res.Result,
+		"scanned_at", res.ScannedAt, "stored_at", time.Now())
 	return res, nil
 }
 
