@@ -37,15 +37,8 @@ run: infra build web ## Run the whole system locally (Ctrl-C stops it)
 	fi
 
 .PHONY: test
-test: infra ## Run every test: unit, integration, end-to-end on local and AWS-emulated components
-	@echo "test: go vet"
-	@$(GO) vet ./...
-	@echo "test: web component tests (vitest)"
-	@cd web && { [ -d node_modules ] || npm ci --no-audit --no-fund; } && npm test --silent
-	@echo "test: go test -race -shuffle=on ./...   (end-to-end on components/local)"
-	@$(GO) test -race -shuffle=on -count=1 -timeout 20m ./...
-	@echo "test: the end-to-end suite again on components/aws (SNS/SQS, DynamoDB, S3 on the moto emulator)"
-	@E2E_PROFILE=aws $(GO) test -race -shuffle=on -count=1 -timeout 20m ./e2e
+test: infra ## Run every test: unit, integration, end-to-end on local and AWS-emulated components; ends with the skipped tests and why
+	@GO=$(GO) scripts/test.sh
 
 .PHONY: bench
 bench: infra ## Benchmark a private stack; writes docs/BENCHMARKS.md and docs/benchmarks.json (about 5 min)

@@ -151,6 +151,16 @@ func TestErrorsAreProblems(t *testing.T) {
 		requireProblem(t, resp, body, 503, "database_unavailable")
 		resp, body = call{"GET", "/readyz", "", ""}.do(t, stack.API, stack.APIKey)
 		requireProblem(t, resp, body, 503, "not_ready")
+		// Every documented operation that needs the database says so.
+		for _, o := range testenv.APIContract.Operations() {
+			if o.Secured {
+				resp, err := http.DefaultClient.Do(opRequest(t, o, stack.API, waiting.ID, stack.APIKey))
+				require.NoError(t, err)
+				body, _ := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				requireProblem(t, resp, body, 503, "database_unavailable")
+			}
+		}
 		resp, _ = call{"GET", "/healthz", "", ""}.do(t, stack.API, stack.APIKey)
 		assert.Equal(t, http.StatusOK, resp.StatusCode, "liveness does not depend on the database")
 

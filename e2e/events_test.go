@@ -97,7 +97,7 @@ func TestLiveEventsAcrossReplicas(t *testing.T) {
 	// through the live pub/sub.
 	stack := testenv.StartStack(t, testenv.StackOptions{Env: map[string]string{"SSE_RESYNC_INTERVAL": "1h"}})
 	replicaPort, _ := stack.StartReplica(t, "api")
-	replica := fmt.Sprintf("http://127.0.0.1:%d", replicaPort)
+	replica := stack.APIURL(t, replicaPort)
 	c := stack.Client()
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()

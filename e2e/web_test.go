@@ -23,7 +23,7 @@ import (
 // Screenshots go to $WEB_SCREENSHOT_DIR, or web/e2e/screenshots.
 func TestWebApp(t *testing.T) {
 	if testing.Short() {
-		t.Skip("browser test skipped in -short mode")
+		testenv.SkipRequired(t, "browser test skipped in -short mode")
 	}
 	root := testenv.Root()
 	web := filepath.Join(root, "web")

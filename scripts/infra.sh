@@ -22,6 +22,7 @@ VERSITYGW_VERSION=v1.8.0
 WEB_ORIGINS=${WEB_ORIGINS:-http://127.0.0.1:8080,http://localhost:8080}
 
 say() { printf '\033[1;34minfra:\033[0m %s\n' "$*" >&2; }
+warn() { printf '\033[1;33minfra: %s\033[0m\n' "$*" >&2; }
 die() { printf '\033[1;31minfra:\033[0m %s\n' "$*" >&2; exit 1; }
 listening() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 wait_port() { # port what
@@ -132,6 +133,24 @@ tools_up() {
   apt_install yara chromium poppler-utils libimage-exiftool-perl p7zip-full osslsigncode wrk
   command -v node >/dev/null || apt_install nodejs npm
   "$root/scripts/daprd.sh"
+  moto_check
+}
+
+# moto (the AWS emulator of the AWS test profile) is a Python package, and
+# PyPI is not reachable from the machines this project runs on: it comes
+# with the machine image or not at all. Say which, instead of failing later.
+moto_check() {
+  local moto=${MOTO_SERVER:-$(command -v moto_server || true)}
+  if [[ -n $moto ]]; then
+    say "moto_server: $moto (from the machine image; this script cannot install it)"
+    return
+  fi
+  local hint=""
+  for p in "$HOME/.pyenv/shims/moto_server" /usr/local/bin/moto_server; do
+    [[ -x $p ]] && hint=" It exists at $p: put $(dirname "$p") on PATH, or set MOTO_SERVER=$p."
+  done
+  warn "CANNOT INSTALL moto_server: it is a PyPI package and PyPI is not reachable here (pip install 'moto[server]' where it is).$hint" \
+    "Without it make test SKIPS the AWS profile (components/aws), and with CI=true that fails the run."
 }
 
 up() {

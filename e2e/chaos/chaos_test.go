@@ -15,6 +15,7 @@ package chaos
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"slices"
@@ -55,13 +56,15 @@ func TestChaosKillWorkers(t *testing.T) {
 	r.startPush()
 	for i, app := range plan {
 		r.at(moments[i])
-		processing, waiting := r.busy(waitsFor[app])
+		processing, waiting, ids := r.ready(waitsFor[app])
 		killed := time.Now()
 		r.stack.Launched.Kill(app, true)
+		fault := fmt.Sprintf("kill -9 %s at t+%.1fs", app, killed.Sub(r.start).Seconds())
+		hit := r.struck(fault, ids, killed)
 		down := r.pause(500*time.Millisecond, 3*time.Second)
 		r.restart(app)
-		r.injected(killed, "kill -9 %s and its sidecar (%d uploads processing, %d waiting for it), down %s",
-			app, processing, waiting, down.Round(time.Millisecond))
+		r.injected(killed, "kill -9 %s and its sidecar (%d uploads processing, %d waiting for it, %d of them unfinished when it died), down %s",
+			app, processing, waiting, hit, down.Round(time.Millisecond))
 	}
 	r.finish(time.Now(), nil)
 }
@@ -100,12 +103,14 @@ func TestChaosRedisRestart(t *testing.T) {
 	r.startPush()
 	for _, m := range moments {
 		r.at(m)
-		processing, _ := r.busy("")
+		processing, _, ids := r.ready("")
 		killed := time.Now()
 		redis.Kill(t)
+		hit := r.struck(fmt.Sprintf("kill -9 redis at t+%.1fs", killed.Sub(r.start).Seconds()), ids, killed)
 		down := r.pause(2*time.Second, 5*time.Second)
 		redis.Start(t)
-		r.injected(killed, "kill -9 redis, restarted from its AOF after %s (%d uploads processing)", down.Round(time.Millisecond), processing)
+		r.injected(killed, "kill -9 redis, restarted from its AOF after %s (%d uploads processing, %d unfinished when it died)",
+			down.Round(time.Millisecond), processing, hit)
 	}
 	r.finish(time.Now(), nil)
 }
@@ -123,7 +128,7 @@ func TestChaosPostgresOutage(t *testing.T) {
 	var recoveries []string
 	for _, m := range moments {
 		r.at(m)
-		processing, _ := r.busy("")
+		processing, _, ids := r.ready("")
 		known := r.confirmedID()
 		stopped := time.Now()
 		pg.Stop(t)
@@ -138,8 +143,12 @@ func TestChaosPostgresOutage(t *testing.T) {
 		down := time.Since(stopped)
 		rec := r.waitRecovered(known, time.Minute)
 		recoveries = append(recoveries, rec.Round(time.Millisecond).String())
-		r.injected(stopped, "pg_ctl stop -m immediate (%d uploads processing), started again after %s; the api served again %s later",
-			processing, down.Round(time.Millisecond), rec.Round(time.Millisecond))
+		// Nothing changes in a stopped database: an upload processing
+		// before the stop and finished (updated) after it was unfinished
+		// throughout.
+		hit := r.struck(fmt.Sprintf("postgresql stop at t+%.1fs", stopped.Sub(r.start).Seconds()), ids, stopped)
+		r.injected(stopped, "pg_ctl stop -m immediate (%d uploads processing, %d unfinished through it), started again after %s; the api served again %s later",
+			processing, hit, down.Round(time.Millisecond), rec.Round(time.Millisecond))
 	}
 	assert.Positive(t, probes["503 database_unavailable"], "the api must answer 503 database_unavailable during the outage")
 	for k, n := range probes {
@@ -247,13 +256,14 @@ func TestChaosClamdStop(t *testing.T) {
 	r.startPush()
 	for _, m := range moments {
 		r.at(m)
-		processing, waiting := r.busy("clamav")
+		processing, waiting, ids := r.ready("clamav")
 		killed := time.Now()
 		clamd.Kill(t)
+		hit := r.struck(fmt.Sprintf("kill -9 clamd at t+%.1fs", killed.Sub(r.start).Seconds()), ids, killed)
 		down := r.pause(3*time.Second, 6*time.Second)
 		clamd.Start(t)
-		r.injected(killed, "kill -9 clamd (%d uploads processing, %d waiting for clamav), restarted after %s",
-			processing, waiting, down.Round(time.Millisecond))
+		r.injected(killed, "kill -9 clamd (%d uploads processing, %d waiting for clamav, %d unfinished when it died), restarted after %s",
+			processing, waiting, hit, down.Round(time.Millisecond))
 	}
 	r.finish(time.Now(), nil)
 }

@@ -23,6 +23,7 @@ import (
 	"github.com/intellidox/intellidox/internal/client"
 	"github.com/intellidox/intellidox/internal/contract"
 	"github.com/intellidox/intellidox/internal/files"
+	"github.com/intellidox/intellidox/internal/scan"
 	"github.com/intellidox/intellidox/internal/testenv"
 )
 
@@ -115,8 +116,11 @@ type run struct {
 	start  time.Time
 	pushed <-chan struct{}
 
+	feeds []<-chan struct{} // bursts pushed to give a fault work to hit
+
 	mu     sync.Mutex
 	faults []string
+	missed []string // faults that struck no unfinished file
 }
 
 func newRun(t *testing.T, cfg config, fault string, opts testenv.StackOptions) *run {
@@ -206,15 +210,26 @@ func (r *run) injected(at time.Time, format string, args ...any) {
 	r.t.Log("fault: " + msg)
 }
 
-// busy waits up to 5 s for work in flight for engine (see inflight), so
-// that a fault cuts work off rather than hitting an idle system, and
-// returns the counts at that moment.
-func (r *run) busy(engine string) (processing, waiting int) {
+// ready waits, before a fault, for files of the round to be in flight: up
+// to 5 s for work waiting for engine (see inflight), so that the fault cuts
+// work off rather than hitting an idle system. If by then no upload is
+// processing at all (the faults of a round can outlast the flow), it pushes
+// a burst of new files and waits for them. It returns the counts and the
+// ids of the uploads processing at that moment.
+func (r *run) ready(engine string) (processing, waiting int, ids []string) {
 	deadline := time.Now().Add(5 * time.Second)
+	fed := false
 	for {
-		processing, waiting = r.inflight(engine)
-		if waiting > 0 || time.Now().After(deadline) || r.ctx.Err() != nil {
-			return processing, waiting
+		processing, waiting, ids = r.inflight(engine)
+		switch {
+		case waiting > 0 || r.ctx.Err() != nil:
+			return processing, waiting, ids
+		case time.Now().Before(deadline):
+		case processing > 0, fed && time.Now().After(deadline.Add(time.Minute)):
+			return processing, waiting, ids // a fault that strikes nothing is reported by struck
+		case !fed:
+			r.feed()
+			fed = true
 		}
 		select {
 		case <-time.After(25 * time.Millisecond):
@@ -223,46 +238,89 @@ func (r *run) busy(engine string) (processing, waiting int) {
 	}
 }
 
+// feed pushes a burst of 8 new files, part of the run like the others.
+func (r *run) feed() {
+	more := workload(8, r.cfg.seed+uint64(len(r.items)))
+	for i, it := range more {
+		it.i = len(r.items) + i
+		it.name = fmt.Sprintf("chaos-%03d-%s", it.i, it.kind.name)
+	}
+	r.t.Logf("no upload in flight before a fault: pushing %d more files", len(more))
+	r.items = append(r.items, more...)
+	r.feeds = append(r.feeds, r.up.push(r.ctx, more, 0, len(more)))
+}
+
 // inflight counts uploads in processing, and those of them waiting for
 // engine: not extracted yet for "extractor", any for "", else verified
-// content without a result of engine.
-func (r *run) inflight(engine string) (processing, waiting int) {
+// content without a result of engine. It returns the ids of those in
+// processing.
+func (r *run) inflight(engine string) (processing, waiting int, ids []string) {
 	ctx, cancel := context.WithTimeout(r.ctx, 5*time.Second)
 	defer cancel()
 	_ = r.db.QueryRow(ctx, `SELECT count(*),
 		count(*) FILTER (WHERE CASE WHEN $1 = 'extractor' THEN b.state <> 'verified' WHEN $1 = '' THEN true
 			ELSE b.state = 'verified' AND NOT EXISTS (
-				SELECT 1 FROM scan_results s WHERE s.sha256 = u.sha256 AND s.engine = $1) END)
-		FROM uploads u JOIN blobs b USING (sha256) WHERE u.status = 'processing'`, engine).Scan(&processing, &waiting)
-	return processing, waiting
+				SELECT 1 FROM scan_results s WHERE s.sha256 = u.sha256 AND s.engine = $1) END),
+		coalesce(array_agg(u.id::text), '{}')
+		FROM uploads u JOIN blobs b USING (sha256) WHERE u.status = 'processing'`, engine).Scan(&processing, &waiting, &ids)
+	return processing, waiting, ids
+}
+
+// struck counts the uploads of ids that were unfinished at the moment at:
+// still processing, or finished (updated) at or after it. Called once the
+// fault has struck (for a database outage, once it is back), it proves the
+// fault cut into the round's work; a fault that struck none is recorded
+// as missed, which fails the test.
+func (r *run) struck(fault string, ids []string, at time.Time) int {
+	ctx, cancel := context.WithTimeout(r.ctx, 30*time.Second)
+	defer cancel()
+	var n int
+	err := r.db.QueryRow(ctx, `SELECT count(*) FROM uploads WHERE id = ANY($1::uuid[])
+		AND (status = 'processing' OR updated_at >= $2)`, ids, at).Scan(&n)
+	if err != nil {
+		r.t.Errorf("count the uploads %s struck: %v", fault, err)
+	}
+	if n == 0 {
+		r.mu.Lock()
+		r.missed = append(r.missed, fault)
+		r.mu.Unlock()
+	}
+	return n
 }
 
 // summary is one chaos test's outcome, as docs/chaos.md reports it.
 type summary struct {
-	Test            string         `json:"test"`
-	Seed            uint64         `json:"seed"`
-	Files           int            `json:"files"`
-	UniqueContents  int            `json:"uniqueContents"`
-	Confirmed       int            `json:"confirmed"`
-	Faults          int            `json:"faults"`
-	Finished        int            `json:"finished"`
-	Lost            int            `json:"lost"`
-	WrongVerdicts   int            `json:"wrongVerdicts"`
-	Duplicates      int            `json:"duplicates"`
-	Contradictions  int            `json:"contradictions"`
-	MissingEvents   int            `json:"missingEvents"`
-	CompletedEvents int            `json:"completedEvents"`
-	Scans           int            `json:"scans"`         // scans engines performed (distinct scannedAt)
-	RepeatScans     int            `json:"repeatScans"`   // scans of content an engine had scanned already
-	ScanEvents      int            `json:"scanEvents"`    // scan.completed deliveries published
-	Redrives        int            `json:"redrives"`      // reconciler re-drives
-	DeadLetters     int            `json:"deadLetters"`   // messages dead-lettered
-	ClientRetries   map[int]int    `json:"clientRetries"` // transient API failures the client retried, by status
-	Anomalies       int            `json:"anomalies"`     // 5xx other than 503
-	FlowSeconds     float64        `json:"flowSeconds"`
-	DrainSeconds    float64        `json:"drainSeconds"` // from the last confirm or fault to the last file finished
-	WallSeconds     float64        `json:"wallSeconds"`
-	Extra           map[string]any `json:"extra,omitempty"`
+	Test            string `json:"test"`
+	Seed            uint64 `json:"seed"`
+	Files           int    `json:"files"`
+	UniqueContents  int    `json:"uniqueContents"`
+	Confirmed       int    `json:"confirmed"`
+	Faults          int    `json:"faults"`
+	Finished        int    `json:"finished"`
+	Lost            int    `json:"lost"`
+	WrongVerdicts   int    `json:"wrongVerdicts"`
+	Duplicates      int    `json:"duplicates"`
+	Contradictions  int    `json:"contradictions"`
+	MissingEvents   int    `json:"missingEvents"`
+	CompletedEvents int    `json:"completedEvents"`
+	Scans           int    `json:"scans"`       // scans engines performed (distinct scannedAt)
+	RepeatScans     int    `json:"repeatScans"` // scans of content an engine had scanned already
+	// From the scanners' logs: every engine execution, those beyond the
+	// first per (content, engine, signatures), and those that started
+	// after a result was stored (must be 0).
+	EngineRuns        int            `json:"engineRuns"`
+	RepeatEngineRuns  int            `json:"repeatEngineRuns"`
+	RescansAfterStore int            `json:"rescansAfterStore"`
+	FaultsMissed      int            `json:"faultsMissed"`  // faults that struck no unfinished file (must be 0)
+	ScanEvents        int            `json:"scanEvents"`    // scan.completed deliveries published
+	Redrives          int            `json:"redrives"`      // reconciler re-drives
+	DeadLetters       int            `json:"deadLetters"`   // messages dead-lettered
+	ClientRetries     map[int]int    `json:"clientRetries"` // transient API failures the client retried, by status
+	Anomalies         int            `json:"anomalies"`     // 5xx other than 503
+	FlowSeconds       float64        `json:"flowSeconds"`
+	DrainSeconds      float64        `json:"drainSeconds"` // from the last confirm or fault to the last file finished
+	WallSeconds       float64        `json:"wallSeconds"`
+	Extra             map[string]any `json:"extra,omitempty"`
 }
 
 // finish waits for the upload and every file, checks the outcome and
@@ -270,10 +328,12 @@ type summary struct {
 func (r *run) finish(faultsEnded time.Time, extra map[string]any) summary {
 	t := r.t
 	t.Helper()
-	select {
-	case <-r.pushed:
-	case <-r.ctx.Done():
-		t.Fatalf("uploads did not end: %v", r.ctx.Err())
+	for _, pushed := range append([]<-chan struct{}{r.pushed}, r.feeds...) {
+		select {
+		case <-pushed:
+		case <-r.ctx.Done():
+			t.Fatalf("uploads did not end: %v", r.ctx.Err())
+		}
 	}
 	s := summary{Test: t.Name(), Seed: r.cfg.seed, Files: len(r.items), Extra: extra}
 	s.FlowSeconds = time.Since(r.start).Seconds()
@@ -295,6 +355,10 @@ func (r *run) finish(faultsEnded time.Time, extra map[string]any) summary {
 	s.UniqueContents = len(shas)
 	r.mu.Lock()
 	s.Faults = len(r.faults)
+	s.FaultsMissed = len(r.missed)
+	for _, f := range r.missed {
+		t.Errorf("MISSED: the fault %q struck no unfinished file of the round", f)
+	}
 	r.mu.Unlock()
 
 	// Every confirmed file must reach a terminal status.
@@ -318,6 +382,7 @@ func (r *run) finish(faultsEnded time.Time, extra map[string]any) summary {
 	}
 	r.checkStore(&s, shas)
 	r.checkEvents(&s, shas)
+	r.checkEngineRuns(&s, shas)
 
 	s.ClientRetries = r.up.statuses
 	s.Anomalies = int(r.up.anomalies.Load())
@@ -352,6 +417,8 @@ func (r *run) finish(faultsEnded time.Time, extra map[string]any) summary {
 	assert.Zero(t, s.Contradictions, "contradictory results or completions")
 	assert.Zero(t, s.MissingEvents, "uploads finished without a file.completed event")
 	assert.Zero(t, s.Anomalies, "server errors other than 503")
+	assert.Zero(t, s.RescansAfterStore, "engine runs on content whose result was already stored")
+	assert.Zero(t, s.FaultsMissed, "faults that struck no unfinished file")
 	return s
 }
 
@@ -567,6 +634,38 @@ func (r *run) checkEvents(s *summary, shas map[string]*item) {
 		}
 		s.Scans += len(performed[k])
 		s.RepeatScans += len(performed[k]) - 1
+	}
+}
+
+// checkEngineRuns counts the engines' real executions from the scanners'
+// logs. Redelivery (after a crash or not) must never scan a content again
+// once an engine's result for it was stored. Every content must show a run
+// of every counted engine, or the count would be blind.
+func (r *run) checkEngineRuns(s *summary, shas map[string]*item) {
+	t := r.t
+	er, err := readEngineRunsFile(r.stack.LogPath)
+	require.NoError(t, err)
+	s.EngineRuns, s.RepeatEngineRuns = er.total()
+	rescans := er.rescansAfterStore()
+	s.RescansAfterStore = len(rescans)
+	for _, m := range rescans {
+		t.Errorf("RESCAN: %s", m)
+	}
+	ran := map[[2]string]bool{}
+	for k := range er.runs {
+		ran[[2]string{k.sha, k.engine}] = true
+	}
+	blind := 0
+	for sha := range shas {
+		for _, e := range engines {
+			if !ran[[2]string{sha, e}] {
+				blind++
+			}
+		}
+	}
+	if blind > 0 {
+		t.Errorf("the scanners' logs show no %q line for %d (content, engine) pairs of %d: the engine-run count is blind",
+			scan.LogEngineRun, blind, len(shas)*len(engines))
 	}
 }
 

@@ -335,7 +335,7 @@ func isHex(s string, n int) bool {
 
 // RescanRequest is the body of POST /v1/files/{id}/rescan.
 type RescanRequest struct {
-	Engines []string `json:"engines"`
+	Engines []string `json:"engines,omitempty"` // absent, not null, when all
 }
 
 var engineName = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,62}$`)

@@ -148,7 +148,7 @@ func (s *Service) OnExtracted(ctx context.Context, ev sidecar.Event) sidecar.Sta
 		log.WarnContext(ctx, "file.extracted without a sha256 or object key dropped", "event_id", ev.ID)
 		return sidecar.Drop
 	}
-	res, err := s.result(ctx, e)
+	res, err := s.result(ctx, log, e)
 	if err != nil {
 		log.WarnContext(ctx, "scan failed; will retry", "err", err)
 		return sidecar.Retry
@@ -163,19 +163,22 @@ func (s *Service) OnExtracted(ctx context.Context, ev sidecar.Event) sidecar.Sta
 	return sidecar.Success
 }
 
+// Log messages the chaos tests count (e2e/chaos): each real engine
+// execution, and each result saved to the state store.
+const (
+	LogEngineRun    = "engine run"
+	LogResultStored = "result stored"
+)
+
 // result returns the cached result for the current signatures, or scans.
-func (s *Service) result(ctx context.Context, e contract.FileExtracted) (contract.Result, error) {
+func (s *Service) result(ctx context.Context, log *slog.Logger, e contract.FileExtracted) (contract.Result, error) {
 	engineVersion, sigVersion, err := s.engine.Versions(ctx)
 	if err != nil {
 		return contract.Result{}, err
 	}
 	key := StateKey(e.SHA256, s.engine.Name())
-	var cached contract.Result
-	switch err := s.dapr.GetState(ctx, key, &cached); {
-	case err == nil && cached.SignatureVersion == sigVersion && reusable(cached):
-		return cached, nil // same content, same signatures: never scanned twice
-	case err != nil && !errors.Is(err, sidecar.ErrNotFound):
-		return contract.Result{}, err
+	if cached, ok, err := s.cached(ctx, key, sigVersion); err != nil || ok {
+		return cached, err // same content, same signatures: never scanned twice
 	}
 	select {
 	case s.slots <- struct{}{}:
@@ -183,6 +186,12 @@ func (s *Service) result(ctx context.Context, e contract.FileExtracted) (contrac
 	case <-ctx.Done():
 		return contract.Result{}, fmt.Errorf("waiting for a scan slot: %w", ctx.Err())
 	}
+	// Another delivery of the same content (a redelivery, or a second
+	// upload) may have stored its result while this one waited for a slot.
+	if cached, ok, err := s.cached(ctx, key, sigVersion); err != nil || ok {
+		return cached, err
+	}
+	log.InfoContext(ctx, LogEngineRun, "signature_version", sigVersion, "started_at", time.Now())
 	res, err := s.scan(ctx, e)
 	if err != nil {
 		return contract.Result{}, err
@@ -192,7 +201,21 @@ func (s *Service) result(ctx context.Context, e contract.FileExtracted) (contrac
 	if err := s.dapr.SaveState(ctx, key, res); err != nil {
 		return contract.Result{}, err
 	}
+	log.InfoContext(ctx, LogResultStored, "signature_version", sigVersion, "result", res.Result,
+		"scanned_at", res.ScannedAt, "stored_at", time.Now())
 	return res, nil
+}
+
+// cached returns the stored result of key if it stands for sigVersion.
+func (s *Service) cached(ctx context.Context, key, sigVersion string) (contract.Result, bool, error) {
+	var cached contract.Result
+	switch err := s.dapr.GetState(ctx, key, &cached); {
+	case err == nil && cached.SignatureVersion == sigVersion && reusable(cached):
+		return cached, true, nil
+	case err != nil && !errors.Is(err, sidecar.ErrNotFound):
+		return contract.Result{}, false, err
+	}
+	return contract.Result{}, false, nil
 }
 
 // reusable reports whether a cached result with current signatures stands.

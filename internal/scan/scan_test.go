@@ -29,6 +29,7 @@ type fakeSidecar struct {
 	objects   map[string]string
 	openErr   error
 	readErr   error
+	gets      atomic.Int32 // GetState calls
 }
 
 func newFake() *fakeSidecar {
@@ -45,6 +46,7 @@ func (f *fakeSidecar) Publish(_ context.Context, topic string, v any) error {
 }
 
 func (f *fakeSidecar) GetState(_ context.Context, key string, v any) error {
+	f.gets.Add(1)
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	b, ok := f.state[key]
@@ -289,4 +291,38 @@ func TestPoisonIsDropped(t *testing.T) {
 	} {
 		assert.Equal(t, sidecar.Drop, svc.OnExtracted(context.Background(), sidecar.Event{Data: []byte(data)}), name)
 	}
+}
+
+// TestWaitingDeliveryUsesTheResultStoredMeanwhile: with one scan slot, a
+// second delivery of the same content waits while the first scans; when
+// the slot frees, the first has stored its result, and the second must
+// answer from it instead of running the engine again.
+func TestWaitingDeliveryUsesTheResultStoredMeanwhile(t *testing.T) {
+	started, release := make(chan struct{}), make(chan struct{})
+	eng := &fakeEngine{sigs: "s1", scanFn: func(context.Context, io.Reader) (scan.Finding, error) {
+		started <- struct{}{}
+		<-release
+		return scan.Finding{Outcome: contract.Clean}, nil
+	}}
+	fake := newFake()
+	svc := scan.NewService(eng, fake, quiet(), scan.Config{Concurrency: 1})
+	var wg sync.WaitGroup
+	wg.Go(func() { assert.Equal(t, sidecar.Success, svc.OnExtracted(context.Background(), event(t, "obj"))) })
+	<-started // the first holds the only slot
+	second := make(chan sidecar.Status)
+	go func() { second <- svc.OnExtracted(context.Background(), event(t, "obj")) }()
+	// Release the first only once the second has read the cache (nothing
+	// stored yet) and so waits for the slot.
+	require.Eventually(t, func() bool { return fake.gets.Load() >= 2 }, 10*time.Second, time.Millisecond)
+	close(release)
+	wg.Wait()
+	select {
+	case st := <-second:
+		assert.Equal(t, sidecar.Success, st)
+	case <-started:
+		t.Fatal("the waiting delivery ran the engine again although the result was stored meanwhile")
+	case <-time.After(10 * time.Second):
+		t.Fatal("the second delivery never finished")
+	}
+	assert.EqualValues(t, 1, eng.scans.Load(), "engine executions")
 }

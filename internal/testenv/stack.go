@@ -24,7 +24,10 @@ import (
 type Stack struct {
 	API     string // base URL of the api, direct
 	APIDapr string // base URL of the api through its sidecar's service invocation
-	APIKey  string // an administrator key of tenant "default"
+	// DaprHTTP is the api sidecar's HTTP API, direct (publish, state); API
+	// and APIDapr go through APIContract's proxy when it is set.
+	DaprHTTP string
+	APIKey   string // an administrator key of tenant "default"
 	// DaprToken is the api sidecar's API token: calls to APIDapr send it as
 	// the dapr-api-token header.
 	DaprToken string
@@ -197,8 +200,13 @@ func StartStack(t testing.TB, opts StackOptions) *Stack {
 	})
 	if api := rf.App("api"); api != nil { // StackOptions.Apps may leave it out
 		s.API = fmt.Sprintf("http://127.0.0.1:%d", api.AppPort)
-		s.APIDapr = fmt.Sprintf("http://127.0.0.1:%d/v1.0/invoke/api/method", api.DaprHTTPPort)
+		s.DaprHTTP = fmt.Sprintf("http://127.0.0.1:%d", api.DaprHTTPPort)
+		s.APIDapr = s.DaprHTTP + invokePrefix
 		s.DaprToken = st.Tokens("api").Dapr
+		if APIContract != nil {
+			s.API = APIContract.Proxy(t, s.API, "")
+			s.APIDapr = APIContract.Proxy(t, s.DaprHTTP, invokePrefix) + invokePrefix
+		}
 	}
 	return s
 }
@@ -241,6 +249,20 @@ func tail(path string, n int) string {
 		}
 	}
 	return strings.Join(lines, "\n")
+}
+
+// invokePrefix starts the path of a call to the api through Dapr service
+// invocation.
+const invokePrefix = "/v1.0/invoke/api/method"
+
+// APIURL returns the base URL of an api instance on appPort (a replica's),
+// through APIContract's proxy when it is set.
+func (s *Stack) APIURL(t testing.TB, appPort int) string {
+	u := fmt.Sprintf("http://127.0.0.1:%d", appPort)
+	if APIContract != nil {
+		u = APIContract.Proxy(t, u, "")
+	}
+	return u
 }
 
 // StartReplica starts one more replica of appID, with its own sidecar and

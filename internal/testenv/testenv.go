@@ -229,6 +229,21 @@ func ClamdAddr(t testing.TB) string {
 	return addr
 }
 
+// RequiredInCI starts the reason of a skip that CI does not accept;
+// cmd/testreport looks for it.
+const RequiredInCI = "REQUIRED IN CI:"
+
+// SkipRequired skips t, saying why, where a suite cannot run on this
+// machine; with CI=true it fails t instead, so that a green CI means the
+// suite ran (the AWS profile, the browser test).
+func SkipRequired(t testing.TB, reason string) {
+	t.Helper()
+	if os.Getenv("CI") == "true" {
+		t.Fatalf("%s %s (CI=true: this test must run, not skip)", RequiredInCI, reason)
+	}
+	t.Skip(RequiredInCI + " " + reason)
+}
+
 // Start runs cmd for the rest of the test, in its own process group, and
 // kills it at cleanup.
 func Start(t testing.TB, cmd *exec.Cmd, what string) {

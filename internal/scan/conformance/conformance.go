@@ -701,6 +701,11 @@ func (e *env) checkUnavailable(t *testing.T) {
 		}
 		return json.Unmarshal(raw, &got) == nil && got.FileID == f.event.FileID
 	}) {
+		// An acknowledged delivery of an event that could not be scanned
+		// is a lost message: no retry or dead letter will follow.
+		if n := ingress(t, e.http, down.MetricsPort, "success"); n != 0 {
+			t.Fatalf("the unavailable scanner acknowledged %v deliveries of an event it could not scan: the message is lost", n)
+		}
 		if time.Now().After(deadline) {
 			t.Fatalf("after %s the event was not on the %q topic", Timeout, contract.TopicDeadLetter)
 		}

@@ -2,9 +2,12 @@ package conformance_test
 
 import (
 	"bytes"
+	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/intellidox/intellidox/internal/contract"
 	"github.com/intellidox/intellidox/internal/scan/conformance"
@@ -84,4 +87,72 @@ func TestScanners(t *testing.T) {
 func withThreat(c conformance.Case, threat string) conformance.Case {
 	c.Threat = threat
 	return c
+}
+
+// TestSuiteCatchesBrokenScanners proves the suite can fail: it runs it
+// against testdata/broken, the project's scanner with one deliberate fault
+// each, in a child test process, and wants each broken form to fail with
+// the check that names its fault, and the unbroken control to pass.
+func TestSuiteCatchesBrokenScanners(t *testing.T) {
+	if mode := os.Getenv("CONFORMANCE_BROKEN"); mode != "" {
+		runBroken(t, mode) // the child: run the suite, pass or fail
+		return
+	}
+	bin := buildBroken(t)
+	for _, m := range []struct{ mode, want string }{
+		{"none", ""},
+		{"wrong-schema", "scan.completed breaks its schema"},
+		{"no-idempotency", "redelivery rescanned"},
+		{"silent-skip", `want skipped with "too large: …"`},
+		{"lost-message", "acknowledged 1 deliveries of an event it could not scan: the message is lost"},
+	} {
+		t.Run(m.mode, func(t *testing.T) {
+			t.Parallel()
+			cmd := exec.Command(os.Args[0], "-test.run", "^TestSuiteCatchesBrokenScanners$", "-test.v", "-test.count=1")
+			cmd.Env = append(os.Environ(), "CONFORMANCE_BROKEN="+m.mode, "CONFORMANCE_BROKEN_BIN="+bin)
+			out, err := cmd.CombinedOutput()
+			switch {
+			case m.want == "" && err != nil:
+				t.Fatalf("the unbroken control fails the suite (%v), so the broken forms prove nothing:\n%s", err, out)
+			case m.want == "":
+			case err == nil:
+				t.Fatalf("the suite passed a scanner broken by %s:\n%s", m.mode, out)
+			case !strings.Contains(string(out), m.want):
+				t.Fatalf("the suite failed the %s scanner, but not with %q:\n%s", m.mode, m.want, out)
+			default:
+				for line := range strings.Lines(string(out)) {
+					if strings.Contains(line, m.want) {
+						t.Logf("%s: caught: %s", m.mode, strings.TrimSpace(line))
+						break
+					}
+				}
+			}
+		})
+	}
+}
+
+func buildBroken(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "broken")
+	cmd := exec.Command("go", "build", "-o", bin, "./internal/scan/conformance/testdata/broken")
+	cmd.Dir = testenv.Root()
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("build the broken scanner: %v\n%s", err, out)
+	}
+	return bin
+}
+
+func runBroken(t *testing.T, mode string) {
+	// A lost event fails its wait; the default timeout suits slow real
+	// engines, not a marker search.
+	conformance.Timeout = 30 * time.Second
+	conformance.Run(t, conformance.Scanner{AppID: "scanner-broken", Engine: "broken-marker",
+		Command: []string{os.Getenv("CONFORMANCE_BROKEN_BIN")},
+		Env:     map[string]string{"BROKEN": mode, "MAX_SIZE": "65536"},
+		Cases: []conformance.Case{
+			{Name: "marker", Content: []byte("text with " + samples.Marker + " inside"), Outcome: contract.Malicious, Threat: "Marker"},
+			{Name: "clean", Content: []byte(samples.Clean), Outcome: contract.Clean},
+		},
+		TooLarge:    bytes.Repeat([]byte("conformance: too large for the configured limit\n"), 2000),
+		Unavailable: map[string]string{"ENGINE_DOWN": "1"}})
 }
