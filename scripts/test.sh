@@ -7,7 +7,8 @@
 # the worst. With CI=true a skipped required suite (the AWS profile, the
 # browser test) fails the run.
 #
-# GOTESTFLAGS adds flags to both go test runs, e.g. GOTESTFLAGS='-run TestPipeline'.
+# GOTESTFLAGS adds flags to both go test runs, e.g. GOTESTFLAGS='-run TestPipeline';
+# GOTESTPKGS replaces ./... in the first (the second is ./e2e).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 GO=${GO:-go}
@@ -31,7 +32,8 @@ gotest() { # run-name, then go test arguments
     bin/testreport -run "$run" -record "$record" || status=1
 }
 step "go test -race -shuffle=on ./...   (end-to-end on components/local)"
-gotest local ./...
+# shellcheck disable=SC2086 # GOTESTPKGS is a list of packages
+gotest local ${GOTESTPKGS:-./...}
 step "the end-to-end suite again on components/aws (SNS/SQS, DynamoDB, S3 on the moto emulator)"
 E2E_PROFILE=aws gotest aws ./e2e
 
