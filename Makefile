@@ -78,6 +78,14 @@ vulncheck: ## govulncheck against the Go vulnerability database (fetched through
 daprd: ## Find or build the pinned daprd (bin/daprd)
 	@scripts/daprd.sh
 
+.PHONY: k8s-build
+k8s-build: ## Build (once, cached) Kubernetes, etcd, helm, CoreDNS and the Dapr control plane into bin/k8s
+	@scripts/k8s-build.sh
+
+.PHONY: images
+images: ## Build every image of deploy/images.yaml without a Docker daemon (buildah, vfs)
+	@scripts/images.sh
+
 .PHONY: clean
 clean: ## Stop local infrastructure started by infra and remove build output
 	@scripts/infra.sh down
