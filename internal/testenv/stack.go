@@ -78,6 +78,9 @@ func Binaries(t testing.TB) string {
 // StartStack starts every app of dapr.yaml beside its own daprd.
 func StartStack(t testing.TB, opts StackOptions) *Stack {
 	t.Helper()
+	if Profile() == "k8s" {
+		return startK8sStack(t, opts)
+	}
 	root := Root()
 	daprd, err := launch.FindDaprd(root)
 	if err != nil {
@@ -125,7 +128,7 @@ func StartStack(t testing.TB, opts StackOptions) *Stack {
 			"AWS_SECRET_ACCESS_KEY": s.S3.SecretKey,
 		})
 	default:
-		t.Fatalf("E2E_PROFILE=%q: want local or aws", Profile())
+		t.Fatalf("E2E_PROFILE=%q: want local, aws or k8s", Profile())
 	}
 	for k, v := range opts.Env {
 		env[k] = v
