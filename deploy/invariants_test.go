@@ -715,6 +715,15 @@ func (cl *cluster) checkClamAV(c *checker, p profile) {
 	if clamd != nil && fresh != nil && !sharesMount(clamd, fresh) {
 		c.errorf("Deployment scanner-clamav: freshclam and clamd share no signature volume")
 	}
+	for _, cm := range cl.configMaps {
+		for file, conf := range cm.Data {
+			// clamd and freshclam refuse a symlinked log file, and
+			// /dev/stdout is one in every container runtime.
+			if m := regexp.MustCompile(`(?m)^\s*(LogFile|UpdateLogFile)\s+/dev/`).FindString(conf); m != "" {
+				c.errorf("ConfigMap %s: %s sets %q; clamd and freshclam then fail at start (log to stdout by leaving it out)", cm.Name, file, strings.TrimSpace(m))
+			}
+		}
+	}
 	if ctr, err := appContainer(&spec, d.Spec.Template.Annotations["dapr.io/app-port"]); err == nil {
 		if addr := cl.env(ctr)["CLAMD_ADDR"]; !strings.HasPrefix(addr, "127.0.0.1:") {
 			c.errorf("Deployment scanner-clamav: CLAMD_ADDR %q should be clamd on the pod's loopback", addr)

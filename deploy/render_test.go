@@ -309,14 +309,14 @@ func awsProfile(t *testing.T) profile {
 }
 
 // localK8sProfile is the local cluster of scripts/k8s.sh: components/local
-// (Redis, versitygw), with Kubernetes' own secret store as "secrets"
+// (Redis, versitygw), with the api's environment as "secrets"
 // (components/local has none: local runs read no secrets), the project's
 // signature set, and NodePorts on the node address for the host.
 func localK8sProfile(t *testing.T) profile {
 	ref := readComponents(t, "local")
 	secrets := &daprComponent{}
 	secrets.Metadata.Name = "secrets"
-	secrets.Spec.Type, secrets.Spec.Version = "secretstores.kubernetes", "v1"
+	secrets.Spec.Type, secrets.Spec.Version = "secretstores.local.env", "v1"
 	ref["secrets"] = secrets
 	return profile{name: "local", ref: ref,
 		// No password on the cluster's own Redis, as on the local one.
@@ -589,6 +589,10 @@ var mutations = []mutation{
 	}},
 	{"Dapr not enabled", "dapr.io/enabled", func(t *testing.T, docs *[]map[string]any) {
 		annotations(find(t, *docs, "Deployment", "extractor"))["dapr.io/enabled"] = "false"
+	}},
+	{"clamd logs to /dev/stdout (a symlink clamd refuses)", "LogFile", func(t *testing.T, docs *[]map[string]any) {
+		data := find(t, *docs, "ConfigMap", "clamav-config")["data"].(map[string]any)
+		data["clamd.conf"] = "LogFile /dev/stdout\n" + data["clamd.conf"].(string)
 	}},
 	{"app-id missing", "dapr.io/app-id", func(t *testing.T, docs *[]map[string]any) {
 		delete(annotations(find(t, *docs, "Deployment", "scanner-yara")), "dapr.io/app-id")

@@ -3,7 +3,8 @@
 # scripts/k8s.sh:
 #   dapr   Dapr 1.18.2 from its official Helm chart, the one inside the
 #          pinned module (tools/daprd), with the images `make images` built;
-#          mTLS on (sentry), injector, operator, placement, scheduler.
+#          mTLS on (sentry), injector, operator, placement, scheduler; the
+#          values docs/deploy-aws.md uses for Pod Security "restricted".
 #   app    Secrets (fresh random tokens and S3 keys), the signatures
 #          ConfigMap, then `kubectl apply -k deploy/overlays/local-k8s`, the
 #          bucket, and waits for every rollout and the migration Job.
@@ -29,6 +30,8 @@ dapr() {
     --set global.registry=localhost/dapr --set global.tag=$dapr_version \
     --set global.imagePullPolicy=Never --set dapr_sidecar_injector.sidecarImagePullPolicy=Never \
     --set global.mtls.enabled=true --set global.logAsJson=true \
+    --set global.seccompProfile=RuntimeDefault \
+    --set dapr_sidecar_injector.sidecarDropALLCapabilities=true \
     --set dapr_scheduler.cluster.inMemoryStorage=true \
     --set dapr_placement.cluster.forceInMemoryLog=true >/dev/null
   say "Dapr ready in $((SECONDS - t0)) s"

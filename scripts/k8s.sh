@@ -307,8 +307,10 @@ up() {
   fi
   local t0=$SECONDS
   apt_install containerd runc containernetworking-plugins iptables conntrack openssl curl
-  "$root/scripts/k8s-build.sh"
-  "$root/scripts/images.sh"
+  if [[ -z ${K8S_NO_BUILD:-} ]]; then # K8S_NO_BUILD=1: use what is built
+    "$root/scripts/k8s-build.sh"
+    "$root/scripts/images.sh"
+  fi
   mkdir -p "$state/logs" "$run"
   pki
   network_up
@@ -317,7 +319,7 @@ up() {
   control_plane_up
   node_up
   say "node $node Ready after $((SECONDS - t0)) s"
-  dns_up
+  [[ -n ${K8S_NO_DNS:-} ]] || dns_up
   say "up in $((SECONDS - t0)) s; export KUBECONFIG=$KUBECONFIG (or: eval \$(scripts/k8s.sh env))"
 }
 

@@ -356,7 +356,9 @@ func (b *builder) source(ctx context.Context, src, dir string) (string, error) {
 		if !ok {
 			return "", fmt.Errorf("%s: want install:<package>@<version>", src)
 		}
-		bin := filepath.Join(b.cache, filepath.Base(pkg)+"-"+version, filepath.Base(pkg))
+		// -static: scripts/infra.sh caches a cgo build of the same version for
+		// the host, which a static image cannot run.
+		bin := filepath.Join(b.cache, filepath.Base(pkg)+"-"+version+"-static", filepath.Base(pkg))
 		if _, err := os.Stat(bin); errors.Is(err, fs.ErrNotExist) {
 			cmd := exec.CommandContext(ctx, "go", "install", arg)
 			cmd.Env = append(os.Environ(), "GOBIN="+filepath.Dir(bin), "CGO_ENABLED=0")
