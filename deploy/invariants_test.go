@@ -715,6 +715,14 @@ func (cl *cluster) checkClamAV(c *checker, p profile) {
 	if clamd != nil && fresh != nil && !sharesMount(clamd, fresh) {
 		c.errorf("Deployment scanner-clamav: freshclam and clamd share no signature volume")
 	}
+	if clamd != nil {
+		// The kubelet probes the pod IP; clamd on loopback never answers there.
+		for _, p := range []*corev1.Probe{clamd.StartupProbe, clamd.LivenessProbe, clamd.ReadinessProbe} {
+			if p != nil && (p.TCPSocket != nil || p.HTTPGet != nil) {
+				c.errorf("Deployment scanner-clamav: clamd listens on 127.0.0.1 only, which a tcpSocket or httpGet probe (dialing the pod IP) never reaches; probe with exec")
+			}
+		}
+	}
 	for _, cm := range cl.configMaps {
 		for file, conf := range cm.Data {
 			// clamd and freshclam refuse a symlinked log file, and

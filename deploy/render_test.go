@@ -590,6 +590,14 @@ var mutations = []mutation{
 	{"Dapr not enabled", "dapr.io/enabled", func(t *testing.T, docs *[]map[string]any) {
 		annotations(find(t, *docs, "Deployment", "extractor"))["dapr.io/enabled"] = "false"
 	}},
+	{"clamd probed on the pod IP (it listens on loopback)", "probe with exec", func(t *testing.T, docs *[]map[string]any) {
+		spec := podSpec(find(t, *docs, "Deployment", "scanner-clamav"))
+		for _, c := range spec["initContainers"].([]any) {
+			if c := c.(map[string]any); c["name"] == "clamd" {
+				c["startupProbe"] = map[string]any{"tcpSocket": map[string]any{"port": 3310}}
+			}
+		}
+	}},
 	{"clamd logs to /dev/stdout (a symlink clamd refuses)", "LogFile", func(t *testing.T, docs *[]map[string]any) {
 		data := find(t, *docs, "ConfigMap", "clamav-config")["data"].(map[string]any)
 		data["clamd.conf"] = "LogFile /dev/stdout\n" + data["clamd.conf"].(string)
