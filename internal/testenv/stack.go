@@ -233,6 +233,9 @@ func tail(path string, n int) string {
 // ports, and returns the replica's app port and sidecar HTTP port.
 func (s *Stack) StartReplica(t testing.TB, appID string) (appPort, daprHTTPPort int) {
 	t.Helper()
+	if s.runFile == nil {
+		t.Fatalf("E2E_PROFILE=%s: a replica beside the cluster's is not started by the suite (it needs the local launcher)", Profile())
+	}
 	a := *s.runFile.App(appID)
 	a.AppPort, a.DaprHTTPPort, a.DaprGRPCPort = FreePort(t), FreePort(t), FreePort(t)
 	a.MetricsPort, a.DaprInternalGRPCPort = FreePort(t), FreePort(t)
