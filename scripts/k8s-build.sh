@@ -13,6 +13,9 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 cache=${INTELLIDOX_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/intellidox}
 out=$root/bin/k8s
 mkdir -p "$out"
+# The toolchain the Makefile pins, so that the Dapr binaries share daprd's
+# build cache (scripts/daprd.sh runs under make too).
+export GOTOOLCHAIN=${GOTOOLCHAIN:-go1.26.10}
 
 k8s_version=v1.37.2
 etcd_version=v3.7.0
