@@ -30,11 +30,14 @@ memory() {
 s=$SECONDS; scripts/k8s.sh up; phase "images + cluster up" $s
 s=$SECONDS; scripts/k8s-deploy.sh; phase "Dapr + IntelliDox deployed" $s
 memory "at rest"
-s=$SECONDS; go test -tags k8s -count=1 -v ./e2e/k8s 2>&1 | tee /tmp/k8s-test-cluster.log | grep -E '^(=== RUN|--- |PASS|FAIL|ok)|k8s_test|cluster_test'; phase "cluster checks" $s
-s=$SECONDS; go test -count=1 -v -timeout 30m ./e2e 2>&1 | tee /tmp/k8s-test-e2e.log | grep -E '^(--- |PASS|FAIL|ok)'; phase "end-to-end suite (E2E_PROFILE=k8s)" $s
-s=$SECONDS; go test -tags k8s -count=1 -v -timeout 60m -run 'TestK8s' ./e2e/chaos 2>&1 | tee /tmp/k8s-test-chaos.log | grep -E '^(--- |PASS|FAIL|ok)|fault:|summary|lost|duplicat'; phase "pod deletion and rolling update under load" $s
+# Every phase runs; the script fails at the end if one did.
+fail=0
+s=$SECONDS; go test -tags k8s -count=1 -v ./e2e/k8s 2>&1 | tee /tmp/k8s-test-cluster.log | grep -E '^(=== RUN|--- |PASS|FAIL|ok)|cluster_test' || fail=1; phase "cluster checks" $s
+s=$SECONDS; go test -count=1 -v -timeout 30m ./e2e 2>&1 | tee /tmp/k8s-test-e2e.log | grep -E '^(--- |PASS|FAIL|ok)' || fail=1; phase "end-to-end suite (E2E_PROFILE=k8s)" $s
+s=$SECONDS; go test -tags k8s -count=1 -v -timeout 60m -run 'TestK8s' ./e2e/chaos 2>&1 | tee /tmp/k8s-test-chaos.log | grep -E '^(--- |PASS|FAIL|ok)|fault:|summary|lost|duplicat' || fail=1; phase "pod deletion and rolling update under load" $s
 memory "after the load"
 "$root/bin/k8s/kubectl" get pods -A -o wide
 if [[ -z ${K8S_KEEP:-} ]]; then s=$SECONDS; scripts/k8s.sh down; phase "cluster down" $s; fi
 say "total $((SECONDS - t0)) s"
 cat "$report" >&2
+exit $fail
