@@ -358,6 +358,17 @@ down() {
   fi
   ip route del "$svc_cidr" 2>/dev/null || true
   [[ -x $bin/kube-proxy ]] && "$bin/kube-proxy" --cleanup >/dev/null 2>&1 || true
+  # The kubelet's own chains, which kube-proxy --cleanup leaves.
+  local ipt tbl
+  for ipt in iptables ip6tables; do
+    while $ipt -w -D INPUT -j KUBE-FIREWALL 2>/dev/null; do :; done
+    while $ipt -w -D OUTPUT -j KUBE-FIREWALL 2>/dev/null; do :; done
+    $ipt -w -F KUBE-FIREWALL 2>/dev/null && $ipt -w -X KUBE-FIREWALL 2>/dev/null || true
+    for tbl in filter nat mangle; do
+      $ipt -w -t $tbl -F KUBE-KUBELET-CANARY 2>/dev/null && $ipt -w -t $tbl -X KUBE-KUBELET-CANARY 2>/dev/null || true
+    done
+    $ipt -w -t mangle -X KUBE-IPTABLES-HINT 2>/dev/null || true
+  done
   while iptables -w -D FORWARD -i "$bridge" ! -o "$bridge" -m comment --comment "$tag" -j DROP 2>/dev/null; do :; done
   while iptables -w -D FORWARD -o "$bridge" ! -i "$bridge" -m comment --comment "$tag" -j DROP 2>/dev/null; do :; done
   if [[ -f $state/ip_forward.saved ]]; then cat "$state/ip_forward.saved" >/proc/sys/net/ipv4/ip_forward; fi
