@@ -10,7 +10,7 @@ APPS  := api extractor scanner
 
 .PHONY: help
 help: ## List the targets
-	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[1m%-10s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z0-9_-]+:.*## / {printf "  \033[1m%-10s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
 .PHONY: build
 build: ## Build the apps and tools into bin/
@@ -72,6 +72,34 @@ vulncheck: ## govulncheck against the Go vulnerability database (fetched through
 .PHONY: daprd
 daprd: ## Find or build the pinned daprd (bin/daprd)
 	@scripts/daprd.sh
+
+.PHONY: k8s-build
+k8s-build: ## Build (once, cached) Kubernetes, etcd, helm, CoreDNS and the Dapr control plane into bin/k8s
+	@scripts/k8s-build.sh
+
+.PHONY: images
+images: ## Build every image of deploy/images.yaml without a Docker daemon (buildah, vfs)
+	@scripts/images.sh
+
+.PHONY: k8s-dryrun
+k8s-dryrun: ## kubectl apply --dry-run=server of every overlay against a real kube-apiserver with the Dapr CRDs
+	@scripts/k8s-dryrun.sh
+
+.PHONY: k8s-up
+k8s-up: ## Start a single-node Kubernetes cluster here (docs/k8s-local.md); builds and images are cached
+	@scripts/k8s.sh up
+
+.PHONY: k8s-deploy
+k8s-deploy: ## Install Dapr (official chart, mTLS) and IntelliDox (deploy/overlays/local-k8s) on it
+	@scripts/k8s-deploy.sh
+
+.PHONY: k8s-down
+k8s-down: ## Stop the local cluster and remove everything it made (processes, mounts, bridge, iptables rules)
+	@scripts/k8s.sh down
+
+.PHONY: k8s-test
+k8s-test: ## images + cluster + Dapr + deploy + the end-to-end suite and cluster checks on it
+	@scripts/k8s-test.sh
 
 .PHONY: clean
 clean: ## Stop local infrastructure started by infra and remove build output

@@ -62,25 +62,54 @@ var credentialValues = []*regexp.Regexp{
 	regexp.MustCompile(`-----BEGIN [A-Z ]*PRIVATE KEY-----`),
 }
 
-type checker struct{ errs []error }
+type checker struct {
+	errs []error
+	p    profile
+}
 
 func (c *checker) errorf(format string, args ...any) {
 	c.errs = append(c.errs, fmt.Errorf(format, args...))
 }
 
+// profile is what differs between the environments an overlay targets:
+// the components it must match, how clamd gets signatures, whether pods
+// carry IAM roles, and which Services may be NodePorts.
+type profile struct {
+	name string
+	// ref holds the components the cluster's must match by name, type
+	// and literal metadata.
+	ref map[string]*daprComponent
+	// differences are the metadata items allowed to differ from ref.
+	differences map[string]string
+	// queue names the events metadata that must outlast a scan: SQS's
+	// messageVisibilityTimeout (seconds) or Redis's processingTimeout.
+	queue string
+	// freshclam: clamd's signatures come from freshclam (AWS) or from
+	// the project's set in a ConfigMap (no internet on the local cluster).
+	freshclam bool
+	// irsa: every app's ServiceAccount names an IAM role.
+	irsa bool
+	// nodePorts are the Services that may be NodePorts.
+	nodePorts []string
+	// minReplicas is the least an HPA may scale an app to.
+	minReplicas int32
+}
+
 // check returns every broken invariant.
-func (cl *cluster) check(ref map[string]*daprComponent) []error {
-	c := &checker{}
+func (cl *cluster) check(p profile) []error {
+	c := &checker{p: p}
 	cl.checkApps(c)
 	cl.checkWorkloads(c)
-	cl.checkComponents(c, ref)
+	cl.checkComponents(c, p)
 	cl.checkDaprConfig(c)
-	cl.checkVisibility(c)
+	cl.checkVisibility(c, p)
 	cl.checkCredentials(c)
 	cl.checkMigration(c)
-	cl.checkClamAV(c)
-	cl.checkServiceAccounts(c)
-	cl.checkNetwork(c)
+	cl.checkClamAV(c, p)
+	if p.irsa {
+		cl.checkServiceAccounts(c)
+	}
+	cl.checkNetwork(c, p)
 	for _, id := range cl.unnamespaced {
 		c.errorf("%s: no namespace", id)
 	}
@@ -252,8 +281,8 @@ func (cl *cluster) checkHPA(c *checker, d *appsv1.Deployment) {
 		c.errorf("Deployment %s: no HorizontalPodAutoscaler", d.Name)
 		return
 	}
-	if hpa.Spec.MinReplicas == nil || *hpa.Spec.MinReplicas < 2 || hpa.Spec.MaxReplicas < *hpa.Spec.MinReplicas {
-		c.errorf("HorizontalPodAutoscaler %s: want 2 <= minReplicas <= maxReplicas", hpa.Name)
+	if hpa.Spec.MinReplicas == nil || *hpa.Spec.MinReplicas < c.p.minReplicas || hpa.Spec.MaxReplicas < *hpa.Spec.MinReplicas {
+		c.errorf("HorizontalPodAutoscaler %s: want %d <= minReplicas <= maxReplicas", hpa.Name, c.p.minReplicas)
 	}
 	if len(hpa.Spec.Metrics) == 0 {
 		c.errorf("HorizontalPodAutoscaler %s: no metrics", hpa.Name)
@@ -377,7 +406,8 @@ func isTrue(b *bool) bool { return b != nil && *b }
 // checkComponents: the same component names and types as components/aws,
 // each scoped, each app scoped to exactly what it needs, and the metadata
 // of components/aws with literal values instead of envRef.
-func (cl *cluster) checkComponents(c *checker, ref map[string]*daprComponent) {
+func (cl *cluster) checkComponents(c *checker, p profile) {
+	ref, componentDifferences := p.ref, p.differences
 	got := map[string]*daprComponent{}
 	for _, comp := range cl.components {
 		if got[comp.Metadata.Name] != nil {
@@ -386,7 +416,7 @@ func (cl *cluster) checkComponents(c *checker, ref map[string]*daprComponent) {
 		got[comp.Metadata.Name] = comp
 	}
 	if a, b := slices.Sorted(maps.Keys(got)), slices.Sorted(maps.Keys(ref)); !slices.Equal(a, b) {
-		c.errorf("components are %v, components/aws has %v: names must match (events, live, scanresults, blobstore, secrets)", a, b)
+		c.errorf("components are %v, components/%s has %v: names must match (events, live, scanresults, blobstore, secrets)", a, p.name, b)
 	}
 	access := map[string][]string{}
 	for name, comp := range got {
@@ -404,7 +434,7 @@ func (cl *cluster) checkComponents(c *checker, ref map[string]*daprComponent) {
 			continue
 		}
 		if comp.Spec.Type != r.Spec.Type || comp.Spec.Version != r.Spec.Version {
-			c.errorf("Component %s: type %s/%s, components/aws has %s/%s", name, comp.Spec.Type, comp.Spec.Version, r.Spec.Type, r.Spec.Version)
+			c.errorf("Component %s: type %s/%s, components/%s has %s/%s", name, comp.Spec.Type, comp.Spec.Version, p.name, r.Spec.Type, r.Spec.Version)
 		}
 		for _, m := range comp.Spec.Metadata {
 			if m.EnvRef != "" {
@@ -422,14 +452,14 @@ func (cl *cluster) checkComponents(c *checker, ref map[string]*daprComponent) {
 					c.errorf("Component %s: consumerID %q lacks the intellidox- prefix", name, m.value())
 				}
 			case !ok:
-				c.errorf("Component %s: metadata %s is not in components/aws", name, m.Name)
+				c.errorf("Component %s: metadata %s is not in components/%s", name, m.Name, p.name)
 			case rm.EnvRef == "" && rm.value() != m.value():
-				c.errorf("Component %s: metadata %s is %q, components/aws has %q", name, m.Name, m.value(), rm.value())
+				c.errorf("Component %s: metadata %s is %q, components/%s has %q", name, m.Name, m.value(), p.name, rm.value())
 			}
 		}
 		for _, rm := range r.Spec.Metadata {
-			if _, ok := comp.meta(rm.Name); !ok && componentDifferences[rm.Name] != "dropped" {
-				c.errorf("Component %s: metadata %s of components/aws is missing", name, rm.Name)
+			if _, ok := comp.meta(rm.Name); !ok && componentDifferences[rm.Name] != "dropped" && componentDifferences[rm.Name] != "optional" {
+				c.errorf("Component %s: metadata %s of components/%s is missing", name, rm.Name, p.name)
 			}
 		}
 	}
@@ -514,7 +544,7 @@ func (r *daprResiliency) retryBudget(component string) (time.Duration, error) {
 
 // checkVisibility: an SQS message must stay invisible for longer than the
 // slowest scan plus the sidecar's retries, or a second replica gets it.
-func (cl *cluster) checkVisibility(c *checker) {
+func (cl *cluster) checkVisibility(c *checker, p profile) {
 	var events *daprComponent
 	for _, comp := range cl.components {
 		if comp.Metadata.Name == "events" {
@@ -524,17 +554,30 @@ func (cl *cluster) checkVisibility(c *checker) {
 	if events == nil || len(cl.resiliencies) == 0 {
 		return
 	}
-	m, _ := events.meta("messageVisibilityTimeout")
-	secs, err := strconv.Atoi(m.value())
+	m, _ := events.meta(p.queue)
+	var visibility time.Duration
+	var err error
+	if p.queue == "messageVisibilityTimeout" {
+		var secs int
+		secs, err = strconv.Atoi(m.value())
+		visibility = time.Duration(secs) * time.Second
+	} else {
+		visibility, err = time.ParseDuration(m.value())
+	}
 	if err != nil {
-		c.errorf("Component events: messageVisibilityTimeout %q: %v", m.value(), err)
+		c.errorf("Component events: %s %q: %v", p.queue, m.value(), err)
 		return
 	}
-	visibility := time.Duration(secs) * time.Second
 	budget, err := cl.resiliencies[0].retryBudget("events")
 	if err != nil {
 		c.errorf("Resiliency: %v", err)
 		return
+	}
+	if p.queue != "messageVisibilityTimeout" {
+		// Redis streams: the sidecar acknowledges after its retries, but a
+		// pending message is claimed by another consumer only after
+		// processingTimeout of silence, so the scan alone must fit.
+		budget = 0
 	}
 	for app := range apps {
 		d := cl.deployment(app)
@@ -552,7 +595,7 @@ func (cl *cluster) checkVisibility(c *checker) {
 			continue
 		}
 		if timeout+budget >= visibility {
-			c.errorf("Deployment %s: SQS visibility timeout %s must exceed SCAN_TIMEOUT %s plus the retry backoff %s", app, visibility, timeout, budget.Round(time.Second))
+			c.errorf("Deployment %s: the events visibility timeout (%s) %s must exceed SCAN_TIMEOUT %s plus the retry backoff %s", app, p.queue, visibility, timeout, budget.Round(time.Second))
 		}
 	}
 }
@@ -630,7 +673,7 @@ func (cl *cluster) checkMigration(c *checker) {
 
 // checkClamAV: clamd runs beside the clamav scanner, and freshclam keeps
 // its signature directory current.
-func (cl *cluster) checkClamAV(c *checker) {
+func (cl *cluster) checkClamAV(c *checker, p profile) {
 	d := cl.deployment("scanner-clamav")
 	if d == nil {
 		return
@@ -650,7 +693,19 @@ func (cl *cluster) checkClamAV(c *checker) {
 	if clamd == nil {
 		c.errorf("Deployment scanner-clamav: no clamd container")
 	}
-	if fresh == nil {
+	if !p.freshclam {
+		// The project's signature set, read-only from a ConfigMap.
+		if fresh != nil {
+			c.errorf("Deployment scanner-clamav: freshclam runs, but %s has no internet to update from", p.name)
+		}
+		if clamd != nil && !slices.ContainsFunc(clamd.VolumeMounts, func(m corev1.VolumeMount) bool {
+			return m.MountPath == "/var/lib/clamav" && slices.ContainsFunc(spec.Volumes, func(v corev1.Volume) bool {
+				return v.Name == m.Name && v.ConfigMap != nil
+			})
+		}) {
+			c.errorf("Deployment scanner-clamav: clamd's /var/lib/clamav is not the signatures ConfigMap")
+		}
+	} else if fresh == nil {
 		c.errorf("Deployment scanner-clamav: no freshclam daemon keeping the official signatures current")
 	} else if !slices.ContainsFunc(spec.InitContainers, func(x corev1.Container) bool {
 		return x.Name == fresh.Name && x.RestartPolicy != nil && *x.RestartPolicy == corev1.ContainerRestartPolicyAlways
@@ -659,6 +714,23 @@ func (cl *cluster) checkClamAV(c *checker) {
 	}
 	if clamd != nil && fresh != nil && !sharesMount(clamd, fresh) {
 		c.errorf("Deployment scanner-clamav: freshclam and clamd share no signature volume")
+	}
+	if clamd != nil {
+		// The kubelet probes the pod IP; clamd on loopback never answers there.
+		for _, p := range []*corev1.Probe{clamd.StartupProbe, clamd.LivenessProbe, clamd.ReadinessProbe} {
+			if p != nil && (p.TCPSocket != nil || p.HTTPGet != nil) {
+				c.errorf("Deployment scanner-clamav: clamd listens on 127.0.0.1 only, which a tcpSocket or httpGet probe (dialing the pod IP) never reaches; probe with exec")
+			}
+		}
+	}
+	for _, cm := range cl.configMaps {
+		for file, conf := range cm.Data {
+			// clamd and freshclam refuse a symlinked log file, and
+			// /dev/stdout is one in every container runtime.
+			if m := regexp.MustCompile(`(?m)^\s*(LogFile|UpdateLogFile)\s+/dev/`).FindString(conf); m != "" {
+				c.errorf("ConfigMap %s: %s sets %q; clamd and freshclam then fail at start (log to stdout by leaving it out)", cm.Name, file, strings.TrimSpace(m))
+			}
+		}
 	}
 	if ctr, err := appContainer(&spec, d.Spec.Template.Annotations["dapr.io/app-port"]); err == nil {
 		if addr := cl.env(ctr)["CLAMD_ADDR"]; !strings.HasPrefix(addr, "127.0.0.1:") {
@@ -705,7 +777,7 @@ func (cl *cluster) checkServiceAccounts(c *checker) {
 	}
 }
 
-func (cl *cluster) checkNetwork(c *checker) {
+func (cl *cluster) checkNetwork(c *checker, p profile) {
 	deny := slices.ContainsFunc(cl.networkPolicies, func(p *networkingv1.NetworkPolicy) bool {
 		return len(p.Spec.PodSelector.MatchLabels) == 0 && len(p.Spec.PodSelector.MatchExpressions) == 0 &&
 			len(p.Spec.Ingress) == 0 && slices.Contains(p.Spec.PolicyTypes, "Ingress")
@@ -714,6 +786,9 @@ func (cl *cluster) checkNetwork(c *checker) {
 		c.errorf("no default-deny ingress NetworkPolicy")
 	}
 	for _, s := range cl.services {
+		if s.Spec.Type == corev1.ServiceTypeNodePort && slices.Contains(p.nodePorts, s.Name) {
+			continue
+		}
 		if s.Spec.Type == corev1.ServiceTypeLoadBalancer || s.Spec.Type == corev1.ServiceTypeNodePort {
 			c.errorf("Service %s: type %s; expose the api through the Ingress", s.Name, s.Spec.Type)
 		}

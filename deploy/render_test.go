@@ -301,13 +301,46 @@ type daprPolicyNames struct {
 	CircuitBreakerCacheSize int    `json:"circuitBreakerCacheSize,omitempty"`
 }
 
-// awsComponents reads components/aws, the reference the cluster's
+// awsProfile is EKS: components/aws, freshclam, IRSA, no NodePorts.
+func awsProfile(t *testing.T) profile {
+	return profile{name: "aws", ref: readComponents(t, "aws"),
+		differences: map[string]string{"endpoint": "dropped", "consumerID": "prefixed"},
+		queue:       "messageVisibilityTimeout", freshclam: true, irsa: true, minReplicas: 2}
+}
+
+// localK8sProfile is the local cluster of scripts/k8s.sh: components/local
+// (Redis, versitygw), with the api's environment as "secrets"
+// (components/local has none: local runs read no secrets), the project's
+// signature set, and NodePorts on the node address for the host.
+func localK8sProfile(t *testing.T) profile {
+	ref := readComponents(t, "local")
+	secrets := &daprComponent{}
+	secrets.Metadata.Name = "secrets"
+	secrets.Spec.Type, secrets.Spec.Version = "secretstores.local.env", "v1"
+	ref["secrets"] = secrets
+	return profile{name: "local", ref: ref,
+		// No password on the cluster's own Redis, as on the local one.
+		differences: map[string]string{"consumerID": "prefixed", "redisPassword": "optional"},
+		queue:       "processingTimeout", nodePorts: []string{"api-node", "versitygw-node"},
+		// One replica each on a two-core node.
+		minReplicas: 1}
+}
+
+// profileFor is the environment an overlay directory targets.
+func profileFor(t *testing.T, dir string) profile {
+	if filepath.Base(dir) == "local-k8s" {
+		return localK8sProfile(t)
+	}
+	return awsProfile(t)
+}
+
+// readComponents reads components/<env>, the reference the cluster's
 // components must match by name and type.
-func awsComponents(t *testing.T) map[string]*daprComponent {
+func readComponents(t *testing.T, env string) map[string]*daprComponent {
 	t.Helper()
-	files, err := filepath.Glob("../components/aws/*.yaml")
+	files, err := filepath.Glob("../components/" + env + "/*.yaml")
 	if err != nil || len(files) == 0 {
-		t.Fatalf("components/aws: %v (%d files)", err, len(files))
+		t.Fatalf("components/%s: %v (%d files)", env, err, len(files))
 	}
 	out := map[string]*daprComponent{}
 	for _, f := range files {
@@ -336,7 +369,6 @@ func awsComponents(t *testing.T) map[string]*daprComponent {
 // TestRenderedManifests checks every overlay, so that an environment's
 // copy of overlays/aws (staging, prod) is held to the same invariants.
 func TestRenderedManifests(t *testing.T) {
-	ref := awsComponents(t)
 	dirs, err := filepath.Glob("overlays/*")
 	if err != nil || !slices.Contains(dirs, overlay) {
 		t.Fatalf("overlays: %v %v", dirs, err)
@@ -347,7 +379,7 @@ func TestRenderedManifests(t *testing.T) {
 			if err != nil {
 				t.Fatalf("strict decode: %v", err)
 			}
-			for _, err := range c.check(ref) {
+			for _, err := range c.check(profileFor(t, dir)) {
 				t.Error(err)
 			}
 		})
@@ -365,7 +397,7 @@ func TestBaseRenders(t *testing.T) {
 // TestChecksCatchMutations proves the checks can fail: each mutation of
 // the rendered overlay breaks one invariant and must be reported.
 func TestChecksCatchMutations(t *testing.T) {
-	ref := awsComponents(t)
+	ref := awsProfile(t)
 	rendered := render(t, overlay)
 	for _, m := range mutations {
 		t.Run(m.name, func(t *testing.T) {
@@ -383,6 +415,66 @@ func TestChecksCatchMutations(t *testing.T) {
 			}
 			for _, e := range errs {
 				if strings.Contains(e.Error(), m.want) {
+					t.Logf("caught: %v", e)
+					return
+				}
+			}
+			t.Fatalf("want an error mentioning %q, got %v", m.want, errs)
+		})
+	}
+}
+
+// TestLocalK8sChecksCatchMutations proves the local cluster's own checks
+// can fail, as TestChecksCatchMutations does for overlays/aws.
+func TestLocalK8sChecksCatchMutations(t *testing.T) {
+	p := localK8sProfile(t)
+	rendered := render(t, "overlays/local-k8s")
+	if c, err := decode(rendered); err != nil || len(c.check(p)) != 0 {
+		t.Fatalf("unmutated overlay: %v %v", err, c.check(p))
+	}
+	metadata := func(docs []map[string]any, comp, name string) map[string]any {
+		for _, m := range dig(find(t, docs, "Component", comp), "spec", "metadata").([]any) {
+			if m.(map[string]any)["name"] == name {
+				return m.(map[string]any)
+			}
+		}
+		t.Fatalf("Component %s has no %s", comp, name)
+		return nil
+	}
+	for _, m := range []mutation{
+		{"component type of AWS", "components/local has", func(t *testing.T, docs *[]map[string]any) {
+			find(t, *docs, "Component", "scanresults")["spec"].(map[string]any)["type"] = "state.aws.dynamodb"
+		}},
+		{"literal S3 key in a component", "credential", func(t *testing.T, docs *[]map[string]any) {
+			m := metadata(*docs, "blobstore", "accessKey")
+			delete(m, "secretKeyRef")
+			m["value"] = "intellidox"
+		}},
+		{"processingTimeout below SCAN_TIMEOUT", "visibility", func(t *testing.T, docs *[]map[string]any) {
+			metadata(*docs, "events", "processingTimeout")["value"] = "10s"
+		}},
+		{"another Service as NodePort", "type NodePort", func(t *testing.T, docs *[]map[string]any) {
+			find(t, *docs, "Service", "redis")["spec"].(map[string]any)["type"] = "NodePort"
+		}},
+		{"signatures not from the ConfigMap", "signatures ConfigMap", func(t *testing.T, docs *[]map[string]any) {
+			for _, v := range podSpec(find(t, *docs, "Deployment", "scanner-clamav"))["volumes"].([]any) {
+				if v := v.(map[string]any); v["name"] == "clamav-db" {
+					delete(v, "configMap")
+					v["emptyDir"] = map[string]any{}
+				}
+			}
+		}},
+	} {
+		t.Run(m.name, func(t *testing.T) {
+			docs := deepCopy(t, rendered)
+			m.mutate(t, &docs)
+			c, err := decode(docs)
+			errs := []error{err}
+			if err == nil {
+				errs = c.check(p)
+			}
+			for _, e := range errs {
+				if e != nil && strings.Contains(e.Error(), m.want) {
 					t.Logf("caught: %v", e)
 					return
 				}
@@ -497,6 +589,18 @@ var mutations = []mutation{
 	}},
 	{"Dapr not enabled", "dapr.io/enabled", func(t *testing.T, docs *[]map[string]any) {
 		annotations(find(t, *docs, "Deployment", "extractor"))["dapr.io/enabled"] = "false"
+	}},
+	{"clamd probed on the pod IP (it listens on loopback)", "probe with exec", func(t *testing.T, docs *[]map[string]any) {
+		spec := podSpec(find(t, *docs, "Deployment", "scanner-clamav"))
+		for _, c := range spec["initContainers"].([]any) {
+			if c := c.(map[string]any); c["name"] == "clamd" {
+				c["startupProbe"] = map[string]any{"tcpSocket": map[string]any{"port": 3310}}
+			}
+		}
+	}},
+	{"clamd logs to /dev/stdout (a symlink clamd refuses)", "LogFile", func(t *testing.T, docs *[]map[string]any) {
+		data := find(t, *docs, "ConfigMap", "clamav-config")["data"].(map[string]any)
+		data["clamd.conf"] = "LogFile /dev/stdout\n" + data["clamd.conf"].(string)
 	}},
 	{"app-id missing", "dapr.io/app-id", func(t *testing.T, docs *[]map[string]any) {
 		delete(annotations(find(t, *docs, "Deployment", "scanner-yara")), "dapr.io/app-id")

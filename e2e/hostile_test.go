@@ -129,6 +129,9 @@ func TestHostileInput(t *testing.T) {
 	// informational ones, has reported; the outbox is relayed), so that the
 	// counts below change only if a refused request leaves something behind.
 	scanners := 0
+	if stack.Launched == nil {
+		t.Fatalf("E2E_PROFILE=%s: this test reads the local launcher's processes", testenv.Profile())
+	}
 	for _, a := range stack.Launched.RunFile().Apps {
 		if strings.HasPrefix(a.AppID, "scanner-") {
 			scanners++

@@ -21,6 +21,9 @@ func TestListensOnLoopbackOnly(t *testing.T) {
 	}
 	stack := testenv.StartStack(t, testenv.StackOptions{})
 	pids := map[int]string{}
+	if stack.Launched == nil {
+		t.Fatalf("E2E_PROFILE=%s: this test reads the local launcher's processes", testenv.Profile())
+	}
 	for name, pid := range stack.Launched.Pids() {
 		pids[pid] = name
 	}

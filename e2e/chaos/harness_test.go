@@ -46,6 +46,12 @@ func loadConfig(t *testing.T) config {
 	if p := testenv.Profile(); p != "local" {
 		t.Skipf("chaos tests restart local Redis, PostgreSQL and clamd; E2E_PROFILE=%s", p)
 	}
+	return sizes(t)
+}
+
+// sizes reads the run's size from the environment.
+func sizes(t *testing.T) config {
+	t.Helper()
 	c := config{n: envInt(t, "CHAOS_N", 50)}
 	c.rounds = envInt(t, "CHAOS_ROUNDS", 1)
 	if c.n >= 200 && os.Getenv("CHAOS_ROUNDS") == "" {

@@ -81,6 +81,9 @@ func Binaries(t testing.TB) string {
 // StartStack starts every app of dapr.yaml beside its own daprd.
 func StartStack(t testing.TB, opts StackOptions) *Stack {
 	t.Helper()
+	if Profile() == "k8s" {
+		return startK8sStack(t, opts)
+	}
 	root := Root()
 	daprd, err := launch.FindDaprd(root)
 	if err != nil {
@@ -142,7 +145,7 @@ func StartStack(t testing.TB, opts StackOptions) *Stack {
 			})}
 		}
 	default:
-		t.Fatalf("E2E_PROFILE=%q: want local or aws", Profile())
+		t.Fatalf("E2E_PROFILE=%q: want local, aws or k8s", Profile())
 	}
 	maps.Copy(appEnv, opts.Env)
 	maps.Copy(shellEnv, opts.Env)
@@ -269,6 +272,9 @@ func (s *Stack) APIURL(t testing.TB, appPort int) string {
 // ports, and returns the replica's app port and sidecar HTTP port.
 func (s *Stack) StartReplica(t testing.TB, appID string) (appPort, daprHTTPPort int) {
 	t.Helper()
+	if s.runFile == nil {
+		t.Fatalf("E2E_PROFILE=%s: a replica beside the cluster's is not started by the suite (it needs the local launcher)", Profile())
+	}
 	a := *s.runFile.App(appID)
 	a.AppPort, a.DaprHTTPPort, a.DaprGRPCPort = FreePort(t), FreePort(t), FreePort(t)
 	a.MetricsPort, a.DaprInternalGRPCPort = FreePort(t), FreePort(t)

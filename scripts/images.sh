@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# `make images`: every image of deploy/images.yaml, without a Docker daemon.
+#   1. the Debian userland base (clamav, yara, redis, postgresql, nodejs and
+#      the nonroot user 65532), once, with mmdebstrap from Debian's mirror;
+#   2. the binaries the images carry: the apps (go build), the cluster's
+#      (scripts/k8s-build.sh, cached) and versitygw (go install, cached);
+#   3. cmd/images: buildah (vfs, a private storage root), one docker-archive
+#      per image under ~/.cache/intellidox/images, rebuilt only when its
+#      inputs changed.
+# Needs root (buildah vfs, mmdebstrap) and: apt-get install buildah mmdebstrap.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+cache=${INTELLIDOX_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/intellidox}
+out=$cache/images
+mkdir -p "$out"
+say() { printf '\033[1;34mimages:\033[0m %s\n' "$*" >&2; }
+
+missing=()
+for p in buildah mmdebstrap; do command -v "$p" >/dev/null || missing+=("$p"); done
+if ((${#missing[@]})); then
+  say "installing ${missing[*]} (apt)"
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null ||
+    { apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null; }
+fi
+
+debian=$out/debian-userland.tar
+if [[ ! -s $debian ]]; then
+  say "building the Debian bookworm userland with mmdebstrap (a few minutes, once)"
+  start=$SECONDS
+  nice mmdebstrap --quiet --variant=essential --format=tar \
+    --include=ca-certificates,tzdata,clamav-daemon,clamav-freshclam,yara,redis-server,postgresql-15,nodejs \
+    --dpkgopt='path-exclude=/usr/share/man/*' --dpkgopt='path-exclude=/usr/share/doc/*' \
+    --dpkgopt='path-exclude=/usr/share/locale/*' --dpkgopt='path-include=/usr/share/locale/locale.alias' \
+    --customize-hook='chroot "$1" groupadd --gid 65532 nonroot' \
+    --customize-hook='chroot "$1" useradd --uid 65532 --gid 65532 --no-create-home --shell /usr/sbin/nologin nonroot' \
+    --customize-hook='rm -rf "$1"/var/lib/apt/lists/* "$1"/var/cache/apt/*' \
+    bookworm "$debian.tmp" http://deb.debian.org/debian \
+    "deb http://deb.debian.org/debian-security bookworm-security main"
+  mv "$debian.tmp" "$debian"
+  say "Debian userland in $((SECONDS - start)) s ($(du -h "$debian" | cut -f1))"
+fi
+
+# The apps' web bundle goes into the api image.
+if [[ ! -f $root/web/dist/index.html ]]; then
+  say "building the web app (web/dist)"
+  make -C "$root" --no-print-directory web >&2
+fi
+"$root/scripts/k8s-build.sh" daprd operator sentry injector placement scheduler coredns pause
+
+say "building images (buildah, vfs)"
+cd "$root"
+exec go run ./cmd/images -debian-rootfs "$debian" -out "$out" "$@"
