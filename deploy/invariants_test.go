@@ -447,6 +447,9 @@ func (cl *cluster) checkComponents(c *checker, p profile) {
 			switch {
 			case componentDifferences[m.Name] == "dropped":
 				c.errorf("Component %s: metadata %s is for emulators only (endpoint is empty in AWS)", name, m.Name)
+			case componentDifferences[m.Name] == "located":
+				// Where this environment's server is, or its credentials:
+				// components/local names the one on 127.0.0.1.
 			case componentDifferences[m.Name] == "prefixed":
 				if !strings.HasPrefix(m.value(), "intellidox-") {
 					c.errorf("Component %s: consumerID %q lacks the intellidox- prefix", name, m.value())

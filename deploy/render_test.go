@@ -319,9 +319,12 @@ func localK8sProfile(t *testing.T) profile {
 	secrets.Spec.Type, secrets.Spec.Version = "secretstores.local.env", "v1"
 	ref["secrets"] = secrets
 	return profile{name: "local", ref: ref,
-		// No password on the cluster's own Redis, as on the local one.
-		differences: map[string]string{"consumerID": "prefixed", "redisPassword": "optional"},
-		queue:       "processingTimeout", nodePorts: []string{"api-node", "versitygw-node"},
+		// No password on the cluster's own Redis, as on the local one. The
+		// servers' addresses and credentials are the cluster's, where
+		// components/local has the literal ones of make infra.
+		differences: map[string]string{"consumerID": "prefixed", "redisPassword": "optional",
+			"redisHost": "located", "endpoint": "located", "accessKey": "located", "secretKey": "located"},
+		queue: "processingTimeout", nodePorts: []string{"api-node", "versitygw-node"},
 		// One replica each on a two-core node.
 		minReplicas: 1}
 }

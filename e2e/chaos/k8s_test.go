@@ -47,15 +47,16 @@ func TestK8sDeletePods(t *testing.T) {
 	r.startPush()
 	for i, app := range plan {
 		r.at(moments[i])
-		processing, waiting := r.busy(waitsFor[app])
+		processing, waiting, ids := r.ready(waitsFor[app])
 		pod := strings.TrimSpace(k.MustRun(t, "get", "pod", "-l", "app.kubernetes.io/name="+app,
 			"--field-selector", "status.phase=Running", "-o", "jsonpath={.items[0].metadata.name}"))
 		require.NotEmpty(t, pod, "no running pod of %s", app)
 		deleted := time.Now()
 		k.MustRun(t, "delete", "pod", pod, "--wait=false")
+		hit := r.struck("kubectl delete pod "+pod, ids, deleted)
 		k.MustRun(t, "rollout", "status", "deploy/"+app, "--timeout", "5m")
-		r.injected(deleted, "kubectl delete pod %s (%d uploads processing, %d waiting for %s); replaced and ready after %s",
-			pod, processing, waiting, app, time.Since(deleted).Round(100*time.Millisecond))
+		r.injected(deleted, "kubectl delete pod %s (%d uploads processing, %d waiting for %s, %d of them unfinished); replaced and ready after %s",
+			pod, processing, waiting, app, hit, time.Since(deleted).Round(100*time.Millisecond))
 	}
 	r.finish(time.Now(), nil)
 }
@@ -73,7 +74,7 @@ func TestK8sRollingUpdate(t *testing.T) {
 	for i := range moments {
 		app := scanners[i%len(scanners)]
 		r.at(moments[i])
-		processing, waiting := r.busy("")
+		processing, waiting, ids := r.ready("")
 		started := time.Now()
 		k.MustRun(t, "patch", "deploy/"+app, "--type", "merge", "-p",
 			fmt.Sprintf(`{"spec":{"template":{"metadata":{"annotations":{"intellidox.dev/rollout":"%d"}}}}}`, started.UnixNano()))
@@ -81,8 +82,9 @@ func TestK8sRollingUpdate(t *testing.T) {
 		_, err := k.Run(ctx, "rollout", "status", "deploy/"+app, "--timeout", "5m")
 		cancel()
 		require.NoError(t, err)
-		r.injected(started, "rolling update of %s (%d uploads processing, %d waiting), done after %s",
-			app, processing, waiting, time.Since(started).Round(100*time.Millisecond))
+		hit := r.struck("rolling update of "+app, ids, started)
+		r.injected(started, "rolling update of %s (%d uploads processing, %d waiting, %d of them unfinished), done after %s",
+			app, processing, waiting, hit, time.Since(started).Round(100*time.Millisecond))
 	}
 	r.finish(time.Now(), nil)
 }
