@@ -38,6 +38,9 @@ import (
 // CLI is not served by any registry this project's machines reach. The
 // launcher follows the same rules (internal/launch's tests run everywhere).
 func TestDaprCLIRunFile(t *testing.T) {
+	if p := testenv.Profile(); p != "local" {
+		t.Skipf("runs dapr.yaml as it is, with components/local: once, in the local profile (E2E_PROFILE=%s)", p)
+	}
 	cli := os.Getenv("DAPR_CLI")
 	if cli == "" {
 		var err error
@@ -146,15 +149,25 @@ func TestDaprCLIRunFile(t *testing.T) {
 		assert.Contains(t, dlBefore, id, "a message was dead-lettered during the run")
 	}
 
-	// Every socket of every process the CLI started is on loopback.
-	pids := descendants(run.Process.Pid)
-	daprds := 0
-	for _, pid := range pids {
-		if exe, _ := os.Readlink(fmt.Sprintf("/proc/%d/exe", pid)); filepath.Base(exe) == "daprd" {
-			daprds++
+	// The CLI starts the apps one after another: wait for all of them,
+	// then every socket of every process it started is on loopback.
+	var pids []int
+	daprds := func() int {
+		pids = descendants(run.Process.Pid)
+		n := 0
+		for _, pid := range pids {
+			if exe, _ := os.Readlink(fmt.Sprintf("/proc/%d/exe", pid)); filepath.Base(exe) == "daprd" {
+				n++
+			}
 		}
+		return n
 	}
-	assert.Equal(t, len(rf.Apps), daprds, "one daprd per app")
+	require.Eventually(t, func() bool { return daprds() == len(rf.Apps) }, 2*time.Minute, 100*time.Millisecond,
+		"one daprd per app (%d apps)", len(rf.Apps))
+	for _, a := range rf.Apps {
+		require.Eventually(t, func() bool { return !portFree(a.AppPort) }, time.Minute, 100*time.Millisecond, "%s listens", a.AppID)
+	}
+	pids = descendants(run.Process.Pid)
 	ss, err := exec.Command("ss", "-H", "-lntup").CombinedOutput()
 	require.NoError(t, err, "%s", ss)
 	pidRe := regexp.MustCompile(`pid=(\d+)`)
@@ -200,6 +213,8 @@ func token() string {
 	_, _ = rand.Read(b)
 	return hex.EncodeToString(b)
 }
+
+func portFree(p int) bool { return !portInUse(p) }
 
 func portInUse(p int) bool {
 	resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/", p))

@@ -309,6 +309,7 @@ type summary struct {
 	Contradictions  int    `json:"contradictions"`
 	MissingEvents   int    `json:"missingEvents"`
 	CompletedEvents int    `json:"completedEvents"`
+	Redelivered     int    `json:"redelivered"` // file.completed published again with the same id (at least once)
 	Scans           int    `json:"scans"`       // scans engines performed (distinct scannedAt)
 	RepeatScans     int    `json:"repeatScans"` // scans of content an engine had scanned already
 	// From the scanners' logs: every engine execution, those beyond the
@@ -579,10 +580,23 @@ func (r *run) checkEvents(s *summary, shas map[string]*item) {
 	t := r.t
 	completed, err := streamEvents(r.stack.Redis, contract.TopicFileCompleted)
 	require.NoError(t, err)
+	// Delivery is at least once: the outbox publishes a row again when its
+	// delete failed (the database went away right after the publish), with
+	// the same CloudEvent id. A redelivery is counted, not a duplicate; a
+	// second event (another id) for the same upload is.
 	byFile := map[string][]contract.FileCompleted{}
-	for _, raw := range completed {
+	seen := map[string]bool{}
+	for _, e := range completed {
+		// The outbox names each event by its row: without that, a
+		// redelivery would look like a second event.
+		require.True(t, strings.HasPrefix(e.ID, "outbox-"), "file.completed's CloudEvent id %q is not the outbox row's", e.ID)
+		if seen[e.ID] {
+			s.Redelivered++
+			continue
+		}
+		seen[e.ID] = true
 		var ev contract.FileCompleted
-		require.NoError(t, json.Unmarshal(raw, &ev))
+		require.NoError(t, json.Unmarshal(e.Data, &ev))
 		byFile[ev.FileID] = append(byFile[ev.FileID], ev)
 		s.CompletedEvents++
 	}
@@ -618,9 +632,9 @@ func (r *run) checkEvents(s *summary, shas map[string]*item) {
 	type key struct{ sha, engine string }
 	results := map[key]map[contract.Outcome]bool{}
 	performed := map[key]map[time.Time]bool{}
-	for _, raw := range scans {
+	for _, e := range scans {
 		var ev contract.ScanCompleted
-		require.NoError(t, json.Unmarshal(raw, &ev))
+		require.NoError(t, json.Unmarshal(e.Data, &ev))
 		if shas[ev.SHA256] == nil {
 			continue
 		}

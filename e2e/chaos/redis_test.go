@@ -82,16 +82,22 @@ func readRESP(r *bufio.Reader) (any, error) {
 	return nil, fmt.Errorf("redis: unexpected reply %q", line)
 }
 
-// streamEvents returns the data of every CloudEvent in a topic's Redis
-// stream (pubsub.redis writes a topic to the stream of the same name),
-// oldest first.
-func streamEvents(addr, topic string) ([]json.RawMessage, error) {
+// streamEvent is one CloudEvent of a stream: its id and its data.
+type streamEvent struct {
+	ID   string
+	Data json.RawMessage
+}
+
+// streamEvents returns every CloudEvent in a topic's Redis stream
+// (pubsub.redis writes a topic to the stream of the same name), oldest
+// first.
+func streamEvents(addr, topic string) ([]streamEvent, error) {
 	reply, err := redisDo(addr, "XRANGE", topic, "-", "+")
 	if err != nil {
 		return nil, err
 	}
 	entries, _ := reply.([]any)
-	var out []json.RawMessage
+	var out []streamEvent
 	for _, e := range entries {
 		entry, _ := e.([]any)
 		if len(entry) != 2 {
@@ -104,6 +110,7 @@ func streamEvents(addr, topic string) ([]json.RawMessage, error) {
 			}
 			raw, _ := fields[i+1].(string)
 			var ce struct {
+				ID         string          `json:"id"`
 				Data       json.RawMessage `json:"data"`
 				DataBase64 string          `json:"data_base64"`
 			}
@@ -118,7 +125,7 @@ func streamEvents(addr, topic string) ([]json.RawMessage, error) {
 				}
 				data = b
 			}
-			out = append(out, data)
+			out = append(out, streamEvent{ID: ce.ID, Data: data})
 		}
 	}
 	return out, nil

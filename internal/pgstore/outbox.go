@@ -10,6 +10,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/intellidox/intellidox/internal/contract"
 	"github.com/intellidox/intellidox/internal/trace"
 )
 
@@ -116,7 +117,10 @@ func (o *Outbox) Run(ctx context.Context, interval, grace time.Duration) {
 func (o *Outbox) publish(ctx context.Context, batch []outboxRow) int {
 	var done []int64
 	for _, r := range batch {
-		if err := o.pub.Publish(trace.With(ctx, r.TraceParent), r.Topic, r.Payload); err != nil {
+		// The row's id is the event's: a row published again after a failed
+		// delete is the same event, not a second one.
+		ectx := contract.WithEventID(trace.With(ctx, r.TraceParent), fmt.Sprintf("outbox-%d", r.ID))
+		if err := o.pub.Publish(ectx, r.Topic, r.Payload); err != nil {
 			o.log.WarnContext(ctx, "publish failed; will retry", "topic", r.Topic, "outbox_id", r.ID, "err", err)
 			break
 		}

@@ -78,8 +78,12 @@ func (c *Client) Publish(ctx context.Context, topic string, v any) error {
 	if err != nil {
 		return fmt.Errorf("encode %s: %w", topic, err)
 	}
-	if err := c.dapr.PublishEvent(ctx, contract.PubSub, topic, b,
-		dapr.PublishEventWithContentType("application/json")); err != nil {
+	opts := []dapr.PublishEventOption{dapr.PublishEventWithContentType("application/json")}
+	if id := contract.EventID(ctx); id != "" {
+		// Dapr's override of the CloudEvent envelope's id.
+		opts = append(opts, dapr.PublishEventWithMetadata(map[string]string{"cloudevent.id": id}))
+	}
+	if err := c.dapr.PublishEvent(ctx, contract.PubSub, topic, b, opts...); err != nil {
 		return fmt.Errorf("publish %s: %w", topic, err)
 	}
 	return nil
