@@ -225,15 +225,7 @@ func (s *Stack) Client() *client.Client {
 // returns its secret.
 func (s *Stack) Key(t testing.TB, tenant string) string {
 	t.Helper()
-	cmd := exec.Command(filepath.Join(Binaries(t), "api"), "keys", "create", "--tenant", tenant, "--name", t.Name())
-	cmd.Env = append(os.Environ(), "DATABASE_URL="+s.DB)
-	var stderr strings.Builder
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("api keys create: %v\n%s", err, stderr.String())
-	}
-	return strings.TrimSpace(string(out))
+	return s.createKey(t, tenant, false)
 }
 
 func tail(path string, n int) string {
