@@ -27,6 +27,7 @@ const (
 	RateLimited
 	MethodNotAllowed
 	Gone
+	Unprocessable
 )
 
 // Error is an error a client may see. Code is stable and documented; Detail
@@ -88,6 +89,8 @@ func (k Kind) Status() int {
 		return http.StatusMethodNotAllowed
 	case Gone:
 		return http.StatusGone
+	case Unprocessable:
+		return http.StatusUnprocessableEntity
 	}
 	return http.StatusInternalServerError
 }
