@@ -3,6 +3,7 @@ package pgstore
 import (
 	"context"
 	"errors"
+	"io/fs"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -224,4 +225,11 @@ func (s *Store) ReleaseDelivery(ctx context.Context, id string) error {
 	_, err := s.pool.Exec(ctx, `UPDATE webhook_deliveries SET claimed_until = NULL, attempts = greatest(attempts - 1, 0)
 		WHERE id = $1 AND status = 'pending'`, id)
 	return classify("release webhook delivery", err)
+}
+
+// Migrations returns the migration files, for tests in other packages that
+// clone a migrated template database (testenv.Database).
+func Migrations() fs.FS {
+	sub, _ := fs.Sub(migrations, "migrations")
+	return sub
 }
