@@ -29,6 +29,7 @@ import (
 	"github.com/intellidox/intellidox/internal/pgstore"
 	"github.com/intellidox/intellidox/internal/sidecar"
 	"github.com/intellidox/intellidox/internal/verdict"
+	"github.com/intellidox/intellidox/internal/webhooks"
 )
 
 func main() {
@@ -73,6 +74,15 @@ type settings struct {
 	appToken    string
 	stuckAfter  time.Duration
 	maxRedrives int
+	hooks       webhookSettings
+}
+
+// webhookSettings configure webhook delivery (docs/webhooks.md).
+type webhookSettings struct {
+	enabled  bool
+	allow    []netip.Prefix
+	max      int
+	dispatch webhooks.DispatchConfig
 }
 
 func load() (settings, error) {
@@ -116,6 +126,7 @@ func load() (settings, error) {
 	if s.trusted, err = auth.ParsePrefixes(e.String("TRUSTED_PROXIES", "")); err != nil {
 		e.Fail(fmt.Errorf("TRUSTED_PROXIES: %w", err))
 	}
+	s.hooks = loadWebhooks(&e)
 	if s.policy.OnError, err = verdict.ParseTreatment(e.String("VERDICT_ON_ERROR", "")); err != nil {
 		e.Fail(err)
 	}
@@ -123,6 +134,29 @@ func load() (settings, error) {
 		e.Fail(err)
 	}
 	return s, e.Err()
+}
+
+func loadWebhooks(e *config.Env) webhookSettings {
+	w := webhookSettings{
+		enabled: e.Bool("WEBHOOKS_ENABLED", true),
+		max:     e.Int("WEBHOOK_MAX_SUBSCRIPTIONS", webhooks.DefaultMaxSubscriptions),
+		dispatch: webhooks.DispatchConfig{
+			Workers:         e.Int("WEBHOOK_WORKERS", 64),
+			PerSubscription: e.Int("WEBHOOK_PER_SUBSCRIPTION", 2),
+			Timeout:         e.Duration("WEBHOOK_TIMEOUT", 10*time.Second),
+			Poll:            e.Duration("WEBHOOK_POLL_INTERVAL", time.Second),
+		},
+	}
+	var err error
+	if w.allow, err = auth.ParsePrefixes(e.String("WEBHOOK_ALLOW_NETS", "")); err != nil {
+		e.Fail(fmt.Errorf("WEBHOOK_ALLOW_NETS: %w", err))
+	}
+	if v := e.String("WEBHOOK_RETRY_SCHEDULE", ""); v != "" {
+		if w.dispatch.Schedule, err = webhooks.ParseSchedule(v); err != nil {
+			e.Fail(fmt.Errorf("WEBHOOK_RETRY_SCHEDULE: %w", err))
+		}
+	}
+	return w
 }
 
 func databaseURL(e *config.Env) string {
@@ -170,12 +204,21 @@ func realMain(ctx context.Context, log *slog.Logger) error {
 	health := api.SidecarHealth{URL: cfg.daprHTTP + "/v1.0/healthz/outbound", Client: &http.Client{}}
 	recon := &pgstore.Reconciler{Store: store, StuckAfter: cfg.stuckAfter, MaxRedrives: cfg.maxRedrives,
 		Decider: cfg.policy, Relay: outbox, Batch: 200}
-	srv := api.New(svc, log, api.Options{DB: store, Sidecar: health, WebDir: cfg.webDir, SSEResync: cfg.sseResync,
+	opts := api.Options{DB: store, Sidecar: health, WebDir: cfg.webDir, SSEResync: cfg.sseResync,
 		Auth: authenticators, Limiter: auth.NewLimiter(cfg.rateLimit, cfg.rateBurst),
 		Failures: auth.NewFailureLimiter(cfg.failRate, cfg.failBurst, cfg.trusted), AppToken: cfg.appToken,
-		DeadLetters: store, Reconciler: recon})
+		DeadLetters: store, Reconciler: recon}
+	if cfg.hooks.enabled {
+		// Deliveries leave from every replica; claims in PostgreSQL keep
+		// them from sending one twice.
+		guard := &webhooks.Guard{Allow: cfg.hooks.allow}
+		dispatcher := webhooks.NewDispatcher(store, guard, log, cfg.hooks.dispatch)
+		go dispatcher.Run(ctx)
+		opts.Webhooks = webhooks.NewService(store, guard, cfg.hooks.max, dispatcher.Wake)
+	}
+	srv := api.New(svc, log, opts)
 	log.Info("starting", "engines", cfg.policy.Engines, "max_file_size", cfg.files.MaxSize,
-		"oidc", cfg.oidc != nil, "rate_limit_rps", cfg.rateLimit, "auth_failures_per_minute", cfg.failRate*60, "app_token", cfg.appToken != "")
+		"oidc", cfg.oidc != nil, "rate_limit_rps", cfg.rateLimit, "auth_failures_per_minute", cfg.failRate*60, "app_token", cfg.appToken != "", "webhooks", cfg.hooks.enabled)
 	return app.Serve(ctx, log, cfg.addr, srv.Routes())
 }
 

@@ -49,6 +49,7 @@ type Server struct {
 	token   string
 	dlq     DeadLetters
 	recon   Reconciler
+	hooks   Webhooks
 }
 
 // Options configure a Server.
@@ -74,6 +75,9 @@ type Options struct {
 	DeadLetters DeadLetters
 	// Reconciler re-drives stuck files when the cron binding fires.
 	Reconciler Reconciler
+	// Webhooks serves /v1/webhooks and takes verdict events for delivery;
+	// nil turns webhooks off.
+	Webhooks Webhooks
 }
 
 // New returns a Server.
@@ -82,7 +86,8 @@ func New(svc *files.Service, log *slog.Logger, o Options) *Server {
 		o.SSEResync = defaultResync
 	}
 	return &Server{files: svc, log: log, db: o.DB, sidecar: o.Sidecar, hub: live.NewHub(), webDir: o.WebDir,
-		resync: o.SSEResync, auth: o.Auth, limiter: o.Limiter, fails: o.Failures, token: o.AppToken, dlq: o.DeadLetters, recon: o.Reconciler}
+		resync: o.SSEResync, auth: o.Auth, limiter: o.Limiter, fails: o.Failures, token: o.AppToken, dlq: o.DeadLetters, recon: o.Reconciler,
+		hooks: o.Webhooks}
 }
 
 // MaxBodyBytes bounds JSON request bodies.
@@ -114,6 +119,7 @@ func (s *Server) Routes() http.Handler {
 	v1(http.MethodGet, "/v1/files/{id}/history", s.history)
 	v1(http.MethodGet, "/v1/admin/deadletters", s.admin(s.listDeadLetters))
 	v1(http.MethodPost, "/v1/admin/deadletters/{id}/redrive", s.admin(s.redrive))
+	s.webhookRoutes(v1)
 
 	sc := mux.NewRouter()
 	sidecar.Register(sc, s.log,

@@ -68,7 +68,7 @@ func ParseSchedule(s string) ([]time.Duration, error) {
 
 // DispatchConfig tunes a Dispatcher.
 type DispatchConfig struct {
-	// Workers bounds attempts in flight in this process (default 16).
+	// Workers bounds attempts in flight in this process (default 64).
 	Workers int
 	// PerSubscription bounds one subscription's attempts in flight, so a
 	// receiver that hangs holds at most this many workers (default 2).
@@ -84,7 +84,7 @@ type DispatchConfig struct {
 
 func (c *DispatchConfig) defaults() {
 	if c.Workers <= 0 {
-		c.Workers = 16
+		c.Workers = 64
 	}
 	if c.PerSubscription <= 0 {
 		c.PerSubscription = 2
