@@ -1,6 +1,7 @@
 package conformance_test
 
 import (
+	"fmt"
 	"path/filepath"
 	"reflect"
 	"slices"
@@ -14,6 +15,7 @@ import (
 	"github.com/intellidox/intellidox/internal/contract"
 	"github.com/intellidox/intellidox/internal/scan/conformance"
 	"github.com/intellidox/intellidox/internal/testenv"
+	"github.com/intellidox/intellidox/internal/webhooks"
 )
 
 func schemas(t *testing.T) *conformance.Schemas {
@@ -104,6 +106,63 @@ func TestSchemasCoverTheContract(t *testing.T) {
 		for _, r := range required {
 			assert.True(t, slices.Contains(always, r), "%s requires %q, which %T omits when empty", schema, r, v)
 		}
+	}
+}
+
+// Webhook bodies, one schema per event type over a shared data schema.
+const (
+	schemaWebhookData    = "webhook-data.schema.json"
+	schemaWebhookPayload = "webhook.%s.schema.json"
+)
+
+// TestWebhookPayloadsMatchSchemas validates the bodies internal/webhooks
+// sends, for every event type, and refuses bodies that break them; the
+// data schema's properties are PayloadData's JSON fields.
+func TestWebhookPayloadsMatchSchemas(t *testing.T) {
+	s := schemas(t)
+	at := time.Date(2026, 12, 2, 3, 4, 5, 6000, time.UTC)
+	ev := func(typ, status, verdict, previous string, sigs []string) webhooks.Event {
+		return webhooks.Event{Type: typ, Tenant: "t", FileID: "f1", SHA256: sha, Status: status, Verdict: verdict,
+			Previous: previous, Version: 2, ScannedAt: at, Signatures: sigs}
+	}
+	valid := []webhooks.Event{
+		ev(webhooks.EventFileCompleted, "done", "malicious", "", []string{"Eicar-Test-Signature"}),
+		ev(webhooks.EventFileCompleted, "done", "clean", "clean", nil), // Previous is not sent for file.completed
+		ev(webhooks.EventFileRejected, "rejected", "unscanned", "", nil),
+		ev(webhooks.EventVerdictChanged, "done", "malicious", "clean", []string{"Test.Rescan"}),
+	}
+	for _, e := range valid {
+		assert.NoError(t, s.Validate(fmt.Sprintf(schemaWebhookPayload, e.Type), webhooks.NewPayload(e, at)), "%+v", e)
+	}
+	invalid := []struct {
+		why string
+		e   webhooks.Event
+	}{
+		{"pending is not a verdict", ev(webhooks.EventFileCompleted, "done", "pending", "", nil)},
+		{"a completed file is done", ev(webhooks.EventFileCompleted, "rejected", "unscanned", "", nil)},
+		{"a rejected file is unscanned", ev(webhooks.EventFileRejected, "rejected", "clean", "", nil)},
+		{"a change names the previous verdict", ev(webhooks.EventVerdictChanged, "done", "malicious", "", nil)},
+		{"uppercase sha256", webhooks.Event{Type: webhooks.EventFileCompleted, FileID: "f", SHA256: strings.ToUpper(sha),
+			Status: "done", Verdict: "clean", Version: 1, ScannedAt: at}},
+		{"version 0", webhooks.Event{Type: webhooks.EventFileCompleted, FileID: "f", SHA256: sha, Status: "done",
+			Verdict: "clean", ScannedAt: at}},
+	}
+	for _, c := range invalid {
+		assert.Error(t, s.Validate(fmt.Sprintf(schemaWebhookPayload, c.e.Type), webhooks.NewPayload(c.e, at)), c.why)
+	}
+	assert.Error(t, s.Validate(fmt.Sprintf(schemaWebhookPayload, webhooks.EventFileCompleted),
+		webhooks.NewPayload(valid[2], at)), "a file.rejected body under file.completed's schema")
+
+	fields, always := jsonFields(reflect.TypeOf(webhooks.PayloadData{}))
+	props, required := s.Properties(schemaWebhookData)
+	assert.ElementsMatch(t, fields, props, "webhook data properties vs webhooks.PayloadData's JSON fields")
+	for _, r := range required {
+		assert.True(t, slices.Contains(always, r), "%s requires %q, which PayloadData omits when empty", schemaWebhookData, r)
+	}
+	for _, typ := range webhooks.EventTypes {
+		fields, _ := jsonFields(reflect.TypeOf(webhooks.Payload{}))
+		props, _ := s.Properties(fmt.Sprintf(schemaWebhookPayload, typ))
+		assert.ElementsMatch(t, fields, props, typ)
 	}
 }
 
