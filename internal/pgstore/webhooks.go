@@ -138,7 +138,7 @@ func (s *Store) RedriveDelivery(ctx context.Context, tenant, id, deliveryID stri
 			return webhooks.ErrNotFailed
 		}
 		_, err = tx.Exec(ctx, `UPDATE webhook_deliveries SET status = 'pending', attempts = 0, next_attempt_at = now(),
-			claimed_until = NULL, updated_at = now() WHERE id = $1`, deliveryID)
+			claimed_until = NULL, queued_at = now(), updated_at = now() WHERE id = $1`, deliveryID)
 		return err
 	})
 }
@@ -185,7 +185,7 @@ WITH busy AS (
 UPDATE webhook_deliveries d SET claimed_until = now() + $3::interval, attempts = d.attempts + 1, updated_at = now()
 FROM picked, webhook_subscriptions w
 WHERE d.id = picked.id AND w.id = d.subscription_id
-RETURNING d.id, d.subscription_id, w.url, w.secret, d.body, d.attempts`
+RETURNING d.id, d.subscription_id, w.url, w.secret, d.body, d.attempts, d.queued_at`
 
 // ClaimDeliveries implements webhooks.Queue.
 func (s *Store) ClaimDeliveries(ctx context.Context, limit, perSubscription int, lease time.Duration) ([]webhooks.Claimed, error) {
@@ -196,7 +196,7 @@ func (s *Store) ClaimDeliveries(ctx context.Context, limit, perSubscription int,
 	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (webhooks.Claimed, error) {
 		var c webhooks.Claimed
 		var body string
-		err := row.Scan(&c.ID, &c.SubscriptionID, &c.URL, &c.Secret, &body, &c.Attempts)
+		err := row.Scan(&c.ID, &c.SubscriptionID, &c.URL, &c.Secret, &body, &c.Attempts, &c.QueuedAt)
 		c.Body = []byte(body)
 		return c, err
 	})

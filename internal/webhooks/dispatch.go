@@ -20,7 +20,8 @@ type Claimed struct {
 	URL            string
 	Secret         string
 	Body           []byte
-	Attempts       int // including this one
+	Attempts       int       // including this one
+	QueuedAt       time.Time // when the event was queued (or redriven)
 }
 
 // Outcome is what one attempt did.
@@ -192,8 +193,11 @@ func (d *Dispatcher) attempt(ctx context.Context, c Claimed) {
 		log.WarnContext(rctx, "webhook delivery outcome not recorded; the claim expires and it is sent again", "err", err)
 		return
 	}
+	attempts.WithLabelValues(attemptOutcome(o)).Inc()
+	attemptSeconds.Observe(latency.Seconds())
 	switch o.Status {
 	case StatusDelivered:
+		deliverySeconds.Observe(d.now().Sub(c.QueuedAt).Seconds())
 		log.DebugContext(ctx, "webhook delivered", "http_status", status, "latency_ms", latency.Milliseconds())
 	case StatusFailed:
 		log.WarnContext(ctx, "webhook delivery failed for good; redrive it from the delivery log",

@@ -27,6 +27,7 @@ CREATE TABLE webhook_deliveries (
     last_error      text NOT NULL DEFAULT '',
     last_latency_ms integer,
     created_at      timestamptz NOT NULL DEFAULT now(),
+    queued_at       timestamptz NOT NULL DEFAULT now(), -- created, or last redriven
     updated_at      timestamptz NOT NULL DEFAULT now(),
     delivered_at    timestamptz,
     -- pub/sub redelivers: the same event for the same subscription is one delivery.
