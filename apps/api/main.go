@@ -73,6 +73,7 @@ type settings struct {
 	appToken    string
 	stuckAfter  time.Duration
 	maxRedrives int
+	downloadTTL time.Duration
 }
 
 func load() (settings, error) {
@@ -104,6 +105,7 @@ func load() (settings, error) {
 		appToken:    e.String("APP_API_TOKEN", ""),
 		stuckAfter:  e.Duration("RECONCILE_STUCK_AFTER", 2*time.Minute),
 		maxRedrives: e.Int("RECONCILE_MAX_REDRIVES", 5),
+		downloadTTL: e.Duration("DOWNLOAD_URL_TTL", files.DefaultDownloadTTL),
 	}
 	if iss := e.String("OIDC_ISSUER", ""); iss != "" {
 		s.oidc = &auth.OIDC{Issuer: iss, Audience: e.String("OIDC_AUDIENCE", "intellidox"),
@@ -111,6 +113,9 @@ func load() (settings, error) {
 	}
 	if s.files.PresignTTL > time.Hour {
 		e.Fail(fmt.Errorf("PRESIGN_TTL %s: at most 1h, upload URLs must be short-lived", s.files.PresignTTL))
+	}
+	if s.downloadTTL > time.Hour {
+		e.Fail(fmt.Errorf("DOWNLOAD_URL_TTL %s: at most 1h, download URLs must be short-lived", s.downloadTTL))
 	}
 	var err error
 	if s.trusted, err = auth.ParsePrefixes(e.String("TRUSTED_PROXIES", "")); err != nil {
@@ -164,16 +169,18 @@ func realMain(ctx context.Context, log *slog.Logger) error {
 	if cfg.oidc != nil {
 		authenticators = append(authenticators, cfg.oidc)
 	}
-	// objects presigns uploads and checks they arrived (HEAD), both with
-	// aws-sdk-go-v2: the one place the api touches storage without Dapr.
+	// objects presigns uploads and checks they arrived (HEAD), presigns
+	// downloads and writes verdict tags, all with aws-sdk-go-v2: the one
+	// place the api touches storage without Dapr (docs/architecture.md).
 	svc := files.NewService(store, objects, objects, outbox, cfg.policy, cfg.files)
+	actions := files.NewActions(store, objects, nil, cfg.downloadTTL)
 	health := api.SidecarHealth{URL: cfg.daprHTTP + "/v1.0/healthz/outbound", Client: &http.Client{}}
 	recon := &pgstore.Reconciler{Store: store, StuckAfter: cfg.stuckAfter, MaxRedrives: cfg.maxRedrives,
 		Decider: cfg.policy, Relay: outbox, Batch: 200}
 	srv := api.New(svc, log, api.Options{DB: store, Sidecar: health, WebDir: cfg.webDir, SSEResync: cfg.sseResync,
 		Auth: authenticators, Limiter: auth.NewLimiter(cfg.rateLimit, cfg.rateBurst),
 		Failures: auth.NewFailureLimiter(cfg.failRate, cfg.failBurst, cfg.trusted), AppToken: cfg.appToken,
-		DeadLetters: store, Reconciler: recon})
+		DeadLetters: store, Reconciler: recon, Actions: actions})
 	log.Info("starting", "engines", cfg.policy.Engines, "max_file_size", cfg.files.MaxSize,
 		"oidc", cfg.oidc != nil, "rate_limit_rps", cfg.rateLimit, "auth_failures_per_minute", cfg.failRate*60, "app_token", cfg.appToken != "")
 	return app.Serve(ctx, log, cfg.addr, srv.Routes())
