@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/intellidox/intellidox/internal/client"
 	"github.com/intellidox/intellidox/internal/contract"
 	"github.com/intellidox/intellidox/internal/testenv"
 )
@@ -43,6 +44,10 @@ func TestSignatureChangeTriggersRescan(t *testing.T) {
 	before, err := c.Scans(ctx, up.ID)
 	require.NoError(t, err)
 	rep := engine(t, before, "reputation")
+	_, err = c.Download(ctx, up.ID)
+	require.NoError(t, err, "a clean file downloads")
+	key := objectKey(t, stack, up.ID)
+	eventuallyTagged(t, stack, key, contract.VerdictClean)
 
 	line := fmt.Sprintf("\"2026-11-27 00:00:00\", \"%s\", \"%s\", \"%s\", \"test\", \"x.bin\", \"bin\", \"application/octet-stream\", \"Test.Rescan\", \"n/a\", \"n/a\", \"n/a\", \"n/a\", \"n/a\"\n",
 		f.SHA256, f.MD5, f.SHA1)
@@ -73,4 +78,12 @@ func TestSignatureChangeTriggersRescan(t *testing.T) {
 	got, err := c.Get(ctx, up.ID)
 	require.NoError(t, err)
 	assert.Equal(t, "done", string(got.Status), "the file stays readable and done throughout")
+
+	// The new verdict closes the download and flips the object's tags.
+	var p *client.Problem
+	_, err = c.Download(ctx, up.ID)
+	require.ErrorAs(t, err, &p)
+	assert.Equal(t, "verdict_blocks_download", p.Code)
+	v := eventuallyTagged(t, stack, key, contract.VerdictMalicious)
+	assert.Contains(t, v.Tags["intellidox-signatures"], "Test.Rescan")
 }

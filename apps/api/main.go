@@ -74,6 +74,7 @@ type settings struct {
 	appToken    string
 	stuckAfter  time.Duration
 	maxRedrives int
+	downloadTTL time.Duration
 	hooks       webhookSettings
 }
 
@@ -114,6 +115,7 @@ func load() (settings, error) {
 		appToken:    e.String("APP_API_TOKEN", ""),
 		stuckAfter:  e.Duration("RECONCILE_STUCK_AFTER", 2*time.Minute),
 		maxRedrives: e.Int("RECONCILE_MAX_REDRIVES", 5),
+		downloadTTL: e.Duration("DOWNLOAD_URL_TTL", files.DefaultDownloadTTL),
 	}
 	if iss := e.String("OIDC_ISSUER", ""); iss != "" {
 		s.oidc = &auth.OIDC{Issuer: iss, Audience: e.String("OIDC_AUDIENCE", "intellidox"),
@@ -121,6 +123,9 @@ func load() (settings, error) {
 	}
 	if s.files.PresignTTL > time.Hour {
 		e.Fail(fmt.Errorf("PRESIGN_TTL %s: at most 1h, upload URLs must be short-lived", s.files.PresignTTL))
+	}
+	if s.downloadTTL > time.Hour {
+		e.Fail(fmt.Errorf("DOWNLOAD_URL_TTL %s: at most 1h, download URLs must be short-lived", s.downloadTTL))
 	}
 	var err error
 	if s.trusted, err = auth.ParsePrefixes(e.String("TRUSTED_PROXIES", "")); err != nil {
@@ -198,16 +203,18 @@ func realMain(ctx context.Context, log *slog.Logger) error {
 	if cfg.oidc != nil {
 		authenticators = append(authenticators, cfg.oidc)
 	}
-	// objects presigns uploads and checks they arrived (HEAD), both with
-	// aws-sdk-go-v2: the one place the api touches storage without Dapr.
+	// objects presigns uploads and checks they arrived (HEAD), presigns
+	// downloads and writes verdict tags, all with aws-sdk-go-v2: the one
+	// place the api touches storage without Dapr (docs/architecture.md).
 	svc := files.NewService(store, objects, objects, outbox, cfg.policy, cfg.files)
+	actions := files.NewActions(store, objects, nil, cfg.downloadTTL)
 	health := api.SidecarHealth{URL: cfg.daprHTTP + "/v1.0/healthz/outbound", Client: &http.Client{}}
 	recon := &pgstore.Reconciler{Store: store, StuckAfter: cfg.stuckAfter, MaxRedrives: cfg.maxRedrives,
 		Decider: cfg.policy, Relay: outbox, Batch: 200}
 	opts := api.Options{DB: store, Sidecar: health, WebDir: cfg.webDir, SSEResync: cfg.sseResync,
 		Auth: authenticators, Limiter: auth.NewLimiter(cfg.rateLimit, cfg.rateBurst),
 		Failures: auth.NewFailureLimiter(cfg.failRate, cfg.failBurst, cfg.trusted), AppToken: cfg.appToken,
-		DeadLetters: store, Reconciler: recon}
+		DeadLetters: store, Reconciler: recon, Actions: actions}
 	if cfg.hooks.enabled {
 		// Deliveries leave from every replica; claims in PostgreSQL keep
 		// them from sending one twice.

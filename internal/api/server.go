@@ -49,6 +49,7 @@ type Server struct {
 	token   string
 	dlq     DeadLetters
 	recon   Reconciler
+	actions *files.Actions
 	hooks   Webhooks
 }
 
@@ -75,6 +76,8 @@ type Options struct {
 	DeadLetters DeadLetters
 	// Reconciler re-drives stuck files when the cron binding fires.
 	Reconciler Reconciler
+	// Actions gate downloads and tag and announce file events.
+	Actions *files.Actions
 	// Webhooks serves /v1/webhooks and takes verdict events for delivery;
 	// nil turns webhooks off.
 	Webhooks Webhooks
@@ -87,7 +90,7 @@ func New(svc *files.Service, log *slog.Logger, o Options) *Server {
 	}
 	return &Server{files: svc, log: log, db: o.DB, sidecar: o.Sidecar, hub: live.NewHub(), webDir: o.WebDir,
 		resync: o.SSEResync, auth: o.Auth, limiter: o.Limiter, fails: o.Failures, token: o.AppToken, dlq: o.DeadLetters, recon: o.Reconciler,
-		hooks: o.Webhooks}
+		actions: o.Actions, hooks: o.Webhooks}
 }
 
 // MaxBodyBytes bounds JSON request bodies.
@@ -117,6 +120,9 @@ func (s *Server) Routes() http.Handler {
 	v1(http.MethodGet, "/v1/files/{id}/events", s.events)
 	v1(http.MethodPost, "/v1/files/{id}/rescan", s.rescan)
 	v1(http.MethodGet, "/v1/files/{id}/history", s.history)
+	v1(http.MethodGet, "/v1/files/{id}/download", s.download)
+	v1(http.MethodGet, "/v1/settings/download-policy", s.getPolicy)
+	v1(http.MethodPut, "/v1/settings/download-policy", s.admin(s.putPolicy))
 	v1(http.MethodGet, "/v1/admin/deadletters", s.admin(s.listDeadLetters))
 	v1(http.MethodPost, "/v1/admin/deadletters/{id}/redrive", s.admin(s.redrive))
 	s.webhookRoutes(v1)
@@ -126,6 +132,8 @@ func (s *Server) Routes() http.Handler {
 		sidecar.Subscription{Topic: contract.TopicFileExtracted, Route: "/events/file-extracted", Handler: s.onExtracted},
 		sidecar.Subscription{Topic: contract.TopicScanCompleted, Route: "/events/scan-completed", Handler: s.onScanCompleted},
 		sidecar.Subscription{Topic: contract.TopicEngineUpdated, Route: "/events/engine-updated", Handler: s.onEngineUpdated},
+		sidecar.Subscription{Topic: contract.TopicFileCompleted, Route: "/events/file-completed", Handler: s.onFileCompleted},
+		sidecar.Subscription{Topic: contract.TopicVerdictChanged, Route: "/events/verdict-changed", Handler: s.onVerdictChanged},
 		sidecar.Subscription{Topic: contract.TopicDeadLetter, Route: "/events/deadletter", Handler: s.onDeadLetter,
 			NoDeadLetter: true},
 		sidecar.Subscription{PubSub: contract.LivePubSub, Topic: contract.TopicScanCompleted, Route: "/live/scan-completed",

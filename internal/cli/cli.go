@@ -26,6 +26,7 @@ const (
 	ExitDetected = 1 // a file is malicious or suspicious (or as --fail-on says)
 	ExitUsage    = 2 // bad command line
 	ExitError    = 3 // a file could not be uploaded or judged in time
+	ExitPending  = 4 // download: the file has no verdict yet
 )
 
 const usage = `intellidox — ask IntelliDox what files are and whether they are malicious
@@ -35,12 +36,14 @@ Usage:
   intellidox status [--json] ID       show one file and its engine results
   intellidox rescan [--engines a,b] ID
   intellidox get (--sha256|--sha1|--md5) HASH [--json]
+  intellidox download [-o FILE] ID    save a file's bytes if its verdict allows; -o - writes to stdout
 
 Common flags (also from the environment):
   --api URL      API base URL (INTELLIDOX_API, default http://127.0.0.1:8080)
   --key KEY      API key, sent as a bearer token (INTELLIDOX_API_KEY)
 
 Exit codes: 0 clean, 1 malicious or suspicious (see scan --fail-on), 2 usage, 3 error.
+download: 0 saved, 1 refused by the file's verdict, 3 error, 4 no verdict yet.
 `
 
 // Run executes the command line args and returns the exit code.
@@ -120,6 +123,15 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer, isTTY boo
 				return ExitUsage
 			}
 			return get(ctx, c, q, *asJSON, stdout, stderr)
+		}
+	case "download":
+		out := fs.String("o", "", "write to FILE (default: the file's name in the current directory; - for stdout)")
+		run = func(c *client.Client) int {
+			if fs.NArg() != 1 {
+				fmt.Fprintln(stderr, "intellidox download: give one file id")
+				return ExitUsage
+			}
+			return download(ctx, c, fs.Arg(0), *out, stdout, stderr)
 		}
 	default:
 		fmt.Fprintf(stderr, "intellidox: unknown command %q\n\n%s", cmd, usage)

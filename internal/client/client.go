@@ -18,6 +18,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/intellidox/intellidox/internal/contract"
 	"github.com/intellidox/intellidox/internal/files"
 	"github.com/intellidox/intellidox/internal/problem"
 )
@@ -49,6 +50,9 @@ func (c *Client) authorize(req *http.Request) {
 // Problem is an API error as the server described it.
 type Problem struct {
 	problem.Body
+	// Verdict and Reasons explain a verdict_blocks_download refusal.
+	Verdict contract.Verdict `json:"verdict,omitempty"`
+	Reasons []string         `json:"reasons,omitempty"`
 }
 
 func (p *Problem) Error() string {
@@ -89,7 +93,7 @@ func (c *Client) do(ctx context.Context, method, path string, body, out any) err
 	if resp.StatusCode >= 300 {
 		p := &Problem{}
 		b, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
-		if json.Unmarshal(b, &p.Body) != nil || p.Code == "" {
+		if json.Unmarshal(b, p) != nil || p.Code == "" {
 			p.Status, p.Code, p.Detail = resp.StatusCode, "http_error", strings.TrimSpace(string(b))
 		}
 		return p
@@ -273,7 +277,7 @@ func (c *Client) Events(ctx context.Context, id string, fn func(Event) bool) err
 	if resp.StatusCode != http.StatusOK {
 		p := &Problem{}
 		b, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
-		if json.Unmarshal(b, &p.Body) != nil || p.Code == "" {
+		if json.Unmarshal(b, p) != nil || p.Code == "" {
 			p.Status, p.Code, p.Detail = resp.StatusCode, "http_error", strings.TrimSpace(string(b))
 		}
 		return p
@@ -310,4 +314,29 @@ func (c *Client) History(ctx context.Context, id string) ([]files.VerdictChange,
 	}
 	err := c.do(ctx, http.MethodGet, "/v1/files/"+id+"/history", nil, &out)
 	return out.Verdicts, err
+}
+
+// Download asks for a URL to download a file; the api answers only if the
+// file's verdict passes the tenant's policy.
+func (c *Client) Download(ctx context.Context, id string) (files.Download, error) {
+	var d files.Download
+	err := c.do(ctx, http.MethodGet, "/v1/files/"+url.PathEscape(id)+"/download", nil, &d)
+	return d, err
+}
+
+// Fetch copies the bytes behind a download URL to w.
+func (c *Client) Fetch(ctx context.Context, d files.Download, w io.Writer) (int64, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, d.URL, nil)
+	if err != nil {
+		return 0, err
+	}
+	resp, err := c.HTTP.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return 0, &StorageError{Status: resp.StatusCode}
+	}
+	return io.Copy(w, resp.Body)
 }

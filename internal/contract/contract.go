@@ -25,6 +25,9 @@ const (
 	TopicScanCompleted = "scan.completed"
 	TopicFileCompleted = "file.completed"
 	TopicEngineUpdated = "engine.updated"
+	// TopicVerdictChanged announces a new verdict for a file that was
+	// already done, after a rescan.
+	TopicVerdictChanged = "file.verdict_changed"
 	// TopicDeadLetter receives messages a subscriber dropped as poison.
 	TopicDeadLetter = "deadletter"
 )
@@ -117,6 +120,16 @@ type FileCompleted struct {
 	SHA256  string  `json:"sha256"`
 	Status  string  `json:"status"`
 	Verdict Verdict `json:"verdict"`
+}
+
+// FileVerdictChanged is published by the api, once per finished file, when a
+// rescan changes the verdict of its content.
+type FileVerdictChanged struct {
+	Version  int     `json:"version"`
+	FileID   string  `json:"fileId"`
+	SHA256   string  `json:"sha256"`
+	Verdict  Verdict `json:"verdict"`
+	Previous Verdict `json:"previous"`
 }
 
 // EngineUpdated is published by a scanner when its signature version

@@ -153,14 +153,99 @@ func loadAWSConfig(ctx context.Context, cfg Config) (aws.Config, error) {
 // answer it, so its cost grows with the number of objects.)
 func (s *Store) ObjectSize(ctx context.Context, key string) (int64, bool, error) {
 	out, err := s.client.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String(s.bucket), Key: aws.String(key)})
+	if notFound(err) {
+		return 0, false, nil
+	}
 	if err != nil {
-		var nf *types.NotFound
-		var nsk *types.NoSuchKey
-		var re interface{ HTTPStatusCode() int }
-		if errors.As(err, &nf) || errors.As(err, &nsk) || (errors.As(err, &re) && re.HTTPStatusCode() == http.StatusNotFound) {
-			return 0, false, nil
-		}
 		return 0, false, fmt.Errorf("head %s: %w", key, err)
 	}
 	return aws.ToInt64(out.ContentLength), true, nil
+}
+
+func notFound(err error) bool {
+	var nf *types.NotFound
+	var nsk *types.NoSuchKey
+	var re interface{ HTTPStatusCode() int }
+	return err != nil && (errors.As(err, &nf) || errors.As(err, &nsk) || (errors.As(err, &re) && re.HTTPStatusCode() == http.StatusNotFound))
+}
+
+// Download is a presigned GET.
+type Download struct {
+	URL       string    `json:"url"`
+	ExpiresAt time.Time `json:"expiresAt"`
+}
+
+// PresignGet returns a GET for key whose response storage sends as an
+// attachment named name, so a browser saves an uploaded HTML or SVG file
+// instead of rendering it from the bucket's origin.
+func (s *Store) PresignGet(ctx context.Context, key, name string, ttl time.Duration) (Download, error) {
+	req, err := s.presign.PresignGetObject(ctx, &s3.GetObjectInput{
+		Bucket:                     aws.String(s.bucket),
+		Key:                        aws.String(key),
+		ResponseContentDisposition: aws.String(Attachment(name)),
+		ResponseContentType:        aws.String("application/octet-stream"),
+	}, s3.WithPresignExpires(ttl))
+	if err != nil {
+		return Download{}, fmt.Errorf("presign get %s: %w", key, err)
+	}
+	return Download{URL: req.URL, ExpiresAt: time.Now().Add(ttl).UTC().Truncate(time.Second)}, nil
+}
+
+// Attachment is a Content-Disposition that saves the file as name: an ASCII
+// fallback with every other byte replaced, and the exact name in RFC 5987
+// form for clients that read it.
+func Attachment(name string) string {
+	var ascii, ext strings.Builder
+	for _, r := range name {
+		switch {
+		case r < 0x80 && (r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("._-+ ()", r)):
+			ascii.WriteRune(r)
+		default:
+			ascii.WriteByte('_')
+		}
+	}
+	for _, b := range []byte(name) {
+		if b < 0x80 && (b >= 'a' && b <= 'z' || b >= 'A' && b <= 'Z' || b >= '0' && b <= '9' || strings.IndexByte("!#$&+-.^_`|~", b) >= 0) {
+			ext.WriteByte(b)
+		} else {
+			fmt.Fprintf(&ext, "%%%02X", b)
+		}
+	}
+	fallback := strings.TrimLeft(ascii.String(), ". ")
+	if fallback == "" {
+		fallback = "download"
+	}
+	return fmt.Sprintf(`attachment; filename="%s"; filename*=UTF-8''%s`, fallback, ext.String())
+}
+
+// PutTags replaces the tags of the object under key. A missing object has
+// nothing to tag: that is not an error.
+func (s *Store) PutTags(ctx context.Context, key string, tags map[string]string) error {
+	set := make([]types.Tag, 0, len(tags))
+	for k, v := range tags {
+		set = append(set, types.Tag{Key: aws.String(k), Value: aws.String(v)})
+	}
+	_, err := s.client.PutObjectTagging(ctx, &s3.PutObjectTaggingInput{
+		Bucket: aws.String(s.bucket), Key: aws.String(key), Tagging: &types.Tagging{TagSet: set},
+	})
+	if notFound(err) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("tag %s: %w", key, err)
+	}
+	return nil
+}
+
+// Tags returns the tags of the object under key.
+func (s *Store) Tags(ctx context.Context, key string) (map[string]string, error) {
+	out, err := s.client.GetObjectTagging(ctx, &s3.GetObjectTaggingInput{Bucket: aws.String(s.bucket), Key: aws.String(key)})
+	if err != nil {
+		return nil, fmt.Errorf("tags of %s: %w", key, err)
+	}
+	m := make(map[string]string, len(out.TagSet))
+	for _, t := range out.TagSet {
+		m[aws.ToString(t.Key)] = aws.ToString(t.Value)
+	}
+	return m, nil
 }

@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"io"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -106,4 +107,89 @@ func TestObjectSize(t *testing.T) {
 	require.NoError(t, err)
 	_, _, err = broken.ObjectSize(ctx, "blobs/present")
 	assert.Error(t, err, "an unreachable store is an error, not a missing object")
+}
+
+// put stores body under key through a presigned PUT.
+func put(t *testing.T, st *objstore.Store, key string, body []byte) {
+	t.Helper()
+	sum := sha256.Sum256(body)
+	up, err := st.PresignPut(context.Background(), key, int64(len(body)), hex.EncodeToString(sum[:]), time.Minute)
+	require.NoError(t, err)
+	req, _ := http.NewRequest(up.Method, up.URL, bytes.NewReader(body))
+	for k, v := range up.Headers {
+		req.Header.Set(k, v)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+}
+
+// TestDownloadIsAnAttachment: storage itself answers the presigned GET with
+// the file as an attachment under a safe name, so a browser never renders
+// an uploaded page from the bucket's origin.
+func TestDownloadIsAnAttachment(t *testing.T) {
+	s3 := testenv.StartS3(t)
+	ctx := context.Background()
+	st, err := objstore.New(ctx, s3.Config())
+	require.NoError(t, err)
+	body := []byte("<html><script>alert(1)</script></html>")
+	put(t, st, "blobs/page", body)
+
+	d, err := st.PresignGet(ctx, "blobs/page", "ré\"sumé\r\n.html", time.Minute)
+	require.NoError(t, err)
+	assert.WithinDuration(t, time.Now().Add(time.Minute), d.ExpiresAt, 2*time.Second)
+	resp, err := http.Get(d.URL)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	got, _ := io.ReadAll(resp.Body)
+	require.Equal(t, http.StatusOK, resp.StatusCode, string(got))
+	assert.Equal(t, body, got)
+	assert.Equal(t, `attachment; filename="r__sum___.html"; filename*=UTF-8''r%C3%A9%22sum%C3%A9%0D%0A.html`,
+		resp.Header.Get("Content-Disposition"))
+	assert.Equal(t, "application/octet-stream", resp.Header.Get("Content-Type"))
+
+	t.Run("the URL cannot be stretched to another object", func(t *testing.T) {
+		put(t, st, "blobs/other", []byte("other"))
+		resp, err := http.Get(strings.Replace(d.URL, "blobs/page", "blobs/other", 1))
+		require.NoError(t, err)
+		resp.Body.Close()
+		assert.Equal(t, http.StatusForbidden, resp.StatusCode)
+	})
+}
+
+func TestAttachment(t *testing.T) {
+	for name, want := range map[string]string{
+		"report.pdf":  `attachment; filename="report.pdf"; filename*=UTF-8''report.pdf`,
+		".htaccess":   `attachment; filename="htaccess"; filename*=UTF-8''.htaccess`,
+		`a"b;c.svg`:   `attachment; filename="a_b_c.svg"; filename*=UTF-8''a%22b%3Bc.svg`,
+		"日本.txt":      `attachment; filename="__.txt"; filename*=UTF-8''%E6%97%A5%E6%9C%AC.txt`,
+		"..":          `attachment; filename="download"; filename*=UTF-8''..`,
+		"x\r\nSet: y": `attachment; filename="x__Set_ y"; filename*=UTF-8''x%0D%0ASet%3A%20y`,
+	} {
+		assert.Equal(t, want, objstore.Attachment(name), name)
+	}
+}
+
+// TestTags round-trips verdict tags through a real versitygw; a missing
+// object has nothing to tag.
+func TestTags(t *testing.T) {
+	s3 := testenv.StartS3(t)
+	ctx := context.Background()
+	st, err := objstore.New(ctx, s3.Config())
+	require.NoError(t, err)
+	put(t, st, "blobs/tagged", []byte("x"))
+	want := map[string]string{"intellidox-verdict": "malicious", "intellidox-scanned-at": "2026-12-02T11:00:00Z",
+		"intellidox-signatures": "Win.Test.EICAR_HDB-1 yara:Eicar"}
+	require.NoError(t, st.PutTags(ctx, "blobs/tagged", want))
+	got, err := st.Tags(ctx, "blobs/tagged")
+	require.NoError(t, err)
+	assert.Equal(t, want, got)
+
+	require.NoError(t, st.PutTags(ctx, "blobs/tagged", map[string]string{"intellidox-verdict": "clean"}))
+	got, err = st.Tags(ctx, "blobs/tagged")
+	require.NoError(t, err)
+	assert.Equal(t, map[string]string{"intellidox-verdict": "clean"}, got, "tags are replaced, not merged")
+
+	assert.NoError(t, st.PutTags(ctx, "blobs/missing", want))
 }

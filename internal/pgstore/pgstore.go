@@ -456,24 +456,58 @@ func settle(ctx context.Context, tx pgx.Tx, sha string, d files.Decider, ids *[]
 		return err
 	}
 	var findings []contract.Finding
-	if err := tx.QueryRow(ctx, `SELECT findings FROM blobs WHERE sha256 = $1`, sha).Scan(&findings); err != nil {
+	var previous contract.Verdict
+	if err := tx.QueryRow(ctx, `SELECT findings, verdict FROM blobs WHERE sha256 = $1`, sha).Scan(&findings, &previous); err != nil {
 		return err
 	}
 	v, complete := d.Decide(results, findings)
 	if !complete {
 		return nil
 	}
-	tag, err := tx.Exec(ctx, `UPDATE blobs SET verdict = $2, updated_at = now()
-		WHERE sha256 = $1 AND verdict <> $2`, sha, v)
+	if v == previous {
+		return finish(ctx, tx, sha, v, ids)
+	}
+	if _, err := tx.Exec(ctx, `UPDATE blobs SET verdict = $2, updated_at = now() WHERE sha256 = $1`, sha, v); err != nil {
+		return err
+	}
+	if _, err := tx.Exec(ctx, `INSERT INTO verdict_history (sha256, verdict) VALUES ($1, $2)`, sha, v); err != nil {
+		return err
+	}
+	metrics.Verdicts.WithLabelValues(string(v)).Inc()
+	if previous.Final() {
+		if err := announceChange(ctx, tx, sha, v, previous, ids); err != nil {
+			return err
+		}
+	}
+	return finish(ctx, tx, sha, v, ids)
+}
+
+// announceChange queues file.verdict_changed for every finished upload of
+// the content whose verdict went from previous to v.
+func announceChange(ctx context.Context, tx pgx.Tx, sha string, v, previous contract.Verdict, ids *[]int64) error {
+	rows, err := tx.Query(ctx, `SELECT id FROM uploads WHERE sha256 = $1 AND status = 'done' ORDER BY id`, sha)
 	if err != nil {
 		return err
 	}
-	if tag.RowsAffected() == 1 {
-		if _, err := tx.Exec(ctx, `INSERT INTO verdict_history (sha256, verdict) VALUES ($1, $2)`, sha, v); err != nil {
+	done, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return err
+	}
+	for _, id := range done {
+		oid, err := enqueue(ctx, tx, contract.TopicVerdictChanged, contract.FileVerdictChanged{
+			Version: contract.SchemaVersion, FileID: id, SHA256: sha, Verdict: v, Previous: previous,
+		})
+		if err != nil {
 			return err
 		}
-		metrics.Verdicts.WithLabelValues(string(v)).Inc()
+		*ids = append(*ids, oid)
 	}
+	return nil
+}
+
+// finish completes the uploads waiting for the content's verdict v, and
+// dispatches those that waited for it with bytes of their own.
+func finish(ctx context.Context, tx pgx.Tx, sha string, v contract.Verdict, ids *[]int64) error {
 	// Only uploads whose tenant proved possession finish; the others wait
 	// for their own bytes to be verified.
 	rows, err := tx.Query(ctx, `UPDATE uploads u SET status = 'done', updated_at = now()

@@ -37,7 +37,10 @@ type Error struct {
 	Code   string
 	Detail string
 	Field  string // the offending input field, if any
-	Err    error
+	// Extensions are extra members of the problem document (RFC 9457
+	// section 3.2), such as the verdict that blocked a download.
+	Extensions map[string]any
+	Err        error
 }
 
 func (e *Error) Error() string {
@@ -104,6 +107,8 @@ type Body struct {
 	Instance string `json:"instance,omitempty"`
 	Code     string `json:"code"`
 	Field    string `json:"field,omitempty"`
+	// Extensions are merged into the document by MarshalJSON.
+	Extensions map[string]any `json:"-"`
 }
 
 // TypeBase prefixes every problem type URI; the page documents each code.
@@ -127,12 +132,33 @@ func Write(w http.ResponseWriter, r *http.Request, log *slog.Logger, err error) 
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(status)
 	_ = json.NewEncoder(w).Encode(Body{
-		Type:     TypeBase + pe.Code,
-		Title:    http.StatusText(status),
-		Status:   status,
-		Detail:   pe.Detail,
-		Instance: r.URL.Path,
-		Code:     pe.Code,
-		Field:    pe.Field,
+		Type:       TypeBase + pe.Code,
+		Title:      http.StatusText(status),
+		Status:     status,
+		Detail:     pe.Detail,
+		Instance:   r.URL.Path,
+		Code:       pe.Code,
+		Field:      pe.Field,
+		Extensions: pe.Extensions,
 	})
+}
+
+// MarshalJSON writes the standard members, then the extensions that do not
+// collide with them.
+func (b Body) MarshalJSON() ([]byte, error) {
+	type plain Body
+	std, err := json.Marshal(plain(b))
+	if err != nil || len(b.Extensions) == 0 {
+		return std, err
+	}
+	var m map[string]any
+	if err := json.Unmarshal(std, &m); err != nil {
+		return nil, err
+	}
+	for k, v := range b.Extensions {
+		if _, taken := m[k]; !taken {
+			m[k] = v
+		}
+	}
+	return json.Marshal(m)
 }

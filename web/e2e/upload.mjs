@@ -283,6 +283,33 @@ try {
   check(await page.locator('section.details table.engines tr[data-engine="clamav"][data-result="malicious"]').count() === 1, `details: after the rescan clamav still says malicious ("${await note.textContent()}")`);
   check(await page.getByRole('alert').count() === 0, 'details: no error after the rescan');
 
+  // 6b. Download: EICAR is refused with its verdict and reasons, and the
+  // browser receives no file; a clean file downloads as an attachment.
+  let downloads = 0;
+  page.on('download', () => { downloads++; });
+  const [refused] = await Promise.all([
+    page.waitForResponse((r) => r.url().endsWith('/download')),
+    page.getByRole('button', { name: 'Download' }).click(),
+  ]);
+  check(refused.status() === 403, `details: the download gate refuses EICAR (HTTP ${refused.status()})`);
+  const refusal = page.locator('.refusal[role=alert]');
+  await refusal.waitFor();
+  check((await refusal.getAttribute('data-refused-verdict')) === 'malicious', 'details: the refusal names the verdict');
+  check(/EICAR/i.test(await refusal.textContent()), `details: the refusal gives the engines' reasons ("${await refusal.textContent()}")`);
+  await page.screenshot({ path: path.join(SHOTS, 'download-refused.png'), fullPage: true });
+  check(downloads === 0, 'details: no file reached the browser for EICAR');
+
+  await page.goBack();
+  await row('notes.txt').getByRole('link', { name: /Details/ }).click();
+  await page.locator('section.details[data-verdict="clean"]').waitFor();
+  const [download] = await Promise.all([
+    page.waitForEvent('download', { timeout: TIMEOUT }),
+    page.getByRole('button', { name: 'Download' }).click(),
+  ]);
+  check(download.suggestedFilename() === 'notes.txt', `details: the clean file downloads as notes.txt (${download.suggestedFilename()})`);
+  const saved = await download.path();
+  check(saved && fs.readFileSync(saved).equals(fs.readFileSync(files.notes)), 'details: the downloaded bytes are the uploaded ones');
+
   // 7. History: newest first, search by name and by hash, then paging.
   await page.getByRole('navigation').getByRole('link', { name: 'History' }).click();
   await page.locator('table.history-table').waitFor();

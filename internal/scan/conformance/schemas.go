@@ -16,12 +16,13 @@ const SchemaBase = "https://github.com/intellidox/intellidox/docs/schemas/"
 
 // Schema names, one per event payload plus the normalized result.
 const (
-	SchemaFileUploaded  = "file.uploaded.schema.json"
-	SchemaFileExtracted = "file.extracted.schema.json"
-	SchemaScanCompleted = "scan.completed.schema.json"
-	SchemaFileCompleted = "file.completed.schema.json"
-	SchemaEngineUpdated = "engine.updated.schema.json"
-	SchemaScanResult    = "scan-result.schema.json"
+	SchemaFileUploaded   = "file.uploaded.schema.json"
+	SchemaFileExtracted  = "file.extracted.schema.json"
+	SchemaScanCompleted  = "scan.completed.schema.json"
+	SchemaFileCompleted  = "file.completed.schema.json"
+	SchemaEngineUpdated  = "engine.updated.schema.json"
+	SchemaVerdictChanged = "file.verdict_changed.schema.json"
+	SchemaScanResult     = "scan-result.schema.json"
 )
 
 // Schemas validates JSON values against the project's JSON Schemas.

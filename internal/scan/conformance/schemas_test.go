@@ -57,6 +57,7 @@ func TestContractValuesMatchSchemas(t *testing.T) {
 		{conformance.SchemaScanResult, result(contract.Error, []string{}, "unreadable: object k is not in storage")},
 		{conformance.SchemaFileCompleted, contract.FileCompleted{Version: 1, FileID: "f1", SHA256: sha, Status: "done", Verdict: contract.VerdictSuspicious}},
 		{conformance.SchemaFileCompleted, contract.FileCompleted{Version: 1, FileID: "f1", SHA256: sha, Status: "rejected", Verdict: contract.VerdictUnscanned}},
+		{conformance.SchemaVerdictChanged, contract.FileVerdictChanged{Version: 1, FileID: "f1", SHA256: sha, Verdict: contract.VerdictMalicious, Previous: contract.VerdictClean}},
 		{conformance.SchemaEngineUpdated, contract.EngineUpdated{Version: 1, Engine: "yara", EngineVersion: "4.2.3", SignatureVersion: "rules-abc", Previous: "rules-def"}},
 	}
 	for _, c := range valid {
@@ -79,6 +80,7 @@ func TestContractValuesMatchSchemas(t *testing.T) {
 		{"other version", conformance.SchemaFileExtracted, contract.FileExtracted{Version: 2, FileID: "f", SHA256: sha, ObjectKey: "k"}},
 		{"no object key", conformance.SchemaFileExtracted, contract.FileExtracted{Version: 1, FileID: "f", SHA256: sha}},
 		{"pending is not terminal", conformance.SchemaFileCompleted, contract.FileCompleted{Version: 1, FileID: "f1", SHA256: sha, Status: "done", Verdict: contract.VerdictPending}},
+		{"a verdict cannot change to pending", conformance.SchemaVerdictChanged, contract.FileVerdictChanged{Version: 1, FileID: "f1", SHA256: sha, Verdict: contract.VerdictPending, Previous: contract.VerdictClean}},
 		{"unknown field", conformance.SchemaFileUploaded, map[string]any{"version": 1, "fileId": "f", "sha256": sha, "size": 1, "objectKey": "k", "extra": true}},
 		{"bad date", conformance.SchemaScanResult, map[string]any{"engine": "x", "result": "clean", "threats": []string{}, "engineVersion": "1", "signatureVersion": "1", "scannedAt": "yesterday", "durationMs": 1}},
 	}
@@ -93,12 +95,13 @@ func TestContractValuesMatchSchemas(t *testing.T) {
 func TestSchemasCoverTheContract(t *testing.T) {
 	s := schemas(t)
 	for schema, v := range map[string]any{
-		conformance.SchemaFileUploaded:  contract.FileUploaded{},
-		conformance.SchemaFileExtracted: contract.FileExtracted{},
-		conformance.SchemaScanCompleted: contract.ScanCompleted{},
-		conformance.SchemaFileCompleted: contract.FileCompleted{},
-		conformance.SchemaEngineUpdated: contract.EngineUpdated{},
-		conformance.SchemaScanResult:    contract.Result{},
+		conformance.SchemaFileUploaded:   contract.FileUploaded{},
+		conformance.SchemaFileExtracted:  contract.FileExtracted{},
+		conformance.SchemaScanCompleted:  contract.ScanCompleted{},
+		conformance.SchemaFileCompleted:  contract.FileCompleted{},
+		conformance.SchemaEngineUpdated:  contract.EngineUpdated{},
+		conformance.SchemaVerdictChanged: contract.FileVerdictChanged{},
+		conformance.SchemaScanResult:     contract.Result{},
 	} {
 		fields, always := jsonFields(reflect.TypeOf(v))
 		props, required := s.Properties(schema)

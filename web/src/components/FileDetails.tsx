@@ -7,6 +7,7 @@ import { staleEngines, useFile, type Channel, type RescanWatch } from '../lib/li
 import type { Scans } from '../lib/types';
 import { Link } from '../lib/router';
 import { isFinal } from '../lib/types';
+import { DownloadButton } from './DownloadButton';
 import { EngineTable } from './EngineTable';
 import { ErrorMessage } from './ErrorMessage';
 import { Hashes } from './Hashes';
@@ -77,6 +78,7 @@ export function FileDetails({ id }: { id: string }) {
         <div><dt>Uploaded</dt><dd>{formatTime(file.createdAt)}</dd></div>
         <div><dt>Last change</dt><dd>{formatTime(file.updatedAt)}</dd></div>
       </dl>
+      <DownloadButton id={file.id} name={file.name} />
       {file.reason ? <p className="reason"><strong>{file.status === 'rejected' ? 'Rejected: ' : 'Reason: '}</strong>{file.reason}</p> : null}
       {live.error ? <ErrorMessage error={{ ...explain(live.error), title: 'Live updates interrupted', retryable: false }} /> : null}
 

@@ -2,7 +2,7 @@
 // errors, and the API key when one is set.
 import { apiKey, markAuthRequired } from './auth';
 import { ApiError, NetworkError } from './errors';
-import type { CreateRequest, CreateResponse, FileInfo, FileList, Scans } from './types';
+import type { CreateRequest, CreateResponse, Download, FileInfo, FileList, Scans } from './types';
 
 async function request<T>(path: string, init: RequestInit = {}, signal?: AbortSignal): Promise<T> {
   const headers = new Headers(init.headers);
@@ -38,6 +38,8 @@ async function problem(resp: Response): Promise<ApiError> {
     detail: str(body.detail),
     field: str(body.field) || undefined,
     retryAfter,
+    verdict: str(body.verdict) || undefined,
+    reasons: Array.isArray(body.reasons) ? body.reasons.filter((r): r is string => typeof r === 'string') : undefined,
   });
   if (err.status === 401) markAuthRequired();
   return err;
@@ -69,6 +71,7 @@ export const api = {
       { method: 'POST', body: JSON.stringify(engines?.length ? { engines } : {}) },
       signal,
     ),
+  download: (id: string, signal?: AbortSignal) => request<Download>(`/v1/files/${enc(id)}/download`, {}, signal),
 };
 
 export type Api = typeof api;

@@ -8,8 +8,14 @@ export class ApiError extends Error {
   readonly detail: string;
   readonly field?: string;
   readonly retryAfter?: number;
+  /** verdict_blocks_download: the verdict and the reasons behind it. */
+  readonly verdict?: string;
+  readonly reasons?: string[];
 
-  constructor(p: { status: number; code?: string; title?: string; detail?: string; field?: string; retryAfter?: number }) {
+  constructor(p: {
+    status: number; code?: string; title?: string; detail?: string; field?: string; retryAfter?: number;
+    verdict?: string; reasons?: string[];
+  }) {
     super(p.detail || p.title || `HTTP ${p.status}`);
     this.name = 'ApiError';
     this.status = p.status;
@@ -18,6 +24,8 @@ export class ApiError extends Error {
     this.detail = p.detail ?? '';
     this.field = p.field;
     this.retryAfter = p.retryAfter;
+    this.verdict = p.verdict;
+    this.reasons = p.reasons;
   }
 }
 
@@ -71,6 +79,7 @@ const friendly: Record<string, string> = {
   too_many_auth_failures: 'Too many wrong API keys from this address. Wait a minute, then try again.',
   not_ready: 'IntelliDox is starting or missing a dependency. Try again in a moment.',
   internal: 'IntelliDox hit an internal error. It has been logged; try again.',
+  verdict_pending: 'This file has no verdict yet. It can be downloaded once it is scanned and allowed.',
 };
 
 function retryableStatus(status: number): boolean {

@@ -59,6 +59,14 @@ export interface EngineResult {
   detail?: string;
 }
 
+/** A download URL from the api's download gate (GET /v1/files/{id}/download). */
+export interface Download {
+  url: string;
+  expiresAt: string;
+  name: string;
+  verdict: Verdict;
+}
+
 export interface Scans {
   verdict: Verdict;
   complete: boolean;

@@ -1,0 +1,96 @@
+package pgstore
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/intellidox/intellidox/internal/contract"
+	"github.com/intellidox/intellidox/internal/files"
+)
+
+// DownloadPolicy implements files.PolicyStore. A tenant without a policy
+// gets the default.
+func (s *Store) DownloadPolicy(ctx context.Context, tenant string) (files.DownloadPolicy, error) {
+	var p files.DownloadPolicy
+	err := s.pool.QueryRow(ctx, `SELECT allow_suspicious, allow_unscanned, updated_by, reason, updated_at
+		FROM download_policies WHERE tenant = $1`, tenant).Scan(&p.AllowSuspicious, &p.AllowUnscanned, &p.UpdatedBy, &p.Reason, &p.UpdatedAt)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return files.DownloadPolicy{}, nil
+	}
+	return p, classify("download policy", err)
+}
+
+// SetDownloadPolicy implements files.PolicyStore: the policy and its audit
+// entry are written together.
+func (s *Store) SetDownloadPolicy(ctx context.Context, tenant string, p files.DownloadPolicy) (files.DownloadPolicy, error) {
+	err := s.withTx(ctx, "set download policy", func(tx pgx.Tx) error {
+		if err := tx.QueryRow(ctx, `INSERT INTO download_policies (tenant, allow_suspicious, allow_unscanned, updated_by, reason)
+			VALUES ($1, $2, $3, $4, $5)
+			ON CONFLICT (tenant) DO UPDATE SET allow_suspicious = $2, allow_unscanned = $3, updated_by = $4, reason = $5, updated_at = now()
+			RETURNING updated_at`, tenant, p.AllowSuspicious, p.AllowUnscanned, p.UpdatedBy, p.Reason).Scan(&p.UpdatedAt); err != nil {
+			return err
+		}
+		_, err := tx.Exec(ctx, `INSERT INTO download_policy_audit (tenant, changed_by, reason, allow_suspicious, allow_unscanned, changed_at)
+			VALUES ($1, $2, $3, $4, $5, $6)`, tenant, p.UpdatedBy, p.Reason, p.AllowSuspicious, p.AllowUnscanned, p.UpdatedAt)
+		return err
+	})
+	return p, err
+}
+
+// DownloadPolicyAudit implements files.PolicyStore, newest first.
+func (s *Store) DownloadPolicyAudit(ctx context.Context, tenant string, limit int) ([]files.PolicyChange, error) {
+	rows, err := s.pool.Query(ctx, `SELECT changed_by, reason, allow_suspicious, allow_unscanned, changed_at
+		FROM download_policy_audit WHERE tenant = $1 ORDER BY id DESC LIMIT $2`, tenant, limit)
+	if err != nil {
+		return nil, classify("download policy audit", err)
+	}
+	out, err := pgx.CollectRows(rows, pgx.RowToStructByPos[files.PolicyChange])
+	return out, classify("download policy audit", err)
+}
+
+// Outcome implements files.Store: what a file event must act on, read now.
+func (s *Store) Outcome(ctx context.Context, fileID string) (files.Outcome, error) {
+	var o files.Outcome
+	if !validUUID(fileID) {
+		return o, files.ErrNotFound
+	}
+	f, err := scanFile(s.pool.QueryRow(ctx, fileColumns+` WHERE u.id = $1`, fileID))
+	if err != nil {
+		if isDomain(err) {
+			return o, err
+		}
+		return o, classify("file outcome", err)
+	}
+	o.File = f
+	var ownKey, blobKey *string
+	var scannedAt *time.Time
+	err = s.pool.QueryRow(ctx, `SELECT u.object_key, b.object_key,
+		    coalesce((SELECT max(id) FROM verdict_history h WHERE h.sha256 = u.sha256), 0),
+		    (SELECT max(scanned_at) FROM scan_results r WHERE r.sha256 = u.sha256),
+		    coalesce((SELECT array_agg(DISTINCT t ORDER BY t) FROM scan_results r, jsonb_array_elements_text(r.threats) t
+		              WHERE r.sha256 = u.sha256 AND r.result IN ('malicious', 'suspicious')), '{}')
+		FROM uploads u LEFT JOIN blobs b USING (sha256) WHERE u.id = $1`, fileID).
+		Scan(&ownKey, &blobKey, &o.Version, &scannedAt, &o.Signatures)
+	if err != nil {
+		return o, classify("file outcome", err)
+	}
+	if scannedAt != nil {
+		o.ScannedAt = *scannedAt
+	}
+	if ownKey != nil {
+		o.Keys = append(o.Keys, *ownKey)
+	}
+	if f.Status == files.Done && blobKey != nil && (ownKey == nil || *blobKey != *ownKey) {
+		o.Keys = append(o.Keys, *blobKey)
+	}
+	if f.Status != files.Done {
+		o.Signatures = nil
+	}
+	if f.Status == files.Rejected {
+		o.File.Verdict = contract.VerdictUnscanned
+	}
+	return o, nil
+}
