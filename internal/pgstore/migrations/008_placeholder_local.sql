@@ -1,2 +1,0 @@
--- placeholder for the lead's 008 while it is not merged; never committed
-SELECT 1;
