@@ -24,17 +24,18 @@ type Report struct {
 	// SpeedStart and SpeedEnd calibrate the CPU: one core's SHA-256 in MB/s
 	// (the best of a few rounds). On a shared host it varies between runs,
 	// and every CPU time here varies with it.
-	SpeedStart float64    `json:"cpuSpeedStartMBps"`
-	SpeedEnd   float64    `json:"cpuSpeedEndMBps"`
-	Stack      StackInfo  `json:"stack"`
-	Latency    []LatRow   `json:"latency"`
-	Efficiency []EffRow   `json:"efficiency"`
-	Throughput Throughput `json:"throughput"`
-	API        APIResult  `json:"api"`
-	Memory     Memory     `json:"memory"`
-	Micro      []Micro    `json:"micro"`
-	Targets    []Goal     `json:"targets"`
-	Notes      []string   `json:"notes,omitempty"`
+	SpeedStart float64       `json:"cpuSpeedStartMBps"`
+	SpeedEnd   float64       `json:"cpuSpeedEndMBps"`
+	Stack      StackInfo     `json:"stack"`
+	Latency    []LatRow      `json:"latency"`
+	Efficiency []EffRow      `json:"efficiency"`
+	Throughput Throughput    `json:"throughput"`
+	API        APIResult     `json:"api"`
+	Webhooks   WebhookResult `json:"webhooks"`
+	Memory     Memory        `json:"memory"`
+	Micro      []Micro       `json:"micro"`
+	Targets    []Goal        `json:"targets"`
+	Notes      []string      `json:"notes,omitempty"`
 }
 
 // StackInfo says what ran.
@@ -353,6 +354,16 @@ func (r *Report) markdown() string {
 	}
 	p("\nDapr-invoked maximum throughput is **%.0f %%** of direct.\n", a.DaprShare*100)
 
+	if wh := r.Webhooks; wh.Off > 0 {
+		p("\n### Webhooks: verdict → delivery, and the pipeline with and without a subscription\n\n")
+		p("%d files in flight (10 KB), %d rounds of %.0f s each way, alternating. A receiver on this machine verifies every "+
+			"signature (%d failed) and takes the arrival time minus the payload's `scannedAt`.\n\n", wh.Concurrency, wh.Rounds, wh.Seconds, wh.Unverified)
+		p("| | files/s | verdict → webhook p50 | p90 | p99 | max | deliveries |\n|---|---|---|---|---|---|---|\n")
+		p("| no subscription | %s | | | | | |\n", f1(wh.Off))
+		p("| one subscription (file.completed) | %s (%+.1f %%) | %s | %s | %s | %s | %d |\n", f1(wh.On), wh.Change,
+			msCell(wh.Latency.P50), msCell(wh.Latency.P90), msCell(wh.Latency.P99), msCell(wh.Latency.Max), wh.Latency.N)
+	}
+
 	mm := r.Memory
 	p("\n### Memory: a %.2f GB file (verdict %s, confirm → verdict %.1f s)\n\n| process | idle RSS | peak RSS | peak − idle |\n|---|---|---|---|\n",
 		float64(mm.Bytes)/1e9, mm.Verdict, mm.Seconds)
@@ -481,6 +492,12 @@ func judge(r *Report) []Goal {
 		out = append(out, Goal{Name: "memory, 1 GB file", Want: "no app > 64 MB above idle",
 			Measured: fmt.Sprintf("largest: %s +%s MiB (sidecars: %s +%s MiB)", app.Name, f1(app.Delta), car.Name, f1(car.Delta)),
 			Met:      app.Delta <= 64*1e6/(1<<20)})
+	}
+	if wh := r.Webhooks; wh.Off > 0 {
+		out = append(out, Goal{Name: "throughput with webhooks on", Want: "≥ 95 % of throughput without",
+			Measured: fmt.Sprintf("%+.1f %% (%s vs %s files/s; verdict → webhook p50 %s, p99 %s)", wh.Change, f1(wh.On), f1(wh.Off),
+				msCell(wh.Latency.P50), msCell(wh.Latency.P99)),
+			Met: wh.Change >= -5 && wh.Latency.N > 0 && wh.Unverified == 0})
 	}
 	if r.API.WrkDirect.RPS > 0 {
 		out = append(out, Goal{Name: "API through Dapr", Want: "≥ 50 % of direct throughput",

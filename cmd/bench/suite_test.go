@@ -176,6 +176,20 @@ func TestSuite(t *testing.T) {
 		settleDisk(t, "efficiency") // 100 MB files: staged copies, clamd's temporary files
 	})
 	phase("throughput", func() { rep.Throughput = throughputRun(t, ctx, tgt, pg.db, procs, ph) })
+	phase("webhooks", func() {
+		w, err := newDoneWatcher(ctx, pg.db)
+		if err != nil {
+			t.Fatal(err)
+		}
+		conc := 8
+		if steps := rep.Throughput.Steps; len(steps) > 0 {
+			conc = steps[rep.Throughput.Best].Concurrency
+		}
+		if rep.Webhooks, err = webhookRun(ctx, tgt, w, conc, ph.n(2, 1), ph.d(3*time.Second, time.Second),
+			ph.d(12*time.Second, 4*time.Second), t.Logf); err != nil {
+			t.Fatalf("webhooks: %v", err)
+		}
+	})
 	phase("api", func() { rep.API = apiRun(t, ctx, tgt, procs, ph) })
 	phase("micro", func() { rep.Micro = microRun(t, ctx, root, clamd.Addr, ph) })
 	// Memory last: the 1 GB file leaves about 2 GB of writes behind
