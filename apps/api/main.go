@@ -207,7 +207,18 @@ func realMain(ctx context.Context, log *slog.Logger) error {
 	// downloads and writes verdict tags, all with aws-sdk-go-v2: the one
 	// place the api touches storage without Dapr (docs/architecture.md).
 	svc := files.NewService(store, objects, objects, outbox, cfg.policy, cfg.files)
-	actions := files.NewActions(store, objects, nil, cfg.downloadTTL)
+	var hooks *webhooks.Service
+	var notifier files.Notifier
+	if cfg.hooks.enabled {
+		// Deliveries leave from every replica; claims in PostgreSQL keep
+		// them from sending one twice.
+		guard := &webhooks.Guard{Allow: cfg.hooks.allow}
+		dispatcher := webhooks.NewDispatcher(store, guard, log, cfg.hooks.dispatch)
+		go dispatcher.Run(ctx)
+		hooks = webhooks.NewService(store, guard, cfg.hooks.max, dispatcher.Wake)
+		notifier = api.WebhookNotifier(hooks)
+	}
+	actions := files.NewActions(store, objects, notifier, cfg.downloadTTL)
 	health := api.SidecarHealth{URL: cfg.daprHTTP + "/v1.0/healthz/outbound", Client: &http.Client{}}
 	recon := &pgstore.Reconciler{Store: store, StuckAfter: cfg.stuckAfter, MaxRedrives: cfg.maxRedrives,
 		Decider: cfg.policy, Relay: outbox, Batch: 200}
@@ -215,13 +226,8 @@ func realMain(ctx context.Context, log *slog.Logger) error {
 		Auth: authenticators, Limiter: auth.NewLimiter(cfg.rateLimit, cfg.rateBurst),
 		Failures: auth.NewFailureLimiter(cfg.failRate, cfg.failBurst, cfg.trusted), AppToken: cfg.appToken,
 		DeadLetters: store, Reconciler: recon, Actions: actions}
-	if cfg.hooks.enabled {
-		// Deliveries leave from every replica; claims in PostgreSQL keep
-		// them from sending one twice.
-		guard := &webhooks.Guard{Allow: cfg.hooks.allow}
-		dispatcher := webhooks.NewDispatcher(store, guard, log, cfg.hooks.dispatch)
-		go dispatcher.Run(ctx)
-		opts.Webhooks = webhooks.NewService(store, guard, cfg.hooks.max, dispatcher.Wake)
+	if hooks != nil {
+		opts.Webhooks = hooks
 	}
 	srv := api.New(svc, log, opts)
 	log.Info("starting", "engines", cfg.policy.Engines, "max_file_size", cfg.files.MaxSize,

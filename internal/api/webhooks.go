@@ -6,6 +6,8 @@ import (
 
 	"github.com/gorilla/mux"
 
+	"github.com/intellidox/intellidox/internal/contract"
+	"github.com/intellidox/intellidox/internal/files"
 	"github.com/intellidox/intellidox/internal/problem"
 	"github.com/intellidox/intellidox/internal/webhooks"
 )
@@ -107,4 +109,17 @@ func (s *Server) redriveWebhookDelivery(w http.ResponseWriter, r *http.Request) 
 type redriven struct {
 	ID     string `json:"id"`
 	Status string `json:"status"`
+}
+
+// WebhookNotifier adapts Webhooks to files.Notifier: a file event's
+// outcome becomes one delivery per interested subscription.
+func WebhookNotifier(w Webhooks) files.Notifier { return webhookNotifier{w} }
+
+type webhookNotifier struct{ w Webhooks }
+
+func (n webhookNotifier) Notify(ctx context.Context, event string, o files.Outcome, previous contract.Verdict) error {
+	f := o.File
+	return n.w.Enqueue(ctx, webhooks.Event{Type: event, Tenant: f.Tenant, FileID: f.ID, SHA256: f.SHA256,
+		Status: string(f.Status), Verdict: string(f.Verdict), Previous: string(previous), Version: o.Version,
+		ScannedAt: o.ScannedAt, Signatures: o.Signatures})
 }

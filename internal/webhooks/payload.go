@@ -28,10 +28,15 @@ func NewPayload(ev Event, now time.Time) Payload {
 	if sigs == nil {
 		sigs = []string{}
 	}
+	now = now.UTC().Truncate(time.Millisecond)
+	scanned := ev.ScannedAt.UTC()
+	if scanned.IsZero() { // a rejected upload was never scanned: the time it was decided
+		scanned = now
+	}
 	d := PayloadData{FileID: ev.FileID, SHA256: ev.SHA256, Status: ev.Status, Verdict: ev.Verdict,
-		ScannedAt: ev.ScannedAt.UTC(), Version: ev.Version, Signatures: sigs}
+		ScannedAt: scanned, Version: ev.Version, Signatures: sigs}
 	if ev.Type == EventVerdictChanged {
 		d.PreviousVerdict = ev.Previous
 	}
-	return Payload{Type: ev.Type, Timestamp: now.UTC().Truncate(time.Millisecond), Data: d}
+	return Payload{Type: ev.Type, Timestamp: now, Data: d}
 }

@@ -147,8 +147,8 @@ func TestWebhookPayloadsMatchSchemas(t *testing.T) {
 		{"a change names the previous verdict", ev(webhooks.EventVerdictChanged, "done", "malicious", "", nil)},
 		{"uppercase sha256", webhooks.Event{Type: webhooks.EventFileCompleted, FileID: "f", SHA256: strings.ToUpper(sha),
 			Status: "done", Verdict: "clean", Version: 1, ScannedAt: at}},
-		{"version 0", webhooks.Event{Type: webhooks.EventFileCompleted, FileID: "f", SHA256: sha, Status: "done",
-			Verdict: "clean", ScannedAt: at}},
+		{"version -1", webhooks.Event{Type: webhooks.EventFileCompleted, FileID: "f", SHA256: sha, Status: "done",
+			Verdict: "clean", Version: -1, ScannedAt: at}},
 	}
 	for _, c := range invalid {
 		assert.Error(t, s.Validate(fmt.Sprintf(schemaWebhookPayload, c.e.Type), webhooks.NewPayload(c.e, at)), c.why)
