@@ -4,9 +4,12 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -134,15 +137,23 @@ func (a hookAPI) deliveries(key, sub string) []hookDelivery {
 // EICAR upload: its file.completed delivery, signed, reaches the example
 // receiver with verdict malicious. A second receiver answers 500 until its
 // delivery fails (a compressed schedule: one retry after 100 ms), and is
-// redriven.
+// redriven. Last, a rescan turns a clean file malicious, and
+// file.verdict_changed arrives with both verdicts and a higher version.
 func TestWebhooks(t *testing.T) {
 	if testenv.Profile() == "k8s" {
 		t.Skip("the receivers listen on this machine's loopback, which the api's pod cannot reach")
 	}
+	list := filepath.Join(t.TempDir(), "known-bad.csv")
+	orig, err := os.ReadFile(filepath.Join(testenv.Root(), "rules", "reputation", "known-bad.csv"))
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(list, orig, 0o600))
 	stack := testenv.StartStack(t, testenv.StackOptions{Env: map[string]string{
 		"WEBHOOK_RETRY_SCHEDULE":    "100ms",
 		"WEBHOOK_POLL_INTERVAL":     "100ms",
 		"WEBHOOK_MAX_SUBSCRIPTIONS": "3",
+		"REPUTATION_LISTS":          list,
+		"REPUTATION_POLL":           "100ms",
+		"SIGNATURE_CHECK_INTERVAL":  "200ms",
 	}})
 	api := hookAPI{t: t, base: stack.API}
 	key := stack.APIKey
@@ -156,7 +167,7 @@ func TestWebhooks(t *testing.T) {
 		_ = json.Unmarshal(body, &out)
 		return status, code, out
 	}
-	status, code, subA := create(good.URL, "file.completed", "file.rejected")
+	status, code, subA := create(good.URL, "file.completed", "file.rejected", "file.verdict_changed")
 	require.Equal(t, http.StatusCreated, status, code)
 	require.True(t, strings.HasPrefix(subA["secret"].(string), "whsec_"))
 	good.setSecret(subA["secret"].(string))
@@ -272,4 +283,38 @@ func TestWebhooks(t *testing.T) {
 	status, code, _ = api.do(http.MethodPost, "/v1/webhooks/"+b+"/deliveries/"+failed.ID+"/redrive", key, nil)
 	assert.Equal(t, http.StatusConflict, status)
 	assert.Equal(t, "delivery_not_failed", code)
+
+	// A clean file whose hash then joins the reputation list: the rescan
+	// turns it malicious, and file.verdict_changed carries both verdicts
+	// and a higher version than its file.completed.
+	data := []byte("soon known bad " + time.Now().String())
+	up2, err := c.UploadBytes(ctx, "later-bad.txt", data)
+	require.NoError(t, err)
+	f2, err := c.Wait(ctx, up2.ID)
+	require.NoError(t, err)
+	require.Equal(t, contract.VerdictClean, f2.Verdict)
+	require.Eventually(t, func() bool { return len(good.find(up2.ID)) > 0 }, time.Minute, 50*time.Millisecond)
+	completed := good.find(up2.ID)[0]
+	assert.Equal(t, "clean", completed.Data.Verdict)
+	line := fmt.Sprintf("\"2026-12-02 00:00:00\", \"%s\", \"%s\", \"%s\", \"test\", \"x.txt\", \"txt\", \"text/plain\", \"Test.Webhook\", \"n/a\", \"n/a\", \"n/a\", \"n/a\", \"n/a\"\n",
+		f2.SHA256, f2.MD5, f2.SHA1)
+	next := filepath.Join(filepath.Dir(list), "next.csv")
+	require.NoError(t, os.WriteFile(next, append(orig, line...), 0o600))
+	require.NoError(t, os.Rename(next, list))
+	var changed receiver.Event
+	require.Eventually(t, func() bool {
+		for _, ev := range good.find(up2.ID) {
+			if ev.Type == "file.verdict_changed" {
+				changed = ev
+				return true
+			}
+		}
+		return false
+	}, 90*time.Second, 100*time.Millisecond, "no verified file.verdict_changed after the rescan")
+	assert.Equal(t, "malicious", changed.Data.Verdict)
+	assert.Equal(t, "clean", changed.Data.PreviousVerdict)
+	assert.Greater(t, changed.Data.Version, completed.Data.Version, "the later verdict has the higher version")
+	assert.False(t, changed.Data.ScannedAt.Before(completed.Data.ScannedAt))
+	require.NotEmpty(t, changed.Data.Signatures)
+	assert.Contains(t, changed.Data.Signatures[0], "Test.Webhook")
 }
