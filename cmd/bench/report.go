@@ -362,6 +362,8 @@ func (r *Report) markdown() string {
 		p("| no subscription | %s | | | | | |\n", f1(wh.Off))
 		p("| one subscription (file.completed) | %s (%+.1f %%) | %s | %s | %s | %s | %d |\n", f1(wh.On), wh.Change,
 			msCell(wh.Latency.P50), msCell(wh.Latency.P90), msCell(wh.Latency.P99), msCell(wh.Latency.Max), wh.Latency.N)
+		p("\nOf that, queued → delivered (the dispatcher and the receiver): p50 %s, p99 %s; the rest is the file event's way "+
+			"to the api (outbox, pub/sub) and the verdict tags written before the delivery is queued.\n", msCell(wh.Queued.P50), msCell(wh.Queued.P99))
 	}
 
 	mm := r.Memory

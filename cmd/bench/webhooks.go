@@ -23,7 +23,10 @@ type WebhookResult struct {
 	Rounds      int     `json:"rounds"`
 	// Latency is the receiver's arrival time minus the payload's
 	// scannedAt (when the verdict was decided), signature verified.
-	Latency    Stats   `json:"verdictToWebhook"`
+	Latency Stats `json:"verdictToWebhook"`
+	// Queued is the part after the api queued the delivery: arrival minus
+	// the payload's timestamp.
+	Queued     Stats   `json:"queuedToWebhook"`
 	Unverified int     `json:"unverified"`
 	Off        float64 `json:"filesPerSecondOff"`
 	On         float64 `json:"filesPerSecondOn"`
@@ -39,7 +42,7 @@ func webhookRun(ctx context.Context, tgt Target, w *doneWatcher, conc, rounds in
 	res := WebhookResult{Concurrency: conc, Seconds: measure.Seconds(), Rounds: rounds}
 	var mu sync.Mutex
 	var secret string
-	arrivals := map[string]time.Duration{} // file id → verdict to delivery
+	arrivals := map[string][2]time.Duration{} // file id → verdict to delivery, queued to delivery
 	srv := httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
 		at := time.Now()
 		body, _ := io.ReadAll(r.Body)
@@ -53,7 +56,7 @@ func webhookRun(ctx context.Context, tgt Target, w *doneWatcher, conc, rounds in
 		var ev receiver.Event
 		if json.Unmarshal(body, &ev) == nil {
 			if _, seen := arrivals[ev.Data.FileID]; !seen {
-				arrivals[ev.Data.FileID] = at.Sub(ev.Data.ScannedAt)
+				arrivals[ev.Data.FileID] = [2]time.Duration{at.Sub(ev.Data.ScannedAt), at.Sub(ev.Timestamp)}
 			}
 		}
 		rw.WriteHeader(http.StatusNoContent)
@@ -61,7 +64,7 @@ func webhookRun(ctx context.Context, tgt Target, w *doneWatcher, conc, rounds in
 	defer srv.Close()
 
 	var offs, ons []float64
-	var lat []time.Duration
+	var lat, queued []time.Duration
 	for round := range 2 * rounds {
 		on := round%2 == 1
 		var sub string
@@ -96,10 +99,10 @@ func webhookRun(ctx context.Context, tgt Target, w *doneWatcher, conc, rounds in
 	}
 	mu.Lock()
 	for _, d := range arrivals {
-		lat = append(lat, d)
+		lat, queued = append(lat, d[0]), append(queued, d[1])
 	}
 	mu.Unlock()
-	res.Latency = summarize(lat)
+	res.Latency, res.Queued = summarize(lat), summarize(queued)
 	res.Off, res.On = mean(offs), mean(ons)
 	if res.Off > 0 {
 		res.Change = (res.On/res.Off - 1) * 100
