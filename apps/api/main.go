@@ -15,6 +15,7 @@ import (
 	"net/netip"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
@@ -73,7 +74,7 @@ type settings struct {
 	appToken    string
 	stuckAfter  time.Duration
 	maxRedrives int
-	downloadTTL time.Duration
+	actions     files.ActionConfig
 }
 
 func load() (settings, error) {
@@ -105,7 +106,10 @@ func load() (settings, error) {
 		appToken:    e.String("APP_API_TOKEN", ""),
 		stuckAfter:  e.Duration("RECONCILE_STUCK_AFTER", 2*time.Minute),
 		maxRedrives: e.Int("RECONCILE_MAX_REDRIVES", 5),
-		downloadTTL: e.Duration("DOWNLOAD_URL_TTL", files.DefaultDownloadTTL),
+		actions: files.ActionConfig{
+			DownloadTTL: e.Duration("DOWNLOAD_URL_TTL", files.DefaultDownloadTTL),
+			Quarantine:  e.String("QUARANTINE_PREFIX", ""),
+		},
 	}
 	if iss := e.String("OIDC_ISSUER", ""); iss != "" {
 		s.oidc = &auth.OIDC{Issuer: iss, Audience: e.String("OIDC_AUDIENCE", "intellidox"),
@@ -114,8 +118,11 @@ func load() (settings, error) {
 	if s.files.PresignTTL > time.Hour {
 		e.Fail(fmt.Errorf("PRESIGN_TTL %s: at most 1h, upload URLs must be short-lived", s.files.PresignTTL))
 	}
-	if s.downloadTTL > time.Hour {
-		e.Fail(fmt.Errorf("DOWNLOAD_URL_TTL %s: at most 1h, download URLs must be short-lived", s.downloadTTL))
+	if s.actions.DownloadTTL > time.Hour {
+		e.Fail(fmt.Errorf("DOWNLOAD_URL_TTL %s: at most 1h, download URLs must be short-lived", s.actions.DownloadTTL))
+	}
+	if q := s.actions.Quarantine; q != "" && (!strings.HasSuffix(q, "/") || strings.HasPrefix(q, "blobs/") || strings.HasPrefix(q, "/")) {
+		e.Fail(fmt.Errorf("QUARANTINE_PREFIX %q: a key prefix ending in / outside blobs/, such as quarantine/", q))
 	}
 	var err error
 	if s.trusted, err = auth.ParsePrefixes(e.String("TRUSTED_PROXIES", "")); err != nil {
@@ -173,7 +180,7 @@ func realMain(ctx context.Context, log *slog.Logger) error {
 	// downloads and writes verdict tags, all with aws-sdk-go-v2: the one
 	// place the api touches storage without Dapr (docs/architecture.md).
 	svc := files.NewService(store, objects, objects, outbox, cfg.policy, cfg.files)
-	actions := files.NewActions(store, objects, nil, cfg.downloadTTL)
+	actions := files.NewActions(store, objects, nil, cfg.actions)
 	health := api.SidecarHealth{URL: cfg.daprHTTP + "/v1.0/healthz/outbound", Client: &http.Client{}}
 	recon := &pgstore.Reconciler{Store: store, StuckAfter: cfg.stuckAfter, MaxRedrives: cfg.maxRedrives,
 		Decider: cfg.policy, Relay: outbox, Batch: 200}
