@@ -15,6 +15,7 @@ import (
 	"net/netip"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
@@ -74,7 +75,7 @@ type settings struct {
 	appToken    string
 	stuckAfter  time.Duration
 	maxRedrives int
-	downloadTTL time.Duration
+	actions     files.ActionConfig
 	hooks       webhookSettings
 }
 
@@ -115,7 +116,10 @@ func load() (settings, error) {
 		appToken:    e.String("APP_API_TOKEN", ""),
 		stuckAfter:  e.Duration("RECONCILE_STUCK_AFTER", 2*time.Minute),
 		maxRedrives: e.Int("RECONCILE_MAX_REDRIVES", 5),
-		downloadTTL: e.Duration("DOWNLOAD_URL_TTL", files.DefaultDownloadTTL),
+		actions: files.ActionConfig{
+			DownloadTTL: e.Duration("DOWNLOAD_URL_TTL", files.DefaultDownloadTTL),
+			Quarantine:  e.String("QUARANTINE_PREFIX", ""),
+		},
 	}
 	if iss := e.String("OIDC_ISSUER", ""); iss != "" {
 		s.oidc = &auth.OIDC{Issuer: iss, Audience: e.String("OIDC_AUDIENCE", "intellidox"),
@@ -124,8 +128,11 @@ func load() (settings, error) {
 	if s.files.PresignTTL > time.Hour {
 		e.Fail(fmt.Errorf("PRESIGN_TTL %s: at most 1h, upload URLs must be short-lived", s.files.PresignTTL))
 	}
-	if s.downloadTTL > time.Hour {
-		e.Fail(fmt.Errorf("DOWNLOAD_URL_TTL %s: at most 1h, download URLs must be short-lived", s.downloadTTL))
+	if s.actions.DownloadTTL > time.Hour {
+		e.Fail(fmt.Errorf("DOWNLOAD_URL_TTL %s: at most 1h, download URLs must be short-lived", s.actions.DownloadTTL))
+	}
+	if q := s.actions.Quarantine; q != "" && (!strings.HasSuffix(q, "/") || strings.HasPrefix(q, "blobs/") || strings.HasPrefix(q, "/")) {
+		e.Fail(fmt.Errorf("QUARANTINE_PREFIX %q: a key prefix ending in / outside blobs/, such as quarantine/", q))
 	}
 	var err error
 	if s.trusted, err = auth.ParsePrefixes(e.String("TRUSTED_PROXIES", "")); err != nil {
@@ -218,7 +225,7 @@ func realMain(ctx context.Context, log *slog.Logger) error {
 		hooks = webhooks.NewService(store, guard, cfg.hooks.max, dispatcher.Wake)
 		notifier = api.WebhookNotifier(hooks)
 	}
-	actions := files.NewActions(store, objects, notifier, cfg.downloadTTL)
+	actions := files.NewActions(store, objects, notifier, cfg.actions)
 	health := api.SidecarHealth{URL: cfg.daprHTTP + "/v1.0/healthz/outbound", Client: &http.Client{}}
 	recon := &pgstore.Reconciler{Store: store, StuckAfter: cfg.stuckAfter, MaxRedrives: cfg.maxRedrives,
 		Decider: cfg.policy, Relay: outbox, Batch: 200}

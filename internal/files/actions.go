@@ -53,12 +53,19 @@ type ActionStore interface {
 	DownloadPolicy(ctx context.Context, tenant string) (DownloadPolicy, error)
 	SetDownloadPolicy(ctx context.Context, tenant string, p DownloadPolicy) (DownloadPolicy, error)
 	DownloadPolicyAudit(ctx context.Context, tenant string, limit int) ([]PolicyChange, error)
+	// WithObjectLock runs fn while no other replica acts on the objects of
+	// the content sha.
+	WithObjectLock(ctx context.Context, sha string, fn func(context.Context) error) error
+	// RenameObject makes every record of the object under from name to.
+	RenameObject(ctx context.Context, from, to string) error
 }
 
-// Storage presigns downloads and tags objects.
+// Storage presigns downloads, tags objects and moves them.
 type Storage interface {
 	PresignGet(ctx context.Context, key, name string, ttl time.Duration) (objstore.Download, error)
 	PutTags(ctx context.Context, key string, tags map[string]string) error
+	Copy(ctx context.Context, from, to string) error
+	Delete(ctx context.Context, key string) error
 }
 
 // Notifier queues the notifications of a file event (webhooks).
@@ -78,18 +85,28 @@ type Actions struct {
 	store    ActionStore
 	storage  Storage
 	notifier Notifier // nil: no notifications
-	ttl      time.Duration
+	cfg      ActionConfig
+}
+
+// ActionConfig holds the settings of the actions.
+type ActionConfig struct {
+	// DownloadTTL is the lifetime of a download URL (DefaultDownloadTTL
+	// when 0).
+	DownloadTTL time.Duration
+	// Quarantine, when set, is the key prefix malicious content moves
+	// under, e.g. "quarantine/"; it moves back if a rescan clears it.
+	Quarantine string
 }
 
 // DefaultDownloadTTL is the lifetime of a download URL.
 const DefaultDownloadTTL = 5 * time.Minute
 
-// NewActions wires Actions; ttl <= 0 means DefaultDownloadTTL.
-func NewActions(store ActionStore, storage Storage, notifier Notifier, ttl time.Duration) *Actions {
-	if ttl <= 0 {
-		ttl = DefaultDownloadTTL
+// NewActions wires Actions.
+func NewActions(store ActionStore, storage Storage, notifier Notifier, cfg ActionConfig) *Actions {
+	if cfg.DownloadTTL <= 0 {
+		cfg.DownloadTTL = DefaultDownloadTTL
 	}
-	return &Actions{store: store, storage: storage, notifier: notifier, ttl: ttl}
+	return &Actions{store: store, storage: storage, notifier: notifier, cfg: cfg}
 }
 
 // Download is the answer to a download request.
@@ -147,7 +164,7 @@ func (a *Actions) Download(ctx context.Context, tenant, id string) (Download, er
 		}
 		return Download{}, Gate(f.Verdict, p, reasons)
 	}
-	d, err := a.storage.PresignGet(ctx, f.ObjectKey, f.Name, a.ttl)
+	d, err := a.storage.PresignGet(ctx, f.ObjectKey, f.Name, a.cfg.DownloadTTL)
 	if err != nil {
 		return Download{}, problem.Wrap(problem.Internal, "presign_failed", "Could not issue a download URL.", err)
 	}
@@ -261,25 +278,77 @@ func tagValue(sigs []string) string {
 	return b.String()
 }
 
-// OnFileEvent acts on a file event: it tags the objects that hold the
-// file's bytes with the verdict their content has now, then queues the
-// notifications. It is idempotent, so a redelivery repeats it harmlessly.
+// OnFileEvent acts on a file event: it moves the objects that hold the
+// file's bytes in or out of quarantine and tags them with the verdict their
+// content has now, then queues the notifications. It is idempotent, so a
+// redelivery repeats it harmlessly.
 func (a *Actions) OnFileEvent(ctx context.Context, event, fileID string, previous contract.Verdict) error {
 	o, err := a.store.Outcome(ctx, fileID)
+	if err == ErrNotFound {
+		return nil // nothing to act on
+	}
 	if err != nil {
-		if err == ErrNotFound {
-			return nil // nothing to act on
-		}
 		return err
 	}
+	if a.cfg.Quarantine == "" {
+		err = a.tag(ctx, o)
+	} else {
+		err = a.store.WithObjectLock(ctx, o.File.SHA256, func(ctx context.Context) error {
+			// Read again under the lock: another replica may have moved
+			// the objects, or a rescan changed the verdict, meanwhile.
+			if o, err = a.store.Outcome(ctx, fileID); err != nil {
+				return err
+			}
+			if err := a.place(ctx, &o); err != nil {
+				return err
+			}
+			return a.tag(ctx, o)
+		})
+	}
+	if err != nil || a.notifier == nil {
+		return err
+	}
+	return a.notifier.Notify(ctx, event, o, previous)
+}
+
+func (a *Actions) tag(ctx context.Context, o Outcome) error {
 	tags := VerdictTags(o)
 	for _, k := range o.Keys {
 		if err := a.storage.PutTags(ctx, k, tags); err != nil {
 			return err
 		}
 	}
-	if a.notifier == nil {
+	return nil
+}
+
+// place moves each object of a finished file where its verdict wants it:
+// under the quarantine prefix if malicious, outside it otherwise. The copy
+// comes first and the records follow, so a crash in between leaves the
+// records naming an object that exists; the object at the other place is
+// deleted last, on this event or the next one. The caller holds the
+// content's object lock.
+func (a *Actions) place(ctx context.Context, o *Outcome) error {
+	if o.File.Status != Done {
 		return nil
 	}
-	return a.notifier.Notify(ctx, event, o, previous)
+	for i, k := range o.Keys {
+		base := strings.TrimPrefix(k, a.cfg.Quarantine)
+		want, other := base, a.cfg.Quarantine+base
+		if o.File.Verdict == contract.VerdictMalicious {
+			want, other = other, want
+		}
+		if k != want {
+			if err := a.storage.Copy(ctx, k, want); err != nil {
+				return err
+			}
+			if err := a.store.RenameObject(ctx, k, want); err != nil {
+				return err
+			}
+			o.Keys[i] = want
+		}
+		if err := a.storage.Delete(ctx, other); err != nil {
+			return err
+		}
+	}
+	return nil
 }

@@ -1,6 +1,7 @@
 package files
 
 import (
+	"context"
 	"errors"
 	"strings"
 	"testing"
@@ -10,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/intellidox/intellidox/internal/contract"
+	"github.com/intellidox/intellidox/internal/objstore"
 	"github.com/intellidox/intellidox/internal/problem"
 )
 
@@ -66,4 +68,122 @@ func TestVerdictTags(t *testing.T) {
 	// S3 allows 256 characters in a tag value: whole names only.
 	long := Outcome{File: File{Verdict: contract.VerdictMalicious}, Signatures: []string{strings.Repeat("a", 200), strings.Repeat("b", 60), "c"}}
 	assert.Equal(t, strings.Repeat("a", 200)+" c", VerdictTags(long)[TagSignatures])
+}
+
+// fakeBucket records what the actions do to storage and to the records,
+// in order, over an in-memory bucket.
+type fakeBucket struct {
+	ops     []string
+	bucket  map[string]bool
+	outcome Outcome
+	failAt  string // an op that fails, e.g. "rename"
+}
+
+func (f *fakeBucket) Get(context.Context, string, string) (File, error)          { return File{}, nil }
+func (f *fakeBucket) Results(context.Context, string) ([]contract.Result, error) { return nil, nil }
+func (f *fakeBucket) DownloadPolicy(context.Context, string) (DownloadPolicy, error) {
+	return DownloadPolicy{}, nil
+}
+func (f *fakeBucket) SetDownloadPolicy(context.Context, string, DownloadPolicy) (DownloadPolicy, error) {
+	return DownloadPolicy{}, nil
+}
+func (f *fakeBucket) DownloadPolicyAudit(context.Context, string, int) ([]PolicyChange, error) {
+	return nil, nil
+}
+func (f *fakeBucket) Outcome(context.Context, string) (Outcome, error) {
+	o := f.outcome
+	o.Keys = append([]string(nil), f.outcome.Keys...)
+	return o, nil
+}
+func (f *fakeBucket) WithObjectLock(ctx context.Context, _ string, fn func(context.Context) error) error {
+	f.ops = append(f.ops, "lock")
+	defer func() { f.ops = append(f.ops, "unlock") }()
+	return fn(ctx)
+}
+func (f *fakeBucket) step(op string) error {
+	f.ops = append(f.ops, op)
+	if strings.HasPrefix(op, f.failAt+" ") {
+		return errors.New(op + " failed")
+	}
+	return nil
+}
+func (f *fakeBucket) RenameObject(_ context.Context, from, to string) error {
+	if err := f.step("rename " + from + " " + to); err != nil {
+		return err
+	}
+	for i, k := range f.outcome.Keys {
+		if k == from {
+			f.outcome.Keys[i] = to
+		}
+	}
+	return nil
+}
+func (f *fakeBucket) PresignGet(context.Context, string, string, time.Duration) (objstore.Download, error) {
+	return objstore.Download{}, nil
+}
+func (f *fakeBucket) PutTags(_ context.Context, key string, tags map[string]string) error {
+	return f.step("tag " + key + " " + tags[TagVerdict])
+}
+func (f *fakeBucket) Copy(_ context.Context, from, to string) error {
+	if err := f.step("copy " + from + " " + to); err != nil {
+		return err
+	}
+	if !f.bucket[from] {
+		return errors.New("copy of a missing object")
+	}
+	f.bucket[to] = true
+	return nil
+}
+func (f *fakeBucket) Delete(_ context.Context, key string) error {
+	if err := f.step("delete " + key); err != nil {
+		return err
+	}
+	delete(f.bucket, key)
+	return nil
+}
+
+// TestQuarantine: malicious content moves under the prefix (copy, then the
+// records, then the old object goes), moves back when a rescan clears it,
+// and a failure part-way never leaves the records naming a missing object.
+func TestQuarantine(t *testing.T) {
+	f := &fakeBucket{bucket: map[string]bool{"blobs/a": true, "blobs/b": true},
+		outcome: Outcome{File: File{SHA256: "s", Status: Done, Verdict: contract.VerdictMalicious}, Keys: []string{"blobs/a", "blobs/b"}}}
+	a := NewActions(f, f, nil, ActionConfig{Quarantine: "quarantine/"})
+	ctx := context.Background()
+	recordsExist := func() {
+		t.Helper()
+		for _, k := range f.outcome.Keys {
+			assert.True(t, f.bucket[k], "the records name %s, which storage lacks", k)
+		}
+	}
+
+	require.NoError(t, a.OnFileEvent(ctx, EventCompleted, "id", ""))
+	assert.Equal(t, []string{"lock",
+		"copy blobs/a quarantine/blobs/a", "rename blobs/a quarantine/blobs/a", "delete blobs/a",
+		"copy blobs/b quarantine/blobs/b", "rename blobs/b quarantine/blobs/b", "delete blobs/b",
+		"tag quarantine/blobs/a malicious", "tag quarantine/blobs/b malicious", "unlock"}, f.ops)
+	assert.Equal(t, map[string]bool{"quarantine/blobs/a": true, "quarantine/blobs/b": true}, f.bucket)
+	recordsExist()
+
+	f.ops = nil
+	require.NoError(t, a.OnFileEvent(ctx, EventCompleted, "id", ""), "a redelivery")
+	assert.Equal(t, []string{"lock", "delete blobs/a", "delete blobs/b",
+		"tag quarantine/blobs/a malicious", "tag quarantine/blobs/b malicious", "unlock"}, f.ops, "nothing moves twice")
+
+	f.outcome.File.Verdict = contract.VerdictClean
+	for _, failAt := range []string{"copy", "rename", "delete", "tag"} {
+		f.failAt, f.ops = failAt, nil
+		assert.Error(t, a.OnFileEvent(ctx, EventVerdictChanged, "id", contract.VerdictMalicious), failAt)
+		recordsExist()
+	}
+	f.failAt, f.ops = "", nil
+	require.NoError(t, a.OnFileEvent(ctx, EventVerdictChanged, "id", contract.VerdictMalicious))
+	assert.Equal(t, map[string]bool{"blobs/a": true, "blobs/b": true}, f.bucket, "cleared content moves back")
+	recordsExist()
+
+	// Without a quarantine prefix nothing moves.
+	f.outcome.File.Verdict = contract.VerdictMalicious
+	f.ops = nil
+	require.NoError(t, NewActions(f, f, nil, ActionConfig{}).OnFileEvent(ctx, EventCompleted, "id", ""))
+	assert.Equal(t, []string{"tag blobs/a malicious", "tag blobs/b malicious"}, f.ops)
 }

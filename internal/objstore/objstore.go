@@ -249,3 +249,24 @@ func (s *Store) Tags(ctx context.Context, key string) (map[string]string, error)
 	}
 	return m, nil
 }
+
+// Copy copies the object under from to to, inside the bucket.
+func (s *Store) Copy(ctx context.Context, from, to string) error {
+	_, err := s.client.CopyObject(ctx, &s3.CopyObjectInput{
+		Bucket: aws.String(s.bucket), Key: aws.String(to),
+		CopySource: aws.String(s.bucket + "/" + from),
+	})
+	if err != nil {
+		return fmt.Errorf("copy %s to %s: %w", from, to, err)
+	}
+	return nil
+}
+
+// Delete removes the object under key; a missing object is not an error.
+func (s *Store) Delete(ctx context.Context, key string) error {
+	_, err := s.client.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: aws.String(s.bucket), Key: aws.String(key)})
+	if err != nil && !notFound(err) {
+		return fmt.Errorf("delete %s: %w", key, err)
+	}
+	return nil
+}

@@ -193,3 +193,22 @@ func TestTags(t *testing.T) {
 
 	assert.NoError(t, st.PutTags(ctx, "blobs/missing", want))
 }
+
+func TestCopyAndDelete(t *testing.T) {
+	s3 := testenv.StartS3(t)
+	ctx := context.Background()
+	st, err := objstore.New(ctx, s3.Config())
+	require.NoError(t, err)
+	put(t, st, "blobs/src", []byte("moving bytes"))
+	require.NoError(t, st.Copy(ctx, "blobs/src", "quarantine/blobs/src"))
+	size, found, err := st.ObjectSize(ctx, "quarantine/blobs/src")
+	require.NoError(t, err)
+	assert.True(t, found)
+	assert.Equal(t, int64(len("moving bytes")), size)
+	require.NoError(t, st.Delete(ctx, "blobs/src"))
+	_, found, err = st.ObjectSize(ctx, "blobs/src")
+	require.NoError(t, err)
+	assert.False(t, found)
+	assert.NoError(t, st.Delete(ctx, "blobs/src"), "deleting a missing object is not an error")
+	assert.Error(t, st.Copy(ctx, "blobs/missing", "quarantine/blobs/missing"))
+}

@@ -94,3 +94,37 @@ func (s *Store) Outcome(ctx context.Context, fileID string) (files.Outcome, erro
 	}
 	return o, nil
 }
+
+// WithObjectLock implements files.ActionStore: fn runs while no other call
+// of it, in any api replica, acts on the objects of the same content. The
+// lock is PostgreSQL's session advisory lock, so it dies with a crashed
+// replica's connection.
+func (s *Store) WithObjectLock(ctx context.Context, sha string, fn func(context.Context) error) error {
+	conn, err := s.pool.Acquire(ctx)
+	if err != nil {
+		return classify("object lock", err)
+	}
+	defer conn.Release()
+	if _, err := conn.Exec(ctx, `SELECT pg_advisory_lock(hashtextextended('objects:' || $1, 0))`, sha); err != nil {
+		return classify("object lock", err)
+	}
+	defer func() {
+		// A failed unlock leaves the lock to the connection: drop it.
+		if _, err := conn.Exec(context.WithoutCancel(ctx), `SELECT pg_advisory_unlock(hashtextextended('objects:' || $1, 0))`, sha); err != nil {
+			_ = conn.Conn().Close(context.WithoutCancel(ctx))
+		}
+	}()
+	return fn(ctx)
+}
+
+// RenameObject implements files.ActionStore: every row naming the object
+// under from names to instead.
+func (s *Store) RenameObject(ctx context.Context, from, to string) error {
+	return s.withTx(ctx, "rename object", func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `UPDATE blobs SET object_key = $2 WHERE object_key = $1`, from, to); err != nil {
+			return err
+		}
+		_, err := tx.Exec(ctx, `UPDATE uploads SET object_key = $2 WHERE object_key = $1`, from, to)
+		return err
+	})
+}

@@ -192,7 +192,9 @@ func StartS3(t testing.TB, corsOrigins ...string) S3 {
 	}
 	s := S3{Bucket: "intellidox", AccessKey: "test-access", SecretKey: "test-secret-key"}
 	port := FreePort(t)
-	cmd := exec.Command(bin, "--port", "127.0.0.1:"+strconv.Itoa(port), "--keep-alive", "--quiet", "posix", t.TempDir())
+	// --iam-dir lets a test add users besides root (CreateS3User).
+	cmd := exec.Command(bin, "--port", "127.0.0.1:"+strconv.Itoa(port), "--keep-alive", "--quiet",
+		"--iam-dir", t.TempDir(), "posix", t.TempDir())
 	cmd.Env = append(os.Environ(), "ROOT_ACCESS_KEY="+s.AccessKey, "ROOT_SECRET_KEY="+s.SecretKey)
 	Start(t, cmd, "versitygw")
 	WaitPort(t, port, "versitygw")
@@ -205,6 +207,21 @@ func StartS3(t testing.TB, corsOrigins ...string) S3 {
 		t.Fatal(err)
 	}
 	return s
+}
+
+// CreateS3User adds a user (role "user": no rights until a bucket policy
+// grants some) to a versitygw started by StartS3, with versitygw's own admin
+// CLI, and returns its credentials.
+func (s S3) CreateS3User(t testing.TB, name string) S3 {
+	t.Helper()
+	u := s
+	u.AccessKey, u.SecretKey = name, name+"-secret-key"
+	out, err := exec.Command(filepath.Join(Root(), "bin", "versitygw"), "admin", "--access", s.AccessKey, "--secret", s.SecretKey,
+		"--endpoint-url", s.Endpoint, "create-user", "--access", u.AccessKey, "--secret", u.SecretKey, "--role", "user").CombinedOutput()
+	if err != nil {
+		t.Fatalf("versitygw admin create-user: %v: %s", err, out)
+	}
+	return u
 }
 
 // Config returns the objstore configuration for s.
