@@ -517,6 +517,7 @@ func TestHangingReceiverDoesNotDelayOthers(t *testing.T) {
 		}
 		return lat
 	}
+	measure(5) // warm-up: connections, the first claims
 	baseline := measure(40)
 
 	subA := e.subscribe("tenant-a", hang.URL)
@@ -542,6 +543,41 @@ func TestHangingReceiverDoesNotDelayOthers(t *testing.T) {
 	for _, d := range e.deliveries("tenant-a", subA.ID) {
 		assert.NotEqual(t, webhooks.StatusDelivered, d.Status)
 	}
+}
+
+// TestHangingReceiverWithoutPerSubscriptionLimit is the broken variant of
+// the test above: when one subscription may take every worker, its hanging
+// receiver does delay another tenant's delivery until its attempts time
+// out. The limit, not luck, is what keeps tenants apart.
+func TestHangingReceiverWithoutPerSubscriptionLimit(t *testing.T) {
+	e := newEnv(t, &webhooks.Guard{Allow: loopbackOnly})
+	release := make(chan struct{})
+	var hanging atomic.Int32
+	hang := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hanging.Add(1)
+		select {
+		case <-release:
+		case <-r.Context().Done():
+		}
+	}))
+	t.Cleanup(hang.Close)
+	t.Cleanup(func() { close(release) })
+	rec := newRecorder(t, nil)
+	subB := e.subscribe("tenant-b", rec.srv.URL)
+	rec.secret = subB.Secret
+	e.subscribe("tenant-a", hang.URL)
+	const timeout = time.Second
+	e.start(webhooks.DispatchConfig{Workers: 4, PerSubscription: 4, Timeout: timeout}) // broken: no per-subscription bound
+	for range 10 {
+		require.NoError(t, e.svc.Enqueue(context.Background(), event("tenant-a")))
+	}
+	waitFor(t, 5*time.Second, "A's receiver holds every worker", func() bool { return hanging.Load() == 4 })
+	start := time.Now()
+	require.NoError(t, e.svc.Enqueue(context.Background(), event("tenant-b")))
+	waitFor(t, 30*time.Second, "B's delivery", func() bool { return len(rec.accepted()) == 1 })
+	took := time.Since(start)
+	t.Logf("tenant B's delivery with every worker held by tenant A: %v", took)
+	assert.Greater(t, took, timeout/2, "without the limit, B waits for A's attempts to time out")
 }
 
 // TestTenantsAndValidation: another tenant's ids answer exactly like
