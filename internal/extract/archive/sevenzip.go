@@ -893,15 +893,11 @@ func (w *walker) unlock7z(where string, s *state7z, v *vetted7z, folder, i int) 
 		if w.ctx.Err() != nil || w.seen[CodeZipBomb] {
 			return nil
 		}
-		r, ok := s.readers[c.password]
-		if !ok {
-			var err error
-			if r, err = sevenzip.NewReaderWithPassword(s.ra, s.size, c.password); err != nil {
-				continue
-			}
-			s.readers[c.password] = r
-		}
-		if i >= len(r.File) {
+		// A reader of its own: the library pools a folder's decoder at the
+		// offset where a read stopped, and a later Open of an earlier
+		// member from that pool fails.
+		r, err := sevenzip.NewReaderWithPassword(s.ra, s.size, c.password)
+		if err != nil || i >= len(r.File) {
 			continue
 		}
 		rc, err := r.File[i].Open()
@@ -913,6 +909,11 @@ func (w *walker) unlock7z(where string, s *state7z, v *vetted7z, folder, i int) 
 		rc.Close()
 		f := r.File[i]
 		if err == nil && uint64(n) == f.UncompressedSize && (f.CRC32 == 0 || h.Sum32() == f.CRC32) {
+			if _, ok := s.readers[c.password]; !ok {
+				if s.readers[c.password], err = sevenzip.NewReaderWithPassword(s.ra, s.size, c.password); err != nil {
+					return nil
+				}
+			}
 			s.unlocked[folder] = &c
 			s.last = &c
 			return &c

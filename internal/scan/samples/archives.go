@@ -118,6 +118,22 @@ func rarBlock(hdr []byte) []byte {
 // the file's data (not the file list) is encrypted with AES-256 as RAR 5
 // does: PBKDF2-HMAC-SHA256 over 2^15 rounds, with the password check value.
 func RAR(password, name string, body []byte) []byte {
+	return RARWith(RAROptions{Password: password}, name, body)
+}
+
+// RAROptions shape a hostile RAR 5 header for tests of the limits.
+type RAROptions struct {
+	Password string
+	// DictLog and Method set the compression information: a dictionary of
+	// 128 KiB << DictLog, compression method 1-5 (0 stores).
+	DictLog, Method uint64
+	// DeclaredSize, when set, is the unpacked size the header claims.
+	DeclaredSize uint64
+}
+
+// RARWith is RAR with a header shaped by o.
+func RARWith(o RAROptions, name string, body []byte) []byte {
+	password := o.Password
 	out := []byte("Rar!\x1a\x07\x01\x00")
 	out = append(out, rarBlock([]byte{0x01, 0x00, 0x00})...) // main header: no flags
 	data := body
@@ -155,11 +171,15 @@ func RAR(password, name string, body []byte) []byte {
 	}
 	h = append(h, vint(uint64(len(data)))...)
 	h = append(h, vint(0x0004)...) // file flags: CRC32 present
-	h = append(h, vint(uint64(len(body)))...)
+	declared := uint64(len(body))
+	if o.DeclaredSize != 0 {
+		declared = o.DeclaredSize
+	}
+	h = append(h, vint(declared)...)
 	h = append(h, vint(0o644)...)
 	h = binary.LittleEndian.AppendUint32(h, crc32.ChecksumIEEE(body))
-	h = append(h, vint(0)...) // compression: version 0, stored
-	h = append(h, vint(1)...) // host OS: Unix
+	h = append(h, vint(o.Method<<7|o.DictLog<<10)...) // compression: version 0, method, dictionary
+	h = append(h, vint(1)...)                         // host OS: Unix
 	h = append(h, vint(uint64(len(name)))...)
 	h = append(h, name...)
 	h = append(h, extra...)
