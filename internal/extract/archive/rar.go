@@ -25,13 +25,15 @@ func (w *walker) walkRar(prefix string, depth int, ra io.ReaderAt, size int64) e
 		if c != nil {
 			opts = append(opts, rardecode.Password(c.password))
 		}
-		rr, err := rardecode.NewReader(io.NewSectionReader(ra, 0, size), opts...)
+		rr, err := contained(func() (*rardecode.Reader, error) {
+			return rardecode.NewReader(io.NewSectionReader(ra, 0, size), opts...)
+		})
 		if err != nil {
 			return nil, nil, err
 		}
 		var h *rardecode.FileHeader
 		for range skip + 1 {
-			if h, err = rr.Next(); err != nil {
+			if h, err = contained(rr.Next); err != nil {
 				return nil, nil, err
 			}
 		}
@@ -62,7 +64,7 @@ func (w *walker) walkRar(prefix string, depth int, ra io.ReaderAt, size int64) e
 			return err
 		}
 		if i > 0 {
-			h, err = rr.Next()
+			h, err = contained(rr.Next)
 		}
 		if errors.Is(err, io.EOF) {
 			return nil
@@ -103,7 +105,7 @@ func (w *walker) walkRar(prefix string, depth int, ra io.ReaderAt, size int64) e
 					}
 					continue
 				}
-				_, err = io.Copy(io.Discard, &counter{w: w, r: r2})
+				_, err = io.Copy(io.Discard, &counter{w: w, r: safeReader{r2}})
 				if err == nil {
 					found = &c
 					break
@@ -130,7 +132,7 @@ func (w *walker) walkRar(prefix string, depth int, ra io.ReaderAt, size int64) e
 		if !regular || e.Encrypted || w.seen[CodeZipBomb] {
 			continue
 		}
-		if err := w.member(e.Path, depth, &counter{w: w, r: rr}, e.UnlockedBy); err != nil {
+		if err := w.member(e.Path, depth, &counter{w: w, r: safeReader{rr}}, e.UnlockedBy); err != nil {
 			return err
 		}
 	}

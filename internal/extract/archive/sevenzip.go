@@ -786,7 +786,7 @@ func (w *walker) walk7z(prefix string, depth int, ra io.ReaderAt, size int64) er
 	if v.header != nil {
 		pw = v.header.password
 	}
-	zr, err := sevenzip.NewReaderWithPassword(ra, size, pw)
+	zr, err := open7z(ra, size, pw)
 	if err != nil {
 		w.finding(CodeMalformed, "", "7z archive %s could not be read: %v", where, err)
 		return nil
@@ -848,14 +848,14 @@ func (w *walker) walk7z(prefix string, depth int, ra io.ReaderAt, size int64) er
 		if c := s.unlocked[folder]; c != nil {
 			r = s.readers[c.password]
 		}
-		rc, err := r.File[i].Open()
+		rc, err := contained(r.File[i].Open)
 		if err != nil {
 			if err := w.unreadable(e.Path, err); err != nil {
 				return err
 			}
 			continue
 		}
-		err = w.member(e.Path, depth, &counter{w: w, r: rc}, e.UnlockedBy)
+		err = w.member(e.Path, depth, &counter{w: w, r: safeReader{rc}}, e.UnlockedBy)
 		rc.Close()
 		if err != nil {
 			return err
@@ -896,21 +896,21 @@ func (w *walker) unlock7z(where string, s *state7z, v *vetted7z, folder, i int) 
 		// A reader of its own: the library pools a folder's decoder at the
 		// offset where a read stopped, and a later Open of an earlier
 		// member from that pool fails.
-		r, err := sevenzip.NewReaderWithPassword(s.ra, s.size, c.password)
+		r, err := open7z(s.ra, s.size, c.password)
 		if err != nil || i >= len(r.File) {
 			continue
 		}
-		rc, err := r.File[i].Open()
+		rc, err := contained(r.File[i].Open)
 		if err != nil {
 			continue
 		}
 		h := crc32.NewIEEE()
-		n, err := io.Copy(h, &counter{w: w, r: rc})
+		n, err := io.Copy(h, &counter{w: w, r: safeReader{rc}})
 		rc.Close()
 		f := r.File[i]
 		if err == nil && uint64(n) == f.UncompressedSize && (f.CRC32 == 0 || h.Sum32() == f.CRC32) {
 			if _, ok := s.readers[c.password]; !ok {
-				if s.readers[c.password], err = sevenzip.NewReaderWithPassword(s.ra, s.size, c.password); err != nil {
+				if s.readers[c.password], err = open7z(s.ra, s.size, c.password); err != nil {
 					return nil
 				}
 			}
@@ -923,4 +923,9 @@ func (w *walker) unlock7z(where string, s *state7z, v *vetted7z, folder, i int) 
 		}
 	}
 	return nil
+}
+
+// open7z opens a vetted 7z with the library, containing its panics.
+func open7z(ra io.ReaderAt, size int64, password string) (*sevenzip.Reader, error) {
+	return contained(func() (*sevenzip.Reader, error) { return sevenzip.NewReaderWithPassword(ra, size, password) })
 }
