@@ -193,8 +193,9 @@ type walker struct {
 	findings []contract.Finding
 	seen     map[string]bool // finding codes already recorded
 
-	lastZip *candidate // the password that last opened a zip member
-	via     string     // the password list that opened the member being walked into
+	lastZip   *candidate // the password that last opened a zip member
+	rarCostly bool       // a RAR's key derivation is over the limit: no password is tried
+	via       string     // the password list that opened the member being walked into
 }
 
 func newWalker(ctx context.Context, lim Limits, fileSize int64) *walker {

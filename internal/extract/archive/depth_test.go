@@ -270,6 +270,19 @@ func TestRar(t *testing.T) {
 		assert.Empty(t, got)
 		assert.Contains(t, limitCodes(err), CodeDictionaryTooLarge)
 	})
+	t.Run("2^24 key-derivation rounds are refused before any is run", func(t *testing.T) {
+		data := samples.RARWith(samples.RAROptions{Password: "infected", KDF: 24}, "x.txt", []byte("secret"))
+		got, _, err := walkAll(t, data, Limits{})
+		assert.Empty(t, got)
+		assert.Contains(t, limitCodes(err), CodeKeyDerivation)
+		_, fs := inspect(t, data, Limits{})
+		assert.Contains(t, codes(fs), CodeKeyDerivation)
+	})
+	t.Run("the cost WinRAR writes is accepted", func(t *testing.T) {
+		data := samples.RAR("x", "y", []byte("z"))
+		assert.Equal(t, 15, rar5KDF(bytes.NewReader(data), int64(len(data)), 100))
+		assert.Equal(t, -1, rar5KDF(bytes.NewReader(samples.EICAR7z()), 100, 100))
+	})
 	t.Run("nested in a zip", func(t *testing.T) {
 		got, _, err := walkAll(t, samples.EICARAESZip("virus"), Limits{})
 		require.NoError(t, err)
@@ -375,6 +388,7 @@ func BenchmarkBombs(b *testing.B) {
 		{"7z-1GiB-ratio-believed", read("bomb-1g.7z"), Limits{MaxCompressionRatio: 1e9, MaxUncompressedSize: 64 << 20}},
 		{"aes-zip-lying-size", lying, Limits{MaxUncompressedSize: 64 << 20}},
 		{"7z-kdf-2^62", sevenZipCoded(codecAES, []byte{0x3e}, 16, make([]byte, 16)), Limits{}},
+		{"rar-kdf-2^24", samples.RARWith(samples.RAROptions{Password: "infected", KDF: 24}, "x", []byte("x")), Limits{}},
 	}
 	for _, c := range cases {
 		b.Run(c.name, func(b *testing.B) {

@@ -3,6 +3,7 @@ package samples
 import (
 	"archive/zip"
 	"bytes"
+	"cmp"
 	"compress/flate"
 	"crypto/aes"
 	"crypto/cipher"
@@ -129,6 +130,10 @@ type RAROptions struct {
 	DictLog, Method uint64
 	// DeclaredSize, when set, is the unpacked size the header claims.
 	DeclaredSize uint64
+	// KDF is the key-derivation count (2^KDF rounds), 15 by default. Over
+	// 20 the keys are not derived (it would take seconds): the archive
+	// then only serves tests that must refuse it before deriving anything.
+	KDF byte
 }
 
 // RARWith is RAR with a header shaped by o.
@@ -139,11 +144,14 @@ func RARWith(o RAROptions, name string, body []byte) []byte {
 	data := body
 	var extra []byte
 	if password != "" {
-		const kdf = 15
+		kdf := cmp.Or(o.KDF, 15)
 		salt := bytes.Repeat([]byte{0x5a}, 16)
 		iv := bytes.Repeat([]byte{0xa5}, 16)
-		key, _ := pbkdf2.Key(sha256.New, password, salt, 1<<kdf, 32)
-		v3, _ := pbkdf2.Key(sha256.New, password, salt, 1<<kdf+32, 32)
+		key, v3 := make([]byte, 32), make([]byte, 32)
+		if kdf <= 20 {
+			key, _ = pbkdf2.Key(sha256.New, password, salt, 1<<kdf, 32)
+			v3, _ = pbkdf2.Key(sha256.New, password, salt, 1<<kdf+32, 32)
+		}
 		check := make([]byte, 8)
 		for i, b := range v3 {
 			check[i%8] ^= b
