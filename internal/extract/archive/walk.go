@@ -414,7 +414,7 @@ const maxSniffs = 256
 
 // archiveExts name members that are opened even past maxSniffs.
 var archiveExts = []string{".zip", ".jar", ".war", ".apk", ".docx", ".docm", ".xlsx", ".xlsm", ".pptx", ".pptm",
-	".odt", ".ods", ".epub", ".gz", ".tgz", ".tar", ".nupkg", ".whl", ".xpi", ".crx"}
+	".odt", ".ods", ".epub", ".gz", ".tgz", ".tar", ".nupkg", ".whl", ".xpi", ".crx", ".7z", ".rar"}
 
 // shouldSniff reports whether the zip member name is to be opened.
 func (w *walker) shouldSniff(name string) bool {
