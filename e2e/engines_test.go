@@ -114,8 +114,8 @@ func TestEnginesInParallel(t *testing.T) {
 // sees: EICAR in a 7z, in a RAR and in a WinZip AES zip under the built-in
 // password "infected" (the same zip under an unknown password stays
 // unscanned), and a zip holding the hash-listed sample, which the
-// reputation engine finds by the member's SHA-256. ClamAV's answers depend
-// on clamd's build (docs/engines.md) and are not asserted here.
+// reputation engine finds by the member's SHA-256. ClamAV unpacks 7z and
+// RAR itself; it tries no passwords (docs/engines.md).
 func TestArchiveDepth(t *testing.T) {
 	stack := testenv.StartStack(t, testenv.StackOptions{})
 	c := stack.Client()
@@ -129,10 +129,12 @@ func TestArchiveDepth(t *testing.T) {
 		engines map[string]expect
 	}{
 		{"eicar.7z", samples.EICAR7z(), contract.VerdictMalicious, map[string]expect{
+			"clamav":     {outcome: contract.Malicious, threat: "IntelliDox.Test.EICAR"},
 			"yara":       {contract.Malicious, "EICAR_Test_File", "EICAR_Test_File in eicar.com"},
 			"reputation": {contract.Malicious, "EICAR-Test-File", "archive member eicar.com"},
 		}},
 		{"eicar.rar", samples.EICARRar(), contract.VerdictMalicious, map[string]expect{
+			"clamav":     {outcome: contract.Malicious, threat: "IntelliDox.Test.EICAR"},
 			"yara":       {contract.Malicious, "EICAR_Test_File", "EICAR_Test_File in eicar.com"},
 			"reputation": {contract.Malicious, "EICAR-Test-File", "archive member eicar.com"},
 		}},

@@ -66,19 +66,20 @@ func SevenZip(name string, body []byte) []byte {
 	props, stream := packed.Bytes()[:5], packed.Bytes()[13:]
 	var h []byte
 	add := func(b ...byte) { h = append(h, b...) }
-	add(0x01, 0x04)                         // Header, MainStreamsInfo
-	add(0x06, 0x00, 0x01, 0x09)             // PackInfo: pos 0, 1 stream, sizes
-	add(num7z(uint64(len(stream)))...)      //
-	add(0x00)                               // End
-	add(0x07, 0x0b, 0x01, 0x00)             // UnpackInfo, Folder, 1 folder, not external
-	add(0x01, 0x23, 0x03, 0x01, 0x01, 0x05) // 1 coder: LZMA, 5 bytes of properties
-	add(props...)                           //
-	add(0x0c)                               // CodersUnpackSize
-	add(num7z(uint64(len(body)))...)        //
-	add(0x0a, 0x01)                         // CRC, all defined
-	add(binary.LittleEndian.AppendUint32(nil, crc32.ChecksumIEEE(body))...)
-	add(0x00, 0x00) // End of UnpackInfo, of StreamsInfo
-	add(0x05, 0x01) // FilesInfo, 1 file
+	add(0x01, 0x04)                                                         // Header, MainStreamsInfo
+	add(0x06, 0x00, 0x01, 0x09)                                             // PackInfo: pos 0, 1 stream, sizes
+	add(num7z(uint64(len(stream)))...)                                      //
+	add(0x00)                                                               // End
+	add(0x07, 0x0b, 0x01, 0x00)                                             // UnpackInfo, Folder, 1 folder, not external
+	add(0x01, 0x23, 0x03, 0x01, 0x01, 0x05)                                 // 1 coder: LZMA, 5 bytes of properties
+	add(props...)                                                           //
+	add(0x0c)                                                               // CodersUnpackSize
+	add(num7z(uint64(len(body)))...)                                        //
+	add(0x00)                                                               // End of UnpackInfo
+	add(0x08, 0x0a, 0x01)                                                   // SubStreamsInfo: CRC, all defined
+	add(binary.LittleEndian.AppendUint32(nil, crc32.ChecksumIEEE(body))...) //
+	add(0x00, 0x00)                                                         // End of SubStreamsInfo, of StreamsInfo
+	add(0x05, 0x01)                                                         // FilesInfo, 1 file
 	var n []byte
 	for _, r := range name {
 		n = binary.LittleEndian.AppendUint16(n, uint16(r))
