@@ -45,7 +45,7 @@ func TestEnginesInParallel(t *testing.T) {
 		{"eicar.zip", samples.EICARZip(), contract.VerdictMalicious, map[string]expect{
 			"clamav":     {outcome: contract.Malicious, threat: "IntelliDox.Test.EICAR"},
 			"yara":       {contract.Malicious, "EICAR_Test_File", "in eicar.com"}, // names the member
-			"reputation": clean,
+			"reputation": {contract.Malicious, "EICAR-Test-File", "archive member eicar.com"},
 		}},
 		{"invoice.docm", samples.MacroDocument(), contract.VerdictSuspicious, map[string]expect{
 			"clamav": clean, "yara": {outcome: contract.Suspicious, threat: "Office_VBA_AutoExec"}, "reputation": clean,
