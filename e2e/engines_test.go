@@ -45,7 +45,7 @@ func TestEnginesInParallel(t *testing.T) {
 		{"eicar.zip", samples.EICARZip(), contract.VerdictMalicious, map[string]expect{
 			"clamav":     {outcome: contract.Malicious, threat: "IntelliDox.Test.EICAR"},
 			"yara":       {contract.Malicious, "EICAR_Test_File", "in eicar.com"}, // names the member
-			"reputation": clean,
+			"reputation": {contract.Malicious, "EICAR-Test-File", "archive member eicar.com"},
 		}},
 		{"invoice.docm", samples.MacroDocument(), contract.VerdictSuspicious, map[string]expect{
 			"clamav": clean, "yara": {outcome: contract.Suspicious, threat: "Office_VBA_AutoExec"}, "reputation": clean,
@@ -105,6 +105,80 @@ func TestEnginesInParallel(t *testing.T) {
 				assert.NotEmpty(t, r.EngineVersion, engine)
 				assert.NotEmpty(t, r.SignatureVersion, engine)
 				assert.False(t, r.ScannedAt.IsZero(), engine)
+			}
+		})
+	}
+}
+
+// TestArchiveDepth uploads archives whose content only member scanning
+// sees: EICAR in a 7z, in a RAR and in a WinZip AES zip under the built-in
+// password "infected" (the same zip under an unknown password stays
+// unscanned), and a zip holding the hash-listed sample, which the
+// reputation engine finds by the member's SHA-256. ClamAV unpacks 7z and
+// RAR itself; it tries no passwords (docs/engines.md).
+func TestArchiveDepth(t *testing.T) {
+	stack := testenv.StartStack(t, testenv.StackOptions{})
+	c := stack.Client()
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	const unlocked = "(opened with the builtin password list)"
+	cases := []struct {
+		name    string
+		data    []byte
+		verdict contract.Verdict
+		engines map[string]expect
+	}{
+		{"eicar.7z", samples.EICAR7z(), contract.VerdictMalicious, map[string]expect{
+			"clamav":     {outcome: contract.Malicious, threat: "IntelliDox.Test.EICAR"},
+			"yara":       {contract.Malicious, "EICAR_Test_File", "EICAR_Test_File in eicar.com"},
+			"reputation": {contract.Malicious, "EICAR-Test-File", "archive member eicar.com"},
+		}},
+		{"eicar.rar", samples.EICARRar(), contract.VerdictMalicious, map[string]expect{
+			"clamav":     {outcome: contract.Malicious, threat: "IntelliDox.Test.EICAR"},
+			"yara":       {contract.Malicious, "EICAR_Test_File", "EICAR_Test_File in eicar.com"},
+			"reputation": {contract.Malicious, "EICAR-Test-File", "archive member eicar.com"},
+		}},
+		{"eicar-infected.zip", samples.EICARAESZip("infected"), contract.VerdictMalicious, map[string]expect{
+			"yara":       {contract.Malicious, "EICAR_Test_File", "in eicar.com " + unlocked},
+			"reputation": {contract.Malicious, "EICAR-Test-File", "archive member eicar.com " + unlocked},
+		}},
+		{"eicar-locked.zip", samples.EICARAESZip("a password in no list"), contract.VerdictUnscanned, map[string]expect{
+			"yara":       {contract.Skipped, "", "encrypted: "},
+			"reputation": {contract.Clean, "", "members not looked up"},
+		}},
+		{"listed.zip", samples.HashListedZip(), contract.VerdictMalicious, map[string]expect{
+			"yara":       {outcome: contract.Clean},
+			"reputation": {contract.Malicious, "HashListed-Test-File", "known-bad sha256 of archive member sample.txt"},
+		}},
+	}
+	ids := make([]string, len(cases))
+	for i, tc := range cases {
+		up, err := c.UploadBytes(ctx, tc.name, tc.data)
+		require.NoError(t, err, tc.name)
+		ids[i] = up.ID
+	}
+	for i, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			f, err := c.Wait(ctx, ids[i])
+			require.NoError(t, err)
+			assert.Equal(t, tc.verdict, f.Verdict)
+			s, err := c.Scans(ctx, ids[i])
+			require.NoError(t, err)
+			got := map[string]contract.Result{}
+			for _, r := range s.Engines {
+				got[r.Engine] = r
+			}
+			for engine, want := range tc.engines {
+				r, ok := got[engine]
+				if !assert.True(t, ok, "no %s result", engine) {
+					continue
+				}
+				assert.Equal(t, want.outcome, r.Result, "%s: %s", engine, r.Detail)
+				if want.threat != "" {
+					assert.Contains(t, strings.Join(r.Threats, " "), want.threat, engine)
+				}
+				assert.Contains(t, r.Detail, want.detail, engine)
+				assert.NotContains(t, r.Detail, "infected", "%s: a detail never shows the password", engine)
 			}
 		})
 	}

@@ -99,6 +99,12 @@ func newEngine(ctx context.Context, log *slog.Logger, name string, env *config.E
 			Paths: env.List("REPUTATION_LISTS", []string{"rules/reputation/known-bad.csv"}),
 			Poll:  env.Duration("REPUTATION_POLL", 2*time.Second),
 			Log:   log,
+			Members: archive.Limits{
+				MaxArchiveDepth:     env.Int("REPUTATION_MAX_ARCHIVE_DEPTH", 0),
+				MaxArchiveEntries:   env.Int("REPUTATION_MAX_ARCHIVE_ENTRIES", 0),
+				MaxUncompressedSize: env.Int64("REPUTATION_MAX_EXPANDED", 0),
+			},
+			MaxArchiveSize: env.Int64("REPUTATION_MAX_ARCHIVE_SIZE", 0),
 		}
 		if err := configErr(env); err != nil {
 			return nil, noop, err

@@ -24,6 +24,7 @@ import (
 	"github.com/intellidox/intellidox/internal/extract/office"
 	"github.com/intellidox/intellidox/internal/extract/pdf"
 	"github.com/intellidox/intellidox/internal/extract/text"
+	"github.com/intellidox/intellidox/internal/scan/samples"
 )
 
 // TestStreamOnly covers a pass without random access or a name: hashes
@@ -153,6 +154,24 @@ func TestInspectFormats(t *testing.T) {
 				assert.Equal(t, 2, a.EntryCount)
 				assert.Equal(t, int64(3), a.TotalUncompressedSize)
 			}},
+		{"rar", samples.RAR("", "docs/a.txt", []byte("aaa")), "application/vnd.rar", "RAR archive", func(t *testing.T, s Summary) {
+			a := s.Metadata["archive"].(*archive.Info)
+			assert.Equal(t, "rar", a.Format)
+			assert.Equal(t, []string{"docs/a.txt"}, []string{a.Entries[0].Path})
+			assert.Empty(t, s.Findings)
+		}},
+		{"AES zip, built-in password", samples.AESZip("infected", "a.txt", []byte("aaa")), "application/zip", "Zip archive", func(t *testing.T, s Summary) {
+			a := s.Metadata["archive"].(*archive.Info)
+			assert.Equal(t, 1, a.UnlockedEntries)
+			assert.Zero(t, a.EncryptedEntries)
+			assert.Equal(t, archive.SourceBuiltin, a.Entries[0].UnlockedBy)
+			assert.NotContains(t, codes(s.Findings), "encrypted_entries")
+		}},
+		{"AES zip, unknown password", samples.AESZip("not listed", "a.txt", []byte("aaa")), "application/zip", "Zip archive", func(t *testing.T, s Summary) {
+			a := s.Metadata["archive"].(*archive.Info)
+			assert.Equal(t, 1, a.EncryptedEntries)
+			assert.Contains(t, codes(s.Findings), "encrypted_entries")
+		}},
 		{"zip bomb", tc.Bomb(3, 16, 1), "application/zip", "Zip archive", func(t *testing.T, s Summary) {
 			require.Contains(t, codes(s.Findings), "zip_bomb")
 			for _, f := range s.Findings {

@@ -27,7 +27,7 @@ type format struct {
 // formatOf returns how to analyze content detected as mt.
 func formatOf(mt *mimetype.MIME) format {
 	switch {
-	case is(mt, "application/zip"), is(mt, "application/x-7z-compressed"):
+	case is(mt, "application/zip"), is(mt, "application/x-7z-compressed"), is(mt, "application/vnd.rar"), is(mt, "application/x-rar-compressed"):
 		return format{name: "archive", random: zipLike}
 	case is(mt, "application/gzip"), is(mt, "application/x-tar"):
 		return format{name: "archive", stream: streamArchive}

@@ -36,6 +36,22 @@ type ContentFree interface {
 	ContentFree() bool
 }
 
+// ContentFor is implemented by engines that read the object for some files
+// only: the reputation engine judges most files by their hashes, and reads
+// archives to look up their members' hashes. It overrides ContentFree.
+type ContentFor interface {
+	NeedsContent(f File) bool
+}
+
+// needsContent reports whether engine reads the object of f.
+func needsContent(engine Engine, f File) bool {
+	if cf, ok := engine.(ContentFor); ok {
+		return cf.NeedsContent(f)
+	}
+	cf, ok := engine.(ContentFree)
+	return !ok || !cf.ContentFree()
+}
+
 // File describes what is being scanned.
 type File struct {
 	SHA256, MD5, SHA1 string
@@ -257,8 +273,9 @@ func (s *Service) scan(parent context.Context, e contract.FileExtracted) (contra
 		res.DurationMs = time.Since(start).Milliseconds()
 		return res, nil
 	}
+	file := File{SHA256: e.SHA256, MD5: e.MD5, SHA1: e.SHA1, Size: e.Size, MIMEType: e.MIMEType}
 	var body io.Reader = http.NoBody
-	if cf, ok := s.engine.(ContentFree); !ok || !cf.ContentFree() {
+	if needsContent(s.engine, file) {
 		rc, err := s.dapr.OpenObject(ctx, e.ObjectKey)
 		switch {
 		case errors.Is(err, sidecar.ErrNotFound):
@@ -272,7 +289,7 @@ func (s *Service) scan(parent context.Context, e contract.FileExtracted) (contra
 		defer rc.Close()
 		body = objectReader{rc}
 	}
-	f, err := s.engine.Scan(ctx, body, File{SHA256: e.SHA256, MD5: e.MD5, SHA1: e.SHA1, Size: e.Size, MIMEType: e.MIMEType})
+	f, err := s.engine.Scan(ctx, body, file)
 	switch {
 	case err == nil:
 		return finish(f)

@@ -1,4 +1,4 @@
-// Package archive lists archives (zip, tar, gzip, and 7z) and walks their
+// Package archive lists archives (zip, tar, gzip, 7z and RAR) and walks their
 // members, recursing into nested archives within Limits. It serves two
 // callers: Inspect and InspectStream produce the archive metadata of a file
 // (entries, sizes, path-traversal flags, encrypted entries, nesting depth,
@@ -18,8 +18,8 @@ import (
 
 // Info is the archive metadata of a file (metadata["archive"]).
 type Info struct {
-	// Format is "zip", "tar", "gzip" (one compressed file), "tar.gz" or
-	// "7z".
+	// Format is "zip", "tar", "gzip" (one compressed file), "tar.gz", "7z"
+	// or "rar".
 	Format string `json:"format"`
 	// EntryCount counts the members of the archive itself; members of
 	// nested archives are counted in NestedEntryCount.
@@ -33,8 +33,10 @@ type Info struct {
 	// NestingDepth is the deepest archive level opened: 1 for an archive
 	// without nested archives.
 	NestingDepth int `json:"nestingDepth"`
-	// EncryptedEntries counts encrypted members, at every level.
+	// EncryptedEntries counts encrypted members that no password opened,
+	// at every level; UnlockedEntries those a password list opened.
 	EncryptedEntries int `json:"encryptedEntries"`
+	UnlockedEntries  int `json:"unlockedEntries,omitempty"`
 	// PathTraversal is true if any member could be written outside the
 	// extraction directory: "..", absolute paths, drive letters, or a path
 	// under a link that points outside.
@@ -54,6 +56,9 @@ type Entry struct {
 	CompressedSize int64  `json:"compressedSize,omitempty"` // zip and 7z only
 	Dir            bool   `json:"dir,omitempty"`
 	Encrypted      bool   `json:"encrypted,omitempty"`
+	// UnlockedBy names the password list that opened an encrypted member
+	// ("builtin"); never the password.
+	UnlockedBy string `json:"unlockedBy,omitempty"`
 	// Flags name what is notable about the member: "dotdot", "absolute",
 	// "driveLetter", "throughLink" (path traversal: the last is a member
 	// written under a link that points outside the archive), "symlink",
@@ -84,6 +89,12 @@ const (
 	CodePathTraversal     = "path_traversal"
 	CodeMalformed         = "archive_malformed"
 	CodeAnalysisCancelled = "analysis_timeout"
+	// CodeDictionaryTooLarge: a decoder would allocate more than
+	// MaxDictionarySize.
+	CodeDictionaryTooLarge = "dictionary_too_large"
+	// CodeKeyDerivation: an encrypted archive asks for more key-derivation
+	// work per password than MaxKeyDerivationPower allows.
+	CodeKeyDerivation = "key_derivation_too_costly"
 )
 
 // LimitError is returned by Walk when limits kept it from some members. The
@@ -112,6 +123,7 @@ const (
 	kindTar
 	kindGzip
 	kind7z
+	kindRar
 )
 
 // sniffSize is how many leading bytes sniff needs (a tar header).
@@ -126,6 +138,8 @@ func sniff(b []byte) kind {
 		return kindGzip
 	case len(b) >= 6 && string(b[:6]) == "7z\xbc\xaf\x27\x1c":
 		return kind7z
+	case len(b) >= 7 && string(b[:7]) == "Rar!\x1a\x07\x00", len(b) >= 8 && string(b[:8]) == "Rar!\x1a\x07\x01\x00":
+		return kindRar
 	case isTar(b):
 		return kindTar
 	}
@@ -174,10 +188,14 @@ type walker struct {
 	sniffs       int             // zip members opened by Inspect to look for nested archives
 	escapes      map[string]bool // tar links pointing outside the archive, by path
 
-	info     *Info                                   // Inspect: what to fill in; nil for Walk
-	fn       func(path string, body io.Reader) error // Walk: the callback; nil for Inspect
+	info     *Info                // Inspect: what to fill in; nil for Walk
+	fn       func(m Member) error // Walk: the callback; nil for Inspect
 	findings []contract.Finding
 	seen     map[string]bool // finding codes already recorded
+
+	lastZip   *candidate // the password that last opened a zip member
+	rarCostly bool       // a RAR's key derivation is over the limit: no password is tried
+	via       string     // the password list that opened the member being walked into
 }
 
 func newWalker(ctx context.Context, lim Limits, fileSize int64) *walker {
@@ -228,6 +246,9 @@ func (w *walker) entry(e Entry, depth int) bool {
 	}
 	if e.Encrypted {
 		w.info.EncryptedEntries++
+	}
+	if e.UnlockedBy != "" {
+		w.info.UnlockedEntries++
 	}
 	if traversal(e.Flags) {
 		w.info.PathTraversal = true

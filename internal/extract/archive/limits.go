@@ -25,6 +25,16 @@ type Limits struct {
 	// which need random access and so are buffered. A nested zip larger than
 	// what remains of it is reported as not inspected.
 	MaxNestedArchiveSize int64
+	// MaxDictionarySize bounds the memory one decoder may allocate for its
+	// dictionary or model (7z LZMA, LZMA2 and PPMd, RAR), which the archive
+	// declares and decoders allocate whole before decoding a byte. Content
+	// that needs more is not decompressed: dictionary_too_large.
+	MaxDictionarySize int64
+	// Passwords are tried, list by list, on encrypted members (zip, 7z,
+	// RAR). They are not a limit, but they travel with the limits to every
+	// caller that opens archives. Nil means the built-in list alone; an
+	// empty, non-nil slice tries none.
+	Passwords []Passwords
 }
 
 // Defaults for Limits.
@@ -34,6 +44,10 @@ const (
 	DefaultMaxUncompressedSize  = 1 << 30 // 1 GiB
 	DefaultMaxCompressionRatio  = 100
 	DefaultMaxNestedArchiveSize = 32 << 20 // 32 MiB
+	// DefaultMaxDictionarySize covers 7-Zip's strongest preset (-mx9, a
+	// 64 MiB dictionary) with room to spare, and RAR's default 32 MiB
+	// window; RAR 7 allows 64 GiB.
+	DefaultMaxDictionarySize = 256 << 20 // 256 MiB
 )
 
 // DefaultLimits returns the default limits.
@@ -44,6 +58,8 @@ func DefaultLimits() Limits {
 		MaxUncompressedSize:  DefaultMaxUncompressedSize,
 		MaxCompressionRatio:  DefaultMaxCompressionRatio,
 		MaxNestedArchiveSize: DefaultMaxNestedArchiveSize,
+		MaxDictionarySize:    DefaultMaxDictionarySize,
+		Passwords:            []Passwords{Builtin()},
 	}
 }
 
@@ -65,6 +81,12 @@ func (l Limits) WithDefaults() Limits {
 	}
 	if l.MaxNestedArchiveSize <= 0 {
 		l.MaxNestedArchiveSize = d.MaxNestedArchiveSize
+	}
+	if l.MaxDictionarySize <= 0 {
+		l.MaxDictionarySize = d.MaxDictionarySize
+	}
+	if l.Passwords == nil {
+		l.Passwords = d.Passwords
 	}
 	return l
 }

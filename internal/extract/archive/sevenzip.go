@@ -2,12 +2,18 @@ package archive
 
 import (
 	"bytes"
+	"crypto/aes"
+	"crypto/cipher"
+	"crypto/sha256"
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"hash/crc32"
 	"io"
+	"strings"
 	"unicode/utf16"
 
+	"github.com/bodgit/sevenzip"
 	"github.com/intellidox/intellidox/internal/contract"
 	"github.com/ulikunitz/xz/lzma"
 )
@@ -36,12 +42,13 @@ const (
 	k7zDummy            = 0x19
 )
 
-// Caps for hostile 7z headers.
+// Caps for hostile 7z headers. The library allocates per item counts it
+// reads (up to 2^32 of them), so these bound its memory too: about 150 bytes
+// per file at most.
 const (
-	max7zHeader  = 64 << 20 // bytes of (decoded) header
-	max7zItems   = 1 << 20  // files, folders, coders, streams
-	max7zCoders  = 64       // coders in one folder
-	max7zDictCap = 64 << 20 // LZMA dictionary for the encoded header
+	max7zHeader = 16 << 20 // bytes of (decoded) header
+	max7zItems  = 1 << 18  // files, folders, coders, streams
+	max7zCoders = 64       // coders in one folder
 )
 
 var err7z = errors.New("7z: malformed header")
@@ -52,6 +59,7 @@ var (
 	codecLZMA  = []byte{0x03, 0x01, 0x01}
 	codecLZMA2 = []byte{0x21}
 	codecAES   = []byte{0x06, 0xf1, 0x07, 0x01}
+	codecPPMd  = []byte{0x03, 0x04, 0x01}
 )
 
 type coder7z struct {
@@ -480,76 +488,53 @@ func (r *reader7z) filesInfo() []file7z {
 	return files
 }
 
-// decodeHeader inflates an encoded header described by s.
-func decodeHeader(src io.ReaderAt, size int64, s *streams7z) ([]byte, error) {
-	if len(s.folders) == 1 && s.folders[0].encrypted() {
-		return nil, errEncryptedHeader
-	}
-	if len(s.folders) != 1 || len(s.packSizes) < 1 || len(s.folders[0].coders) != 1 {
-		return nil, errors.New("7z: unsupported encoded header layout")
-	}
-	f := s.folders[0]
-	c := f.coders[0]
-	unpack := f.unpackSize()
-	if unpack > max7zHeader {
-		return nil, fmt.Errorf("7z: header of %d bytes is over the limit", unpack)
-	}
-	off := int64(32) + int64(s.packPos)
-	if s.packPos > uint64(size) || s.packSizes[0] > uint64(size) || off+int64(s.packSizes[0]) > size {
-		return nil, err7z
-	}
-	packed := io.NewSectionReader(src, off, int64(s.packSizes[0]))
-	var r io.Reader
-	switch {
-	case bytes.Equal(c.id, codecCopy):
-		r = packed
-	case bytes.Equal(c.id, codecLZMA) && len(c.props) == 5:
-		hdr := append(append([]byte{}, c.props...), binary.LittleEndian.AppendUint64(nil, unpack)...)
-		lr, err := lzma.ReaderConfig{DictCap: max7zDictCap}.NewReader(io.MultiReader(bytes.NewReader(hdr), packed))
-		if err != nil {
-			return nil, fmt.Errorf("7z: header: %w", err)
-		}
-		r = lr
-	case bytes.Equal(c.id, codecLZMA2) && len(c.props) == 1:
-		lr, err := lzma.Reader2Config{DictCap: max7zDictCap}.NewReader2(packed)
-		if err != nil {
-			return nil, fmt.Errorf("7z: header: %w", err)
-		}
-		r = lr
-	case bytes.Equal(c.id, codecAES):
-		return nil, errEncryptedHeader
-	default:
-		return nil, fmt.Errorf("7z: header compressed with codec %x", c.id)
-	}
-	out := make([]byte, unpack)
-	if _, err := io.ReadFull(r, out); err != nil {
-		return nil, fmt.Errorf("7z: header: %w", err)
-	}
-	return out, nil
+// The 7z members are read by github.com/bodgit/sevenzip. The header reader
+// above stays as a pre-flight check, because the library trusts the counts
+// and sizes a header declares: a 41-byte 7z declaring 2^32 files makes its
+// header parser allocate hundreds of gigabytes, a fatal out-of-memory that
+// no recover catches (TestSevenZipHugeCountIsVetted). So every header is
+// read here first, with every count bounded, and the library only sees
+// archives whose header passed; the same read yields each folder's coders,
+// whose dictionary sizes and key-derivation costs are checked before
+// anything is decoded.
+
+// vetted7z is what the pre-flight read of a 7z header found.
+type vetted7z struct {
+	folders []folder7z // main-stream folders, indexed like sevenzip's File.Stream
+	// files are the header's files, in the library's order. The library
+	// calls a file a directory by its attributes only; 7-Zip's own rule is
+	// also "an empty stream that is not an empty file".
+	files []file7z
+	// header is the password that opened an encrypted header, if any.
+	header *candidate
 }
 
-var errEncryptedHeader = errors.New("7z: the header is encrypted")
+// MaxKeyDerivationPower bounds the key-derivation cost of 7z AES
+// (2^n SHA-256 rounds). 7-Zip always writes 19; the library refuses more
+// than 24, about a second per password here.
+const MaxKeyDerivationPower = 22
 
-// list7z lists a 7z archive from its header: names, sizes, directories and
-// encrypted members. Members are not decompressed, so nested archives in a
-// 7z are not opened.
-func (w *walker) list7z(src io.ReaderAt, size int64) error {
+// vet7z reads and checks the header of the 7z in src. It records a finding
+// and returns nil when the archive must not be handed to the library.
+func (w *walker) vet7z(prefix string, src io.ReaderAt, size int64) *vetted7z {
+	where := strings.TrimSuffix(prefix, "/")
 	sig := make([]byte, 32)
 	if _, err := src.ReadAt(sig, 0); err != nil {
-		w.finding(CodeMalformed, "", "7z archive could not be read: %v", err)
+		w.finding(CodeMalformed, "", "7z archive %s could not be read: %v", where, err)
 		return nil
 	}
 	next := binary.LittleEndian.Uint64(sig[12:])
 	n := binary.LittleEndian.Uint64(sig[20:])
 	if n > max7zHeader || next > uint64(size) || 32+next+n > uint64(size) {
-		w.finding(CodeMalformed, "", "7z archive header is out of bounds")
+		w.finding(CodeMalformed, "", "7z archive %s: header is out of bounds", where)
 		return nil
 	}
 	hdr := make([]byte, n)
 	if _, err := src.ReadAt(hdr, int64(32+next)); err != nil {
-		w.finding(CodeMalformed, "", "7z archive header could not be read: %v", err)
+		w.finding(CodeMalformed, "", "7z archive %s: header could not be read: %v", where, err)
 		return nil
 	}
+	v := &vetted7z{}
 	r := &reader7z{b: hdr}
 	for range 4 { // an encoded header may, in theory, encode another
 		if len(r.b) == 0 || r.b[0] != k7zEncodedHeader {
@@ -558,29 +543,22 @@ func (w *walker) list7z(src io.ReaderAt, size int64) error {
 		r.byte()
 		s := r.streamsInfo()
 		if r.err != nil {
-			w.finding(CodeMalformed, "", "7z archive header is damaged")
+			w.finding(CodeMalformed, "", "7z archive %s: header is damaged", where)
 			return nil
 		}
-		dec, err := decodeHeader(src, size, s)
-		if errors.Is(err, errEncryptedHeader) {
-			w.finding(CodeEncrypted, contract.VerdictUnscanned, "the 7z archive's file list is encrypted; nothing in it can be inspected")
-			return nil
-		}
-		if err != nil {
-			w.finding(CodeMalformed, "", "%v", err)
+		dec, ok := w.decodeHeader7z(where, src, size, s, v)
+		if !ok {
 			return nil
 		}
 		r = &reader7z{b: dec}
 	}
 	if len(r.b) == 0 {
-		return nil // an empty archive
+		return v // an empty archive
 	}
 	if r.byte() != k7zHeader {
-		w.finding(CodeMalformed, "", "7z archive header is damaged")
+		w.finding(CodeMalformed, "", "7z archive %s: header is damaged", where)
 		return nil
 	}
-	var main *streams7z
-	var files []file7z
 	for r.err == nil {
 		t := r.byte()
 		if t == k7zEnd {
@@ -594,50 +572,360 @@ func (w *walker) list7z(src io.ReaderAt, size int64) error {
 		case k7zAdditionalStream:
 			r.streamsInfo()
 		case k7zMainStreamsInfo:
-			main = r.streamsInfo()
+			if s := r.streamsInfo(); s != nil {
+				v.folders = s.folders
+			}
 		case k7zFilesInfo:
-			files = r.filesInfo()
+			v.files = r.filesInfo()
 		default:
 			r.err = err7z
 		}
 	}
-	if r.err != nil && files == nil {
-		w.finding(CodeMalformed, "", "7z archive header is damaged")
+	if r.err != nil {
+		w.finding(CodeMalformed, "", "7z archive %s: header is damaged", where)
 		return nil
 	}
-	// Streams go, in order, to the files that have one; a folder's
-	// encryption applies to its substreams.
-	var sizes []uint64
-	var enc []bool
-	if main != nil {
-		sizes = main.subSizes
-		for _, f := range main.folders {
-			for range f.numUnpack {
-				enc = append(enc, f.encrypted())
+	return v
+}
+
+// decodeHeader7z decodes an encoded header described by s, trying the
+// passwords on an encrypted one. It records a finding when it cannot.
+func (w *walker) decodeHeader7z(where string, src io.ReaderAt, size int64, s *streams7z, v *vetted7z) ([]byte, bool) {
+	if len(s.folders) != 1 || len(s.packSizes) < 1 || len(s.folders[0].coders) > 2 {
+		w.finding(CodeMalformed, "", "7z archive %s: unsupported encoded header layout", where)
+		return nil, false
+	}
+	f := s.folders[0]
+	unpack := f.unpackSize()
+	if unpack > max7zHeader {
+		w.finding(CodeMalformed, "", "7z archive %s: a header of %d bytes is over the limit", where, unpack)
+		return nil, false
+	}
+	if !w.folderAffordable(where, f) {
+		return nil, false
+	}
+	off := int64(32) + int64(s.packPos)
+	if s.packPos > uint64(size) || s.packSizes[0] > uint64(size) || off+int64(s.packSizes[0]) > size {
+		w.finding(CodeMalformed, "", "7z archive %s: header is out of bounds", where)
+		return nil, false
+	}
+	packed := func() io.Reader { return io.NewSectionReader(src, off, int64(s.packSizes[0])) }
+	var aesProps []byte
+	var codec coder7z
+	for _, c := range f.coders {
+		if bytes.Equal(c.id, codecAES) {
+			aesProps = c.props
+		} else {
+			codec = c
+		}
+	}
+	if aesProps == nil {
+		out, err := decode7z(codec, packed(), unpack)
+		if err != nil {
+			w.finding(CodeMalformed, "", "7z archive %s: header: %v", where, err)
+			return nil, false
+		}
+		return out, true
+	}
+	for _, c := range candidates(w.lim.Passwords, nil) {
+		if err := w.ctx.Err(); err != nil {
+			return nil, false
+		}
+		plain, err := decrypt7z(aesProps, c.password, packed())
+		if err != nil {
+			continue
+		}
+		out, err := decode7z(codec, plain, unpack)
+		if err == nil && len(out) > 0 && out[0] == k7zHeader {
+			v.header = &c
+			return out, true
+		}
+	}
+	w.finding(CodeEncrypted, contract.VerdictUnscanned, "the file list of 7z archive %s is encrypted and no known password opens it; nothing in it can be inspected", where)
+	return nil, false
+}
+
+// decode7z decodes a header stream coded with c (copy, LZMA or LZMA2),
+// whose dictionary folderAffordable has checked.
+func decode7z(c coder7z, packed io.Reader, unpack uint64) ([]byte, error) {
+	var r io.Reader
+	switch {
+	case bytes.Equal(c.id, codecCopy):
+		r = packed
+	case bytes.Equal(c.id, codecLZMA) && len(c.props) == 5:
+		hdr := append(append([]byte{}, c.props...), binary.LittleEndian.AppendUint64(nil, unpack)...)
+		lr, err := lzma.NewReader(io.MultiReader(bytes.NewReader(hdr), packed))
+		if err != nil {
+			return nil, err
+		}
+		r = lr
+	case bytes.Equal(c.id, codecLZMA2) && len(c.props) == 1:
+		lr, err := lzma.Reader2Config{DictCap: int(lzma2Dict(c.props[0]))}.NewReader2(packed)
+		if err != nil {
+			return nil, err
+		}
+		r = lr
+	default:
+		return nil, fmt.Errorf("header coded with codec %x", c.id)
+	}
+	out := make([]byte, unpack)
+	if _, err := io.ReadFull(r, out); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// lzma2Dict decodes LZMA2's one-byte dictionary size.
+func lzma2Dict(b byte) uint64 {
+	if b >= 40 {
+		return 1<<32 - 1
+	}
+	return uint64(2|b&1) << (b/2 + 11)
+}
+
+// folderAffordable checks the memory and time a folder's coders would take
+// before anything decodes it: the LZMA and LZMA2 dictionaries and the PPMd
+// model are allocated whole from sizes the header declares (up to 4 GiB),
+// and the AES key derivation runs 2^n rounds. It records a finding and
+// returns false for a folder over the limits.
+func (w *walker) folderAffordable(where string, f folder7z) bool {
+	for _, c := range f.coders {
+		var dict uint64
+		switch {
+		case bytes.Equal(c.id, codecLZMA) && len(c.props) == 5:
+			// The decoder never needs more than the output it makes.
+			dict = min(uint64(binary.LittleEndian.Uint32(c.props[1:])), max(f.unpackSize(), 4096))
+		case bytes.Equal(c.id, codecLZMA2) && len(c.props) == 1:
+			dict = lzma2Dict(c.props[0])
+		case bytes.Equal(c.id, codecPPMd) && len(c.props) == 5:
+			dict = uint64(binary.LittleEndian.Uint32(c.props[1:]))
+		case bytes.Equal(c.id, codecAES) && len(c.props) >= 1:
+			if p := c.props[0] & 0x3f; p != 0x3f && p > MaxKeyDerivationPower {
+				w.finding(CodeKeyDerivation, contract.VerdictUnscanned,
+					"7z archive %s asks for 2^%d key-derivation rounds per password, over the limit of 2^%d; its encrypted content was not inspected", where, p, MaxKeyDerivationPower)
+				return false
 			}
 		}
-	}
-	k := 0
-	for i := range files {
-		if files[i].hasStream && k < len(sizes) {
-			files[i].size = sizes[k]
-			files[i].encrypted = k < len(enc) && enc[k]
-			k++
+		if dict > uint64(w.lim.MaxDictionarySize) {
+			w.finding(CodeDictionaryTooLarge, contract.VerdictUnscanned,
+				"7z archive %s declares a %d-byte decoder dictionary, over the %d-byte limit; that content was not decompressed", where, dict, w.lim.MaxDictionarySize)
+			return false
 		}
 	}
-	for _, f := range files {
-		w.addDeclared(f.size)
-		w.info.TotalUncompressedSize += int64(min(f.size, 1<<62))
+	return true
+}
+
+// decrypt7z decrypts a 7z AES-256 stream (coder properties props) with
+// password: the key is SHA-256 over 2^n rounds of salt, password (UTF-16LE)
+// and round number, and the cipher AES-256-CBC.
+func decrypt7z(props []byte, password string, packed io.Reader) (io.Reader, error) {
+	if len(props) < 1 {
+		return nil, err7z
+	}
+	power := props[0] & 0x3f
+	var salt, iv []byte
+	if props[0]&0xc0 != 0 {
+		if len(props) < 2 {
+			return nil, err7z
+		}
+		saltLen := int(props[0]>>7&1) + int(props[1]>>4)
+		ivLen := int(props[0]>>6&1) + int(props[1]&0x0f)
+		if len(props) < 2+saltLen+ivLen {
+			return nil, err7z
+		}
+		salt, iv = props[2:2+saltLen], props[2+saltLen:2+saltLen+ivLen]
+	}
+	if power != 0x3f && power > MaxKeyDerivationPower {
+		return nil, err7z
+	}
+	var pw []byte
+	for _, u := range utf16.Encode([]rune(password)) {
+		pw = binary.LittleEndian.AppendUint16(pw, u)
+	}
+	key := make([]byte, 32)
+	if power == 0x3f {
+		copy(key, append(append([]byte{}, salt...), pw...))
+	} else {
+		buf := append(append(append([]byte{}, salt...), pw...), make([]byte, 8)...)
+		ctr := buf[len(buf)-8:]
+		h := sha256.New()
+		for i := uint64(0); i < 1<<power; i++ {
+			binary.LittleEndian.PutUint64(ctr, i)
+			h.Write(buf)
+		}
+		key = h.Sum(nil)
+	}
+	block, err := aes.NewCipher(key)
+	if err != nil {
+		return nil, err
+	}
+	ivb := make([]byte, aes.BlockSize)
+	copy(ivb, iv)
+	data, err := io.ReadAll(io.LimitReader(packed, max7zHeader+aes.BlockSize))
+	if err != nil {
+		return nil, err
+	}
+	if len(data)%aes.BlockSize != 0 {
+		return nil, err7z
+	}
+	cipher.NewCBCDecrypter(block, ivb).CryptBlocks(data, data)
+	return bytes.NewReader(data), nil
+}
+
+// walk7z walks the 7z in ra, whose members are named prefix+name and sit
+// at depth. Walk hands each member to fn as it decompresses; Inspect lists
+// the members and decompresses only what it needs to find the password of
+// an encrypted folder.
+func (w *walker) walk7z(prefix string, depth int, ra io.ReaderAt, size int64) error {
+	where := strings.TrimSuffix(prefix, "/")
+	v := w.vet7z(prefix, ra, size)
+	if v == nil {
+		return nil
+	}
+	pw := ""
+	if v.header != nil {
+		pw = v.header.password
+	}
+	zr, err := open7z(ra, size, pw)
+	if err != nil {
+		w.finding(CodeMalformed, "", "7z archive %s could not be read: %v", where, err)
+		return nil
+	}
+	if len(zr.File) > 16*w.lim.MaxArchiveEntries {
+		w.finding(CodeTooManyEntries, contract.VerdictUnscanned,
+			"a 7z archive declares far more than %d members; it was not listed", w.lim.MaxArchiveEntries)
+		return nil
+	}
+	for _, f := range zr.File {
+		w.addDeclared(f.UncompressedSize)
+		if depth == 1 && w.info != nil {
+			w.info.TotalUncompressedSize += int64(min(f.UncompressedSize, 1<<62))
+		}
 	}
 	w.checkDeclared()
-	for _, f := range files {
-		e := Entry{Path: f.name, Size: int64(min(f.size, 1<<62)), Dir: f.dir, Encrypted: f.encrypted, Flags: pathFlags(f.name)}
-		if !w.entry(e, 1) {
+	s := &state7z{ra: ra, size: size, readers: map[string]*sevenzip.Reader{pw: zr}, unlocked: map[int]*candidate{},
+		tried: map[int]bool{}, refused: map[int]bool{}, last: v.header}
+	for i, f := range zr.File {
+		if err := w.ctx.Err(); err != nil {
+			return err
+		}
+		dir := strings.HasSuffix(f.Name, "/") || f.FileInfo().IsDir() || len(v.files) == len(zr.File) && v.files[i].dir
+		name := strings.TrimSuffix(f.Name, "/")
+		folder, hasData := -1, f.UncompressedSize > 0 && !dir
+		if hasData && f.Stream >= 0 && f.Stream < len(v.folders) {
+			folder = f.Stream
+		}
+		encrypted := folder >= 0 && v.folders[folder].encrypted()
+		e := Entry{Path: prefix + name, Size: int64(min(f.UncompressedSize, 1<<62)), Dir: dir, Flags: pathFlags(name)}
+		if v.header != nil {
+			e.UnlockedBy = v.header.source
+		}
+		if encrypted {
+			if c := w.unlock7z(where, s, v, folder, i); c != nil {
+				e.UnlockedBy = c.source
+			} else {
+				e.Encrypted = true
+			}
+		}
+		if !w.entry(e, depth) {
 			return errStop
 		}
-	}
-	if r.err != nil {
-		w.finding(CodeMalformed, "", "7z archive header is damaged after the file list")
+		if w.seen[CodeZipBomb] {
+			return nil
+		}
+		if !hasData || e.Encrypted || folder < 0 || s.refused[folder] {
+			continue
+		}
+		if !w.folderAffordable(where, v.folders[folder]) {
+			s.refused[folder] = true
+			w.flag(e.Path, "notInspected")
+			continue
+		}
+		if w.fn == nil {
+			continue
+		}
+		r := zr
+		if c := s.unlocked[folder]; c != nil {
+			r = s.readers[c.password]
+		}
+		rc, err := contained(r.File[i].Open)
+		if err != nil {
+			if err := w.unreadable(e.Path, err); err != nil {
+				return err
+			}
+			continue
+		}
+		err = w.member(e.Path, depth, &counter{w: w, r: safeReader{rc}}, e.UnlockedBy)
+		rc.Close()
+		if err != nil {
+			return err
+		}
 	}
 	return nil
+}
+
+// state7z is one 7z archive being walked: a library reader per password
+// tried, and which folders a password opened or a limit refused.
+type state7z struct {
+	ra       io.ReaderAt
+	size     int64
+	readers  map[string]*sevenzip.Reader
+	unlocked map[int]*candidate
+	tried    map[int]bool
+	refused  map[int]bool
+	last     *candidate
+}
+
+// unlock7z finds the password of an encrypted folder by decompressing its
+// member i in full and checking its CRC: a wrong AES key makes garbage
+// that rarely decompresses, and never to the right CRC. It returns nil
+// when no password opens the folder.
+func (w *walker) unlock7z(where string, s *state7z, v *vetted7z, folder, i int) *candidate {
+	if s.tried[folder] {
+		return s.unlocked[folder]
+	}
+	s.tried[folder] = true
+	if !w.folderAffordable(where, v.folders[folder]) {
+		s.refused[folder] = true
+		return nil
+	}
+	for _, c := range candidates(w.lim.Passwords, s.last) {
+		if w.ctx.Err() != nil || w.seen[CodeZipBomb] {
+			return nil
+		}
+		// A reader of its own: the library pools a folder's decoder at the
+		// offset where a read stopped, and a later Open of an earlier
+		// member from that pool fails.
+		r, err := open7z(s.ra, s.size, c.password)
+		if err != nil || i >= len(r.File) {
+			continue
+		}
+		rc, err := contained(r.File[i].Open)
+		if err != nil {
+			continue
+		}
+		h := crc32.NewIEEE()
+		n, err := io.Copy(h, &counter{w: w, r: safeReader{rc}})
+		rc.Close()
+		f := r.File[i]
+		if err == nil && uint64(n) == f.UncompressedSize && (f.CRC32 == 0 || h.Sum32() == f.CRC32) {
+			if _, ok := s.readers[c.password]; !ok {
+				if s.readers[c.password], err = open7z(s.ra, s.size, c.password); err != nil {
+					return nil
+				}
+			}
+			s.unlocked[folder] = &c
+			s.last = &c
+			return &c
+		}
+		if stopped(err) {
+			return nil
+		}
+	}
+	return nil
+}
+
+// open7z opens a vetted 7z with the library, containing its panics.
+func open7z(ra io.ReaderAt, size int64, password string) (*sevenzip.Reader, error) {
+	return contained(func() (*sevenzip.Reader, error) { return sevenzip.NewReaderWithPassword(ra, size, password) })
 }

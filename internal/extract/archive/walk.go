@@ -19,7 +19,7 @@ import (
 
 // Inspect lists the archive in src (size bytes) and returns its metadata and
 // the findings of the limits that tripped. It returns a nil Info when src
-// is not an archive it knows (zip, tar, gzip, 7z).
+// is not an archive it knows (zip, tar, gzip, 7z, RAR).
 func Inspect(ctx context.Context, src io.ReaderAt, size int64, lim Limits) (*Info, []contract.Finding) {
 	head := make([]byte, sniffSize)
 	n, _ := src.ReadAt(head, 0)
@@ -38,7 +38,11 @@ func Inspect(ctx context.Context, src io.ReaderAt, size int64, lim Limits) (*Inf
 	case kind7z:
 		w.info.Format = "7z"
 		w.enter(1, "")
-		err = w.list7z(src, size)
+		err = w.walk7z("", 1, src, size)
+	case kindRar:
+		w.info.Format = "rar"
+		w.enter(1, "")
+		err = w.walkRar("", 1, src, size)
 	default:
 		err = w.walkStream(k, io.NewSectionReader(src, 0, size))
 	}
@@ -63,21 +67,40 @@ func InspectStream(ctx context.Context, r io.Reader, size int64, lim Limits) (*I
 	return w.done(w.walkStream(k, io.MultiReader(bytes.NewReader(head[:n]), r)))
 }
 
-// Walk calls fn for each regular member of the archive in src, recursing
-// into nested zip, tar and gzip archives within lim. path names the member
+// Member is one archive member handed to WalkMembers' callback.
+type Member struct {
+	// Path names the member from the top-level archive down, e.g.
+	// "outer.zip/inner/evil.js".
+	Path string
+	// Body is the decompressed content; the callback need not read it to
+	// the end.
+	Body io.Reader
+	// UnlockedBy names the password list that opened the member (or an
+	// archive holding it), "" if it was not encrypted.
+	UnlockedBy string
+}
+
+// Walk is WalkMembers for callers that need only the path and content.
+func Walk(ctx context.Context, src io.ReaderAt, size int64, lim Limits, fn func(path string, body io.Reader) error) error {
+	return WalkMembers(ctx, src, size, lim, func(m Member) error { return fn(m.Path, m.Body) })
+}
+
+// WalkMembers calls fn for each regular member of the archive in src
+// (zip, tar, gzip, 7z, RAR), recursing into nested archives within lim. path names the member
 // from the top-level archive down, e.g. "outer.zip/inner/evil.js"; body is
 // its decompressed content, which fn need not read to the end. A nested
 // archive is opened rather than passed to fn, unless a limit keeps it
 // closed: it is then passed whole, so that the scanner still sees its bytes.
-// Encrypted members and members in unsupported compression methods are
-// skipped. Walk calls fn for nothing when src is not an archive.
+// Encrypted members are tried with lim.Passwords; those no password opens,
+// and members in unsupported compression methods, are skipped. WalkMembers
+// calls fn for nothing when src is not an archive.
 //
 // An error returned by fn stops the walk and is returned, except when it
 // comes from reading a damaged member: that member is skipped. When limits
 // kept Walk from some members, it returns a *LimitError listing why. A
 // panic while walking (a parser bug on a hostile archive, or in fn) is
 // returned as an error rather than taking the scanner down.
-func Walk(ctx context.Context, src io.ReaderAt, size int64, lim Limits, fn func(path string, body io.Reader) error) (err error) {
+func WalkMembers(ctx context.Context, src io.ReaderAt, size int64, lim Limits, fn func(m Member) error) (err error) {
 	defer func() {
 		if v := recover(); v != nil {
 			err = fmt.Errorf("archive: walk failed: %v", v)
@@ -86,16 +109,23 @@ func Walk(ctx context.Context, src io.ReaderAt, size int64, lim Limits, fn func(
 	head := make([]byte, sniffSize)
 	n, _ := src.ReadAt(head, 0)
 	k := sniff(head[:n])
-	if k == kindOther || k == kind7z {
+	if k == kindOther {
 		return nil
 	}
 	w := newWalker(ctx, lim, size)
 	w.fn = fn
 	var werr error
-	if k == kindZip {
+	switch k {
+	case kindZip:
 		w.enter(1, "")
 		werr = w.walkZip("", 1, src, size)
-	} else {
+	case kind7z:
+		w.enter(1, "")
+		werr = w.walk7z("", 1, src, size)
+	case kindRar:
+		w.enter(1, "")
+		werr = w.walkRar("", 1, src, size)
+	default:
 		werr = w.walkStream(k, io.NewSectionReader(src, 0, size))
 	}
 	if werr != nil && !stopped(werr) {
@@ -142,8 +172,14 @@ func (w *walker) done(err error) (*Info, []contract.Finding) {
 }
 
 // member visits the content r of the member at path, at depth: it opens a
-// nested archive, or hands the content to fn.
-func (w *walker) member(p string, depth int, r io.Reader) error {
+// nested archive, or hands the content to fn. by names the password list
+// that opened the member, if any.
+func (w *walker) member(p string, depth int, r io.Reader, by string) error {
+	if by != "" {
+		// What lies inside an unlocked member was reached by that list too.
+		defer func(via string) { w.via = via }(w.via)
+		w.via = by
+	}
 	head := make([]byte, sniffSize)
 	n, err := io.ReadFull(r, head)
 	head = head[:n]
@@ -152,12 +188,12 @@ func (w *walker) member(p string, depth int, r io.Reader) error {
 	}
 	body := io.MultiReader(bytes.NewReader(head), r)
 	switch k := sniff(head); k {
-	case kindZip, kindTar, kindGzip:
+	case kindZip, kindTar, kindGzip, kind7z, kindRar:
 		if w.enter(depth+1, p) {
 			w.flag(p, "archive")
 			switch k {
-			case kindZip:
-				return w.nestedZip(p, depth+1, body)
+			case kindZip, kind7z, kindRar:
+				return w.nestedZip(p, depth+1, body, k)
 			case kindTar:
 				return w.walkTar(p+"/", depth+1, body)
 			default:
@@ -195,6 +231,17 @@ func (w *walker) member(p string, depth int, r io.Reader) error {
 	return w.call(p, body)
 }
 
+// walkRandom walks an archive that needs random access (zip, 7z, RAR).
+func (w *walker) walkRandom(k kind, prefix string, depth int, ra io.ReaderAt, size int64) error {
+	switch k {
+	case kind7z:
+		return w.walk7z(prefix, depth, ra, size)
+	case kindRar:
+		return w.walkRar(prefix, depth, ra, size)
+	}
+	return w.walkZip(prefix, depth, ra, size)
+}
+
 // unreadable records a member whose content could not be read.
 func (w *walker) unreadable(p string, err error) error {
 	if stopped(err) {
@@ -208,7 +255,7 @@ func (w *walker) unreadable(p string, err error) error {
 // call hands a member to fn, telling fn's own errors from the member's.
 func (w *walker) call(p string, body io.Reader) error {
 	mr := &memberReader{r: body}
-	err := w.fn(p, mr)
+	err := w.fn(Member{Path: p, Body: mr, UnlockedBy: w.via})
 	if err == nil {
 		return nil
 	}
@@ -246,14 +293,15 @@ func (w *walker) buffer(r io.Reader) ([]byte, io.Reader, error) {
 	}
 	if int64(len(buf)) > room {
 		w.finding(CodeNestedTooLarge, contract.VerdictUnscanned,
-			"a nested zip archive is larger than the %d bytes that may be buffered to open it; it was not inspected", w.lim.MaxNestedArchiveSize)
+			"a nested zip, 7z or RAR archive is larger than the %d bytes that may be buffered to open it; it was not inspected", w.lim.MaxNestedArchiveSize)
 		return buf, r, nil
 	}
 	return buf, nil, nil
 }
 
-// nestedZip buffers a nested zip, which needs random access, and walks it.
-func (w *walker) nestedZip(p string, depth int, r io.Reader) error {
+// nestedZip buffers a nested zip, 7z or RAR (k), which need random access,
+// and walks it.
+func (w *walker) nestedZip(p string, depth int, r io.Reader, k kind) error {
 	buf, rest, err := w.buffer(r)
 	if err != nil {
 		return err
@@ -267,7 +315,7 @@ func (w *walker) nestedZip(p string, depth int, r io.Reader) error {
 	}
 	w.buffered += int64(len(buf))
 	defer func() { w.buffered -= int64(len(buf)) }()
-	return w.walkZip(p+"/", depth, bytes.NewReader(buf), int64(len(buf)))
+	return w.walkRandom(k, p+"/", depth, bytes.NewReader(buf), int64(len(buf)))
 }
 
 func (w *walker) addDeclared(n uint64) {
@@ -315,13 +363,24 @@ func (w *walker) walkZip(prefix string, depth int, ra io.ReaderAt, size int64) e
 		if f.Mode()&fs.ModeSymlink != 0 {
 			e.Flags = append(e.Flags, "symlink")
 		}
+		var open func() (io.ReadCloser, error) = f.Open
+		if e.Encrypted && !e.Dir && w.entries < w.lim.MaxArchiveEntries && !w.seen[CodeZipBomb] {
+			c, err := w.unlockZip(f)
+			if err != nil {
+				return err
+			}
+			if c != nil {
+				e.Encrypted, e.UnlockedBy = false, c.source
+				open = func() (io.ReadCloser, error) { return openEncrypted(f, c.password) }
+			}
+		}
 		if !w.entry(e, depth) {
 			return errStop
 		}
 		if e.Dir || e.Encrypted || f.Mode()&fs.ModeSymlink != 0 || w.seen[CodeZipBomb] {
 			continue
 		}
-		if f.Method != zip.Store && f.Method != zip.Deflate {
+		if e.UnlockedBy == "" && f.Method != zip.Store && f.Method != zip.Deflate {
 			w.flag(e.Path, "notInspected")
 			w.finding(CodeUnsupported, contract.VerdictUnscanned,
 				"member %s uses compression method %d, which cannot be decompressed here", e.Path, f.Method)
@@ -330,14 +389,14 @@ func (w *walker) walkZip(prefix string, depth int, ra io.ReaderAt, size int64) e
 		if !w.shouldSniff(f.Name) {
 			continue
 		}
-		rc, err := f.Open()
+		rc, err := open()
 		if err != nil {
 			if err := w.unreadable(e.Path, err); err != nil {
 				return err
 			}
 			continue
 		}
-		err = w.member(e.Path, depth, &counter{w: w, r: rc})
+		err = w.member(e.Path, depth, &counter{w: w, r: rc}, e.UnlockedBy)
 		rc.Close()
 		if err != nil {
 			return err
@@ -355,7 +414,7 @@ const maxSniffs = 256
 
 // archiveExts name members that are opened even past maxSniffs.
 var archiveExts = []string{".zip", ".jar", ".war", ".apk", ".docx", ".docm", ".xlsx", ".xlsm", ".pptx", ".pptm",
-	".odt", ".ods", ".epub", ".gz", ".tgz", ".tar", ".nupkg", ".whl", ".xpi", ".crx"}
+	".odt", ".ods", ".epub", ".gz", ".tgz", ".tar", ".nupkg", ".whl", ".xpi", ".crx", ".7z", ".rar"}
 
 // shouldSniff reports whether the zip member name is to be opened.
 func (w *walker) shouldSniff(name string) bool {
@@ -452,7 +511,7 @@ func (w *walker) walkTar(prefix string, depth int, r io.Reader) error {
 			return errStop
 		}
 		if regular {
-			if err := w.member(e.Path, depth, tr); err != nil {
+			if err := w.member(e.Path, depth, tr, ""); err != nil {
 				return err
 			}
 		}
@@ -501,7 +560,7 @@ func (w *walker) walkGzip(p string, depth int, r io.Reader) error {
 		return errStop
 	}
 	sized := &sizeReader{r: body}
-	if err := w.member(e.Path, depth, sized); err != nil {
+	if err := w.member(e.Path, depth, sized, ""); err != nil {
 		return err
 	}
 	if w.info == nil {
@@ -553,4 +612,32 @@ func OpenZip(ra io.ReaderAt, size int64, lim Limits) (*zip.Reader, error) {
 		err = nil
 	}
 	return zr, err
+}
+
+// unlockZip finds a password for the encrypted zip member f: each
+// candidate that passes the quick check (ZipCrypto's check byte, which one
+// wrong password in 256 passes; WinZip's verifier) is verified by reading
+// the member through, CRC or authentication code included, counted against
+// the decompression limits. It returns nil when none opens it, and an
+// error when a limit stopped the walk.
+func (w *walker) unlockZip(f *zip.File) (*candidate, error) {
+	for _, c := range candidates(w.lim.Passwords, w.lastZip) {
+		if err := w.ctx.Err(); err != nil {
+			return nil, err
+		}
+		rc, err := openEncrypted(f, c.password)
+		if err != nil {
+			continue
+		}
+		_, err = io.Copy(io.Discard, &counter{w: w, r: rc})
+		rc.Close()
+		if err == nil {
+			w.lastZip = &c
+			return &c, nil
+		}
+		if stopped(err) {
+			return nil, err
+		}
+	}
+	return nil, nil
 }

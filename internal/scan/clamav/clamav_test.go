@@ -50,6 +50,8 @@ func TestEngine(t *testing.T) {
 	}{
 		{"eicar", []byte(samples.EICAR), contract.Malicious, []string{"IntelliDox.Test.EICAR.UNOFFICIAL"}},
 		{"eicar in a zip", samples.EICARZip(), contract.Malicious, []string{"IntelliDox.Test.EICAR.UNOFFICIAL"}},
+		{"eicar in a 7z", samples.EICAR7z(), contract.Malicious, []string{"IntelliDox.Test.EICAR.UNOFFICIAL"}},
+		{"eicar in a rar", samples.EICARRar(), contract.Malicious, []string{"IntelliDox.Test.EICAR.UNOFFICIAL"}},
 		{"marker", []byte("prefix " + samples.Marker + " suffix"), contract.Malicious, []string{"IntelliDox.Test.Marker.UNOFFICIAL"}},
 		{"heuristic signature", []byte("INTELLIDOX-TEST-SUSPICIOUS-2b81d0"), contract.Suspicious, []string{"IntelliDox.Heuristics.TestSuspicious.UNOFFICIAL"}},
 		{"clean", []byte(samples.Clean), contract.Clean, nil},

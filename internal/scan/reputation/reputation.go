@@ -31,6 +31,7 @@ import (
 	"time"
 
 	"github.com/intellidox/intellidox/internal/contract"
+	"github.com/intellidox/intellidox/internal/extract/archive"
 	"github.com/intellidox/intellidox/internal/scan"
 )
 
@@ -42,7 +43,21 @@ type Config struct {
 	Paths []string      // list files
 	Poll  time.Duration // how often Watch checks the files; 2 s by default
 	Log   *slog.Logger
+	// Members bounds the archive members whose SHA-256 is looked up (depth,
+	// count, bytes expanded; zero fields take archive's defaults, the bytes
+	// MaxMemberBytes). Archives are read for that; other files never are.
+	Members archive.Limits
+	// MaxArchiveSize is the largest archive whose members are looked up;
+	// larger ones are judged by their own hashes only. Default 512 MiB.
+	MaxArchiveSize int64
+	TempDir        string // where archives are staged; os.TempDir() by default
 }
+
+// Defaults for the member lookups.
+const (
+	DefaultMaxArchiveSize = 512 << 20
+	DefaultMaxMemberBytes = 512 << 20
+)
 
 // Engine matches hashes against the loaded lists.
 type Engine struct {
@@ -72,6 +87,13 @@ func New(cfg Config) (*Engine, error) {
 	if cfg.Log == nil {
 		cfg.Log = slog.New(slog.DiscardHandler)
 	}
+	if cfg.MaxArchiveSize <= 0 {
+		cfg.MaxArchiveSize = DefaultMaxArchiveSize
+	}
+	if cfg.Members.MaxUncompressedSize <= 0 {
+		cfg.Members.MaxUncompressedSize = DefaultMaxMemberBytes
+	}
+	cfg.Members = cfg.Members.WithDefaults()
 	e := &Engine{cfg: cfg}
 	idx, err := load(cfg.Paths)
 	if err != nil {
@@ -84,8 +106,28 @@ func New(cfg Config) (*Engine, error) {
 // Name implements scan.Engine.
 func (e *Engine) Name() string { return "reputation" }
 
-// ContentFree implements scan.ContentFree: the object is never read.
+// ContentFree implements scan.ContentFree: the object is not read, except
+// for archives (NeedsContent).
 func (e *Engine) ContentFree() bool { return true }
+
+// NeedsContent implements scan.ContentFor: archives are read, to look up
+// their members' hashes, when they are small enough.
+func (e *Engine) NeedsContent(f scan.File) bool {
+	return IsArchive(f.MIMEType) && f.Size <= e.cfg.MaxArchiveSize
+}
+
+// IsArchive reports whether a detected MIME type is one whose members the
+// engine looks up: zip (and the formats built on it), 7z, RAR, tar, gzip.
+func IsArchive(mime string) bool {
+	mime, _, _ = strings.Cut(mime, ";")
+	switch mime {
+	case "application/x-7z-compressed", "application/vnd.rar", "application/x-rar-compressed",
+		"application/x-tar", "application/gzip", "application/x-gzip", "application/java-archive":
+		return true
+	}
+	return strings.Contains(mime, "zip") || strings.HasPrefix(mime, "application/vnd.openxmlformats-officedocument.") ||
+		strings.Contains(mime, "macroEnabled")
+}
 
 // Versions implements scan.Engine. The signature version is a hash of the
 // lists' contents, so editing a list makes earlier results stale.
@@ -96,9 +138,18 @@ func (e *Engine) Versions(context.Context) (string, string, error) {
 // Entries returns how many hashes the current lists hold.
 func (e *Engine) Entries() int { return e.index.Load().entries }
 
-// Scan implements scan.Engine. It reads nothing from r.
-func (e *Engine) Scan(_ context.Context, _ io.Reader, f scan.File) (scan.Finding, error) {
+// Scan implements scan.Engine. It judges f by its hashes, and an archive
+// (when NeedsContent) also by the SHA-256 of each member, read from r.
+func (e *Engine) Scan(ctx context.Context, r io.Reader, f scan.File) (scan.Finding, error) {
 	idx := e.index.Load()
+	var members *memberResult
+	if e.NeedsContent(f) && r != nil {
+		m, err := e.members(ctx, r, idx)
+		if err != nil {
+			return scan.Finding{}, err
+		}
+		members = m
+	}
 	var threats, hits, missing []string
 	check := func(kind, h string, lookup func([]byte) (uint32, bool)) {
 		if h == "" {
@@ -120,15 +171,99 @@ func (e *Engine) Scan(_ context.Context, _ io.Reader, f scan.File) (scan.Finding
 	check("sha256", f.SHA256, func(b []byte) (uint32, bool) { i, ok := idx.sha256[[32]byte(pad(b, 32))]; return i, ok })
 	check("sha1", f.SHA1, func(b []byte) (uint32, bool) { i, ok := idx.sha1[[20]byte(pad(b, 20))]; return i, ok })
 	check("md5", f.MD5, func(b []byte) (uint32, bool) { i, ok := idx.md5[[16]byte(pad(b, 16))]; return i, ok })
+	var parts []string
 	if len(threats) > 0 {
-		return scan.Finding{Outcome: contract.Malicious, Threats: threats,
-			Detail: fmt.Sprintf("known-bad hash (%s) in %s", strings.Join(hits, ", "), idx.version)}, nil
+		parts = append(parts, fmt.Sprintf("known-bad hash (%s) in %s", strings.Join(hits, ", "), idx.version))
+	}
+	if members != nil {
+		for _, h := range members.hits {
+			where := "archive member " + h.path
+			if h.unlockedBy != "" {
+				where += " (opened with the " + h.unlockedBy + " password list)"
+			}
+			parts = append(parts, fmt.Sprintf("known-bad sha256 of %s: %s", where, h.threat))
+			if !slices.Contains(threats, h.threat) {
+				threats = append(threats, h.threat)
+			}
+		}
+	}
+	if len(threats) > 0 {
+		if members != nil {
+			parts = append(parts, members.summary())
+		}
+		return scan.Finding{Outcome: contract.Malicious, Threats: threats, Detail: strings.Join(parts, "; ")}, nil
 	}
 	detail := fmt.Sprintf("no listed hash among %d entries", idx.entries)
 	if len(missing) > 0 {
 		detail += "; not checked: " + strings.Join(missing, ", ") + " (not in the event)"
 	}
+	if members != nil {
+		detail += "; " + members.summary()
+	}
 	return scan.Finding{Outcome: contract.Clean, Threats: []string{}, Detail: detail}, nil
+}
+
+// memberResult is what the member lookups of one archive found.
+type memberResult struct {
+	checked int
+	hits    []memberHit
+	limits  []contract.Finding
+}
+
+type memberHit struct {
+	path, unlockedBy, threat string
+}
+
+func (m *memberResult) summary() string {
+	s := fmt.Sprintf("%d archive members looked up", m.checked)
+	for _, l := range m.limits {
+		s += "; members not looked up: " + l.Message
+	}
+	return s
+}
+
+// members stages the archive in r (archives need random access) and looks
+// up the SHA-256 of each member archive.WalkMembers reaches within the
+// limits. A member that cannot be looked up (encrypted with no known
+// password, past a limit) is named in the detail; it does not make the
+// result a skip, because the engine's own judgement, by the archive's
+// hashes, is complete, and the rule engines report what they could not see.
+func (e *Engine) members(ctx context.Context, r io.Reader, idx *index) (*memberResult, error) {
+	f, err := os.CreateTemp(e.cfg.TempDir, "reputation-*")
+	if err != nil {
+		return nil, fmt.Errorf("%w: staging: %v", scan.ErrUnavailable, err)
+	}
+	defer os.Remove(f.Name())
+	defer f.Close()
+	n, err := io.Copy(f, io.LimitReader(r, e.cfg.MaxArchiveSize+1))
+	if err != nil {
+		return nil, fmt.Errorf("read object: %w", err)
+	}
+	res := &memberResult{}
+	if n > e.cfg.MaxArchiveSize {
+		res.limits = append(res.limits, contract.Finding{Code: archive.CodeTooLarge,
+			Message: fmt.Sprintf("the archive is larger than %d bytes", e.cfg.MaxArchiveSize)})
+		return res, nil
+	}
+	err = archive.WalkMembers(ctx, f, n, e.cfg.Members, func(m archive.Member) error {
+		h := sha256.New()
+		if _, err := io.Copy(h, m.Body); err != nil {
+			return err
+		}
+		res.checked++
+		if i, ok := idx.sha256[[32]byte(h.Sum(nil))]; ok {
+			res.hits = append(res.hits, memberHit{path: m.Path, unlockedBy: m.UnlockedBy, threat: idx.names[i]})
+		}
+		return nil
+	})
+	var limited *archive.LimitError
+	switch {
+	case errors.As(err, &limited):
+		res.limits = limited.Findings
+	case err != nil:
+		return nil, err
+	}
+	return res, nil
 }
 
 // pad returns b if it has length n, else n zero bytes (which no list holds

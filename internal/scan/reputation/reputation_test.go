@@ -1,6 +1,7 @@
 package reputation_test
 
 import (
+	"bytes"
 	"context"
 	"crypto/md5"
 	"crypto/sha1"
@@ -178,4 +179,44 @@ func replace(t *testing.T, path, s string) {
 	tmp := path + ".new"
 	write(t, tmp, s)
 	require.NoError(t, os.Rename(tmp, path))
+}
+
+func TestArchiveMembers(t *testing.T) {
+	e, err := reputation.New(reputation.Config{Paths: []string{projectList()}, TempDir: t.TempDir()})
+	require.NoError(t, err)
+	rar := samples.RAR("infected", "sample.txt", []byte(samples.HashListed))
+	cases := []struct {
+		name    string
+		mime    string
+		file    []byte
+		outcome contract.Outcome
+		detail  string
+	}{
+		{"hash-listed sample in a zip", "application/zip", samples.HashListedZip(), contract.Malicious,
+			"known-bad sha256 of archive member sample.txt: IntelliDox:HashListed-Test-File"},
+		{"eicar in a 7z", "application/x-7z-compressed", samples.EICAR7z(), contract.Malicious, "archive member eicar.com"},
+		{"hash-listed sample in an encrypted rar", "application/vnd.rar", rar, contract.Malicious,
+			"archive member sample.txt (opened with the builtin password list)"},
+		{"clean zip", "application/zip", samples.Document(), contract.Clean, "3 archive members looked up"},
+		{"unknown password", "application/zip", samples.EICARAESZip("not-listed"), contract.Clean, "members not looked up: "},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			file := fileOf(c.file)
+			file.MIMEType = c.mime
+			require.True(t, e.NeedsContent(file))
+			f, err := e.Scan(context.Background(), bytes.NewReader(c.file), file)
+			require.NoError(t, err)
+			assert.Equal(t, c.outcome, f.Outcome, f.Detail)
+			assert.Contains(t, f.Detail, c.detail)
+		})
+	}
+	t.Run("other files are not read", func(t *testing.T) {
+		file := fileOf([]byte(samples.Clean))
+		file.MIMEType = "text/plain"
+		assert.False(t, e.NeedsContent(file))
+		f, err := e.Scan(context.Background(), nil, file)
+		require.NoError(t, err)
+		assert.Equal(t, contract.Clean, f.Outcome)
+	})
 }

@@ -121,6 +121,8 @@ func (e *Engine) Versions(context.Context) (string, string, error) { return e.ve
 type target struct {
 	path  string
 	label string // "" for the object itself, else the member's name
+	// unlockedBy names the password list that opened the member.
+	unlockedBy string
 }
 
 // Scan implements scan.Engine.
@@ -168,8 +170,9 @@ func stage(path string, r io.Reader, limit int64) (int64, error) {
 	return n, nil
 }
 
-// extract writes the members of an archive object (zip, tar, gzip, nested
-// within limits) beside it, through archive.Walk. It returns the members
+// extract writes the members of an archive object (zip, tar, gzip, 7z,
+// RAR, nested within limits; encrypted ones opened with the built-in
+// passwords) beside it, through archive.WalkMembers. It returns the members
 // and the limits that kept it from others.
 func (e *Engine) extract(ctx context.Context, obj, dir string, size int64) ([]target, []contract.Finding, error) {
 	f, err := os.Open(obj)
@@ -178,12 +181,12 @@ func (e *Engine) extract(ctx context.Context, obj, dir string, size int64) ([]ta
 	}
 	defer f.Close()
 	var out []target
-	err = archive.Walk(ctx, f, size, e.cfg.Archive, func(name string, body io.Reader) error {
+	err = archive.WalkMembers(ctx, f, size, e.cfg.Archive, func(m archive.Member) error {
 		path := filepath.Join(dir, fmt.Sprintf("member-%05d", len(out)))
-		if err := writeMember(path, body); err != nil {
+		if err := writeMember(path, m.Body); err != nil {
 			return err
 		}
-		out = append(out, target{path: path, label: name})
+		out = append(out, target{path: path, label: m.Path, unlockedBy: m.UnlockedBy})
 		return nil
 	})
 	var limited *archive.LimitError
@@ -212,7 +215,7 @@ func writeMember(path string, body io.Reader) error {
 
 // match is one rule that matched one target.
 type match struct {
-	rule, severity, label string
+	rule, severity, label, unlockedBy string
 }
 
 var severityMeta = regexp.MustCompile(`(?:^|[\[,])severity="([a-z]+)"`)
@@ -254,7 +257,7 @@ func (e *Engine) run(ctx context.Context, dir string, targets []target) ([]match
 		}
 		head := strings.TrimSuffix(line, " "+targets[t].path)
 		rule, meta, _ := strings.Cut(head, " ")
-		m := match{rule: rule, label: targets[t].label, severity: "suspicious"}
+		m := match{rule: rule, label: targets[t].label, unlockedBy: targets[t].unlockedBy, severity: "suspicious"}
 		if s := severityMeta.FindStringSubmatch(meta); s != nil {
 			m.severity = s[1]
 		}
@@ -276,6 +279,9 @@ func judge(matches []match, limits []contract.Finding, members int) scan.Finding
 		where := m.rule
 		if m.label != "" {
 			where += " in " + m.label
+		}
+		if m.unlockedBy != "" {
+			where += " (opened with the " + m.unlockedBy + " password list)"
 		}
 		switch m.severity {
 		case "info":

@@ -68,6 +68,13 @@ func TestRulePack(t *testing.T) {
 		{"pdf view action", samples.PDFPlain(), contract.Clean, []string{}, "informational: PDF_AutoAction"},
 		{"upx packed pe", samples.PackedPE(), contract.Suspicious, []string{"PE_Packer_Sections"}, ""},
 		{"plain pe", samples.PlainPE(), contract.Clean, []string{}, ""},
+		{"eicar in a 7z", samples.EICAR7z(), contract.Malicious, []string{"EICAR_Test_File"}, "EICAR_Test_File in eicar.com"},
+		{"eicar in a rar", samples.EICARRar(), contract.Malicious, []string{"EICAR_Test_File"}, "EICAR_Test_File in eicar.com"},
+		{"eicar in an encrypted rar", samples.RAR("infected", "eicar.com", []byte(samples.EICAR)), contract.Malicious, []string{"EICAR_Test_File"},
+			"EICAR_Test_File in eicar.com (opened with the builtin password list)"},
+		{"eicar in an AES zip, password infected", samples.EICARAESZip("infected"), contract.Malicious, []string{"EICAR_Test_File"},
+			"EICAR_Test_File in eicar.com (opened with the builtin password list)"},
+		{"eicar in a 7z in a zip", zipWith(t, map[string]string{"inner.7z": string(samples.EICAR7z())}), contract.Malicious, []string{"EICAR_Test_File"}, "EICAR_Test_File in inner.7z/eicar.com"},
 		{"text", []byte(samples.Clean), contract.Clean, []string{}, "no rule matched"},
 		{"eicar string inside other text", []byte("see: " + samples.EICAR), contract.Clean, []string{}, ""},
 	}
@@ -155,6 +162,18 @@ func TestSkips(t *testing.T) {
 		assert.Equal(t, contract.Skipped, f.Outcome)
 		assert.Equal(t, scan.ReasonEncrypted, scan.SkipReason(f.Detail), f.Detail)
 		assert.Contains(t, f.Detail, "secret.doc")
+	})
+	t.Run("AES zip with an unknown password", func(t *testing.T) {
+		f := scanBytes(t, e, samples.EICARAESZip("not-a-listed-password"))
+		assert.Equal(t, contract.Skipped, f.Outcome)
+		assert.Equal(t, scan.ReasonEncrypted, scan.SkipReason(f.Detail), f.Detail)
+		assert.Contains(t, f.Detail, "eicar.com")
+		assert.NotContains(t, f.Detail, "not-a-listed-password")
+	})
+	t.Run("encrypted rar with an unknown password", func(t *testing.T) {
+		f := scanBytes(t, e, samples.RAR("not-a-listed-password", "eicar.com", []byte(samples.EICAR)))
+		assert.Equal(t, contract.Skipped, f.Outcome)
+		assert.Equal(t, scan.ReasonEncrypted, scan.SkipReason(f.Detail), f.Detail)
 	})
 	t.Run("a threat outweighs an encrypted member", func(t *testing.T) {
 		zb := zipWith(t, map[string]string{"eicar.com": samples.EICAR, "secret.doc": "ciphertext"}, "secret.doc")
