@@ -50,11 +50,18 @@ func TestNoOrphans(t *testing.T) {
 
 	pids := st.Pids()
 	require.Len(t, pids, 2)
+	// The shell creates child.pid before it writes the pid into it: wait
+	// for a whole number, not for the file.
 	readChild := func() int {
-		b, err := os.ReadFile(childPid)
-		require.NoError(t, err)
-		pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
-		require.NoError(t, err)
+		var pid int
+		require.Eventually(t, func() bool {
+			b, err := os.ReadFile(childPid)
+			if err != nil {
+				return false
+			}
+			pid, err = strconv.Atoi(strings.TrimSpace(string(b)))
+			return err == nil
+		}, 5*time.Second, 10*time.Millisecond, "the app never wrote its child's pid")
 		return pid
 	}
 	child := readChild()
@@ -67,7 +74,6 @@ func TestNoOrphans(t *testing.T) {
 	require.NoError(t, os.Remove(childPid))
 	require.NoError(t, st.startProcess("orphan-test", false))
 	require.NoError(t, st.WaitHealthy(ctx, "orphan-test", 30*time.Second))
-	require.Eventually(t, func() bool { _, err := os.Stat(childPid); return err == nil }, 5*time.Second, 10*time.Millisecond)
 	child = readChild()
 
 	st.Stop()
