@@ -302,13 +302,37 @@ try {
   await page.goBack();
   await row('notes.txt').getByRole('link', { name: /Details/ }).click();
   await page.locator('section.details[data-verdict="clean"]').waitFor();
-  const [download] = await Promise.all([
-    page.waitForEvent('download', { timeout: TIMEOUT }),
-    page.getByRole('button', { name: 'Download' }).click(),
-  ]);
-  check(download.suggestedFilename() === 'notes.txt', `details: the clean file downloads as notes.txt (${download.suggestedFilename()})`);
-  const saved = await download.path();
-  check(saved && fs.readFileSync(saved).equals(fs.readFileSync(files.notes)), 'details: the downloaded bytes are the uploaded ones');
+  if (process.env.STORAGE_SETS_DISPOSITION !== '0') {
+    const [download] = await Promise.all([
+      page.waitForEvent('download', { timeout: TIMEOUT }),
+      page.getByRole('button', { name: 'Download' }).click(),
+    ]);
+    check(download.suggestedFilename() === 'notes.txt', `details: the clean file downloads as notes.txt (${download.suggestedFilename()})`);
+    const saved = await download.path();
+    check(saved && fs.readFileSync(saved).equals(fs.readFileSync(files.notes)), 'details: the downloaded bytes are the uploaded ones');
+  } else {
+    // This storage ignores response overrides, so the browser would show
+    // the file instead of saving it: check that the button asks storage for
+    // an attachment and that storage serves the bytes, then answer the
+    // navigation with 204 so the page keeps its state, as a real download does.
+    let asked = '';
+    let served = null;
+    let fetched;
+    const done = new Promise((resolve) => { fetched = resolve; });
+    await page.route((u) => u.searchParams.has('response-content-disposition'), async (route) => {
+      asked = new URL(route.request().url()).searchParams.get('response-content-disposition') ?? '';
+      const resp = await route.fetch();
+      served = resp.status() === 200 ? await resp.body() : null;
+      // A 204 answer to a navigation leaves the page where it is.
+      await route.fulfill({ status: 204 });
+      fetched();
+    });
+    await page.getByRole('button', { name: 'Download' }).click();
+    await Promise.race([done, new Promise((_, reject) => setTimeout(() => reject(new Error('the Download button never asked storage for the file')), TIMEOUT))]);
+    check(asked.startsWith('attachment; filename="notes.txt"'), `details: the download asks storage for an attachment named notes.txt (${asked})`);
+    check(served !== null && served.equals(fs.readFileSync(files.notes)), 'details: storage serves the uploaded bytes');
+    await page.unroute((u) => u.searchParams.has('response-content-disposition'));
+  }
 
   // 7. History: newest first, search by name and by hash, then paging.
   await page.getByRole('navigation').getByRole('link', { name: 'History' }).click();
