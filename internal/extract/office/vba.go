@@ -25,6 +25,7 @@ type Module struct {
 type VBALimits struct {
 	MaxModules     int // modules decoded; default 64
 	MaxModuleBytes int // decompressed bytes per module; default 4 MiB
+	MaxTotalBytes  int // decompressed bytes over all modules; default 16 MiB
 }
 
 func (l VBALimits) withDefaults() VBALimits {
@@ -33,6 +34,9 @@ func (l VBALimits) withDefaults() VBALimits {
 	}
 	if l.MaxModuleBytes <= 0 {
 		l.MaxModuleBytes = 4 << 20
+	}
+	if l.MaxTotalBytes <= 0 {
+		l.MaxTotalBytes = 16 << 20
 	}
 	return l
 }
@@ -60,11 +64,12 @@ func ReadVBA(src io.ReaderAt, size int64, lim VBALimits) ([]Module, error) {
 	}
 	var mods []Module
 	var errs []error
+	budget := lim.MaxTotalBytes
 	for i, e := range o.entries {
 		if e.typ != 1 || !strings.EqualFold(e.name, "VBA") {
 			continue
 		}
-		got, err := o.vbaStorage(uint32(i), lim, lim.MaxModules-len(mods))
+		got, err := o.vbaStorage(uint32(i), lim, lim.MaxModules-len(mods), &budget)
 		mods = append(mods, got...)
 		if err != nil {
 			errs = append(errs, err)
@@ -82,8 +87,9 @@ type dirModule struct {
 	offset       uint32
 }
 
-// vbaStorage decodes the modules of one VBA storage, at most room.
-func (o *ole) vbaStorage(storage uint32, lim VBALimits, room int) ([]Module, error) {
+// vbaStorage decodes the modules of one VBA storage, at most room of them
+// and budget bytes, which it decrements.
+func (o *ole) vbaStorage(storage uint32, lim VBALimits, room int, budget *int) ([]Module, error) {
 	kids := o.children(storage)
 	dirEntry, ok := kids["DIR"]
 	if !ok {
@@ -104,6 +110,10 @@ func (o *ole) vbaStorage(storage uint32, lim VBALimits, room int) ([]Module, err
 			errs = append(errs, ErrTooManyModules)
 			break
 		}
+		if *budget <= 0 {
+			errs = append(errs, fmt.Errorf("module %s: %w", printable(m.name), ErrTooLarge))
+			break
+		}
 		idx, ok := kids[strings.ToUpper(m.stream)]
 		if !ok {
 			idx, ok = kids[strings.ToUpper(m.name)]
@@ -121,7 +131,8 @@ func (o *ole) vbaStorage(storage uint32, lim VBALimits, room int) ([]Module, err
 		if int64(m.offset) >= int64(len(raw)) {
 			continue
 		}
-		src, err := DecompressOVBA(raw[m.offset:], lim.MaxModuleBytes)
+		src, err := DecompressOVBA(raw[m.offset:], min(lim.MaxModuleBytes, *budget))
+		*budget -= len(src)
 		mod := Module{Name: printable(m.name), Source: src}
 		switch {
 		case errors.Is(err, ErrTooLarge):

@@ -351,8 +351,12 @@ type VBAModule struct {
 // module source is compressed with copy tokens, so only a rule reading the
 // decompressed source can tell what it does.
 func MacroDocumentShell() []byte {
-	return docm(VBAProject(VBAModule{Name: "Module1", Source: ShellMacroSource}))
+	return MacroDocumentWith(VBAModule{Name: "Module1", Source: ShellMacroSource})
 }
+
+// MacroDocumentWith is a macro-enabled Word document whose vbaProject.bin
+// is VBAProject(modules...).
+func MacroDocumentWith(modules ...VBAModule) []byte { return docm(VBAProject(modules...)) }
 
 // ShellMacroSource is the module source of MacroDocumentShell.
 const ShellMacroSource = "Attribute VB_Name = \"Module1\"\r\n" +

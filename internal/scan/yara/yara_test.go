@@ -21,6 +21,7 @@ import (
 
 	"github.com/intellidox/intellidox/internal/contract"
 	"github.com/intellidox/intellidox/internal/extract/archive"
+	"github.com/intellidox/intellidox/internal/extract/views"
 	"github.com/intellidox/intellidox/internal/scan"
 	"github.com/intellidox/intellidox/internal/scan/samples"
 	"github.com/intellidox/intellidox/internal/scan/yara"
@@ -61,6 +62,11 @@ func TestRulePack(t *testing.T) {
 		{"eicar in a zip", samples.EICARZip(), contract.Malicious, []string{"EICAR_Test_File"}, "EICAR_Test_File in eicar.com"},
 		{"eicar in a zip in a tar.gz", tarGz(t, "bundle/inner.zip", samples.EICARZip()), contract.Malicious, []string{"EICAR_Test_File"}, "EICAR_Test_File in bundle/inner.zip/eicar.com"},
 		{"auto-exec macro document", samples.MacroDocument(), contract.Suspicious, []string{"Office_VBA_AutoExec"}, "Office_VBA_AutoExec in word/vbaProject.bin"},
+		{"auto-open macro calling Shell, in compressed source only", samples.MacroDocumentShell(), contract.Malicious, []string{"Office_VBA_AutoOpen_Shell"},
+			"Office_VBA_AutoOpen_Shell in word/vbaProject.bin/vba:Module1"},
+		{"pdf javascript in an object stream only", samples.PDFObjStmJavaScript(), contract.Suspicious, []string{"PDF_JavaScript_In_Stream"},
+			"PDF_JavaScript_In_Stream in pdf:objstm 5"},
+		{"pdf object stream without javascript", samples.PDFObjStmPlain(), contract.Clean, []string{}, "no rule matched; 1 decoded views scanned"},
 		{"manual macro document", samples.MacroDocumentManual(), contract.Clean, []string{}, "informational: OOXML_VBA_Project"},
 		{"plain document", samples.Document(), contract.Clean, []string{}, "no rule matched; 3 archive members scanned"},
 		{"pdf javascript", samples.PDFJavaScript(), contract.Suspicious, []string{"PDF_JavaScript", "PDF_AutoAction_Script"}, "informational: PDF_AutoAction"},
@@ -86,6 +92,56 @@ func TestRulePack(t *testing.T) {
 			assert.Contains(t, f.Detail, c.detail)
 		})
 	}
+}
+
+// TestDecodedViews shows that the view rules see only what the decoded
+// views show: without views (RawOnly, the engine as it was) the same files
+// pass, and the decoded text handed over as raw bytes matches nothing.
+func TestDecodedViews(t *testing.T) {
+	raw := newEngine(t, yara.Config{RawOnly: true})
+	for name, file := range map[string][]byte{
+		"docm":             samples.MacroDocumentShell(),
+		"pdf":              samples.PDFObjStmJavaScript(),
+		"the macro source": []byte(samples.ShellMacroSource),
+	} {
+		t.Run("raw bytes only: "+name, func(t *testing.T) {
+			f := scanBytes(t, raw, file)
+			assert.Equal(t, contract.Clean, f.Outcome, f.Detail)
+			assert.Empty(t, f.Threats)
+		})
+	}
+	e := newEngine(t, yara.Config{})
+	t.Run("the macro source as a file is not a view", func(t *testing.T) {
+		f := scanBytes(t, e, []byte(samples.ShellMacroSource))
+		assert.Equal(t, contract.Clean, f.Outcome, f.Detail)
+	})
+	t.Run("a manual macro that shells out", func(t *testing.T) {
+		f := scanBytes(t, e, samples.MacroDocumentWith(samples.VBAModule{Name: "Module1",
+			Source: "Attribute VB_Name = \"Module1\"\r\nSub Run()\r\n    Shell \"calc.exe\"\r\nEnd Sub\r\n"}))
+		assert.Equal(t, contract.Clean, f.Outcome, f.Detail)
+		assert.Contains(t, f.Detail, "1 decoded views scanned")
+	})
+
+	two := samples.MacroDocumentWith(samples.VBAModule{Name: "ThisDocument", Source: "Attribute VB_Name = \"ThisDocument\"\r\n"},
+		samples.VBAModule{Name: "Module1", Source: samples.ShellMacroSource})
+	t.Run("view count limit", func(t *testing.T) {
+		f := scanBytes(t, newEngine(t, yara.Config{Views: views.Limits{MaxViews: 1}}), two)
+		assert.Equal(t, contract.Skipped, f.Outcome, f.Detail)
+		assert.Contains(t, f.Detail, "more decoded views than the limit of 1; some VBA modules were not decoded")
+		// Within the limit the same file is caught.
+		f = scanBytes(t, newEngine(t, yara.Config{Views: views.Limits{MaxViews: 2}}), two)
+		assert.Equal(t, contract.Malicious, f.Outcome, f.Detail)
+	})
+	t.Run("view size limit", func(t *testing.T) {
+		f := scanBytes(t, newEngine(t, yara.Config{Views: views.Limits{MaxViewBytes: 40}}), samples.MacroDocumentShell())
+		assert.Equal(t, contract.Skipped, f.Outcome, f.Detail)
+		assert.Contains(t, f.Detail, "VBA source exceeds the limit of 40 bytes per view")
+	})
+	t.Run("pdf stream limits", func(t *testing.T) {
+		f := scanBytes(t, newEngine(t, yara.Config{Views: views.Limits{MaxViewBytes: 40}}), samples.PDFObjStmJavaScript())
+		assert.Equal(t, contract.Skipped, f.Outcome, f.Detail)
+		assert.Contains(t, f.Detail, "a decoded view exceeds the limit (pdf:objstm 5")
+	})
 }
 
 func TestVersions(t *testing.T) {
