@@ -18,9 +18,9 @@
  * byte every eight literals splits words, so the procedure names are not
  * reliably contiguous there. Office also keeps the project's identifiers in
  * clear in the _VBA_PROJECT stream, which is what the rule relies on, as
- * public rules of this kind do. A project written without that cache would
- * need the source decompressed first (olevba does this); that is out of the
- * pack's reach and documented as a limit.
+ * public rules of this kind do. A project written without that cache is
+ * left to Office_VBA_AutoOpen_Shell below, which reads the source the
+ * engine decompresses (the "vba" view).
  */
 rule Office_VBA_AutoExec
 {

@@ -10,7 +10,8 @@
  *
  * Readers accept the %PDF- header anywhere in the first 1024 bytes, so the
  * rules do too. Names inside compressed object streams are invisible to
- * byte rules; such PDFs pass these rules unflagged (see docs/engines.md).
+ * these byte rules; PDF_JavaScript_In_Stream below reads the streams the
+ * engine inflates (see docs/engines.md).
  */
 
 rule PDF_JavaScript

@@ -105,8 +105,12 @@ func (o *ole) vbaStorage(storage uint32, lim VBALimits, room int, budget *int) (
 	}
 	var mods []Module
 	var errs []error
+	// Every module the dir names counts against room, decoded or not, and
+	// each stream is read once: a dir stream decompresses to a megabyte of
+	// records from a few bytes, and must not turn into as many reads.
+	tried := map[uint32]bool{}
 	for _, m := range parseDir(dir) {
-		if len(mods) >= room {
+		if len(tried) >= room {
 			errs = append(errs, ErrTooManyModules)
 			break
 		}
@@ -118,9 +122,10 @@ func (o *ole) vbaStorage(storage uint32, lim VBALimits, room int, budget *int) (
 		if !ok {
 			idx, ok = kids[strings.ToUpper(m.name)]
 		}
-		if !ok {
-			continue // a module the dir names but the storage lacks
+		if !ok || tried[idx] {
+			continue // a module the storage lacks, or a stream already read
 		}
+		tried[idx] = true
 		// Compressed source is at most 9/8 of the text plus chunk
 		// headers, after the performance cache at offset.
 		raw, err := o.stream(idx, int64(m.offset)+int64(lim.MaxModuleBytes)*2+4096)

@@ -136,3 +136,16 @@ func unzip(t *testing.T, b []byte) map[string][]byte {
 	}
 	return out
 }
+
+// A dir stream may name one module stream over and over (it decompresses to
+// a megabyte from a few bytes): each stream is read and decoded once.
+func TestReadVBARepeatedModuleRecords(t *testing.T) {
+	mods := make([]samples.VBAModule, 40)
+	for i := range mods {
+		mods[i] = samples.VBAModule{Name: "Module1", Source: samples.ShellMacroSource}
+	}
+	bin := samples.VBAProject(mods...)
+	got, err := office.ReadVBA(bytes.NewReader(bin), int64(len(bin)), office.VBALimits{MaxModules: 500})
+	require.NoError(t, err)
+	assert.Len(t, got, 1)
+}
