@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -64,6 +65,8 @@ func TestRulePack(t *testing.T) {
 		{"auto-exec macro document", samples.MacroDocument(), contract.Suspicious, []string{"Office_VBA_AutoExec"}, "Office_VBA_AutoExec in word/vbaProject.bin"},
 		{"auto-open macro calling Shell, in compressed source only", samples.MacroDocumentShell(), contract.Malicious, []string{"Office_VBA_AutoOpen_Shell"},
 			"Office_VBA_AutoOpen_Shell in word/vbaProject.bin/vba:Module1"},
+		{"OLE VBA project calling Shell on AutoOpen", samples.VBAProject(samples.VBAModule{Name: "Module1", Source: samples.ShellMacroSource}),
+			contract.Malicious, []string{"Office_VBA_AutoOpen_Shell"}, "matched: Office_VBA_AutoOpen_Shell in vba:Module1; 1 decoded views scanned"},
 		{"pdf javascript in an object stream only", samples.PDFObjStmJavaScript(), contract.Suspicious, []string{"PDF_JavaScript_In_Stream"},
 			"PDF_JavaScript_In_Stream in pdf:objstm 5"},
 		{"pdf object stream without javascript", samples.PDFObjStmPlain(), contract.Clean, []string{}, "no rule matched; 1 decoded views scanned"},
@@ -344,5 +347,41 @@ func BenchmarkViews(b *testing.B) {
 				}
 			})
 		}
+	}
+}
+
+// TestViewsOfQpdfObjectStreams checks the PDF views on files a real writer
+// packed, where qpdf is installed (scripts/infra.sh installs it): qpdf
+// moves every dictionary of a PDF with a JavaScript /OpenAction into
+// compressed object streams, and only the view rule then sees the script.
+// qpdf's own check of our object-stream sample is part of it.
+func TestViewsOfQpdfObjectStreams(t *testing.T) {
+	if _, err := exec.LookPath("qpdf"); err != nil {
+		t.Skip("qpdf not installed")
+	}
+	dir := t.TempDir()
+	sample := filepath.Join(dir, "sample.pdf")
+	require.NoError(t, os.WriteFile(sample, samples.PDFObjStmJavaScript(), 0o600))
+	out, err := exec.Command("qpdf", "--check", sample).CombinedOutput()
+	require.NoError(t, err, "qpdf --check: %s", out)
+	assert.Contains(t, string(out), "No syntax or stream encoding errors")
+
+	e := newEngine(t, yara.Config{})
+	raw := newEngine(t, yara.Config{RawOnly: true})
+	for name, src := range map[string][]byte{"javascript": samples.PDFJavaScript(), "hex-escaped": samples.PDFJavaScriptHexEscaped()} {
+		t.Run(name, func(t *testing.T) {
+			in, packed := filepath.Join(dir, name+".pdf"), filepath.Join(dir, name+"-packed.pdf")
+			require.NoError(t, os.WriteFile(in, src, 0o600))
+			out, err := exec.Command("qpdf", "--object-streams=generate", "--compress-streams=y", in, packed).CombinedOutput()
+			require.NoError(t, err, "%s", out)
+			b, err := os.ReadFile(packed)
+			require.NoError(t, err)
+			f := scanBytes(t, raw, b)
+			assert.Equal(t, contract.Clean, f.Outcome, "raw bytes only: %s", f.Detail)
+			f = scanBytes(t, e, b)
+			assert.Equal(t, contract.Suspicious, f.Outcome, f.Detail)
+			assert.Equal(t, []string{"PDF_JavaScript_In_Stream"}, f.Threats)
+			assert.Regexp(t, `PDF_JavaScript_In_Stream in pdf:objstm \d+`, f.Detail)
+		})
 	}
 }
