@@ -42,7 +42,9 @@ const maxDictWindow = 4096
 // Streams reads a PDF from start to end, as its bytes come, and passes each
 // FlateDecode stream to fn, inflated: page content, fonts, and object
 // streams, where PDF 1.5 writers put dictionaries (and so /JavaScript and
-// /OpenAction) out of a byte rule's sight. It does not follow the
+// /OpenAction) out of a byte rule's sight. Streams that inflate to binary
+// data (images, fonts) are skipped and not counted, except object streams,
+// which are always passed. It does not follow the
 // cross-reference table: an incrementally updated or damaged file is read
 // the same way, and a stream reached only through a lying /Length is still
 // found. A stream whose dictionary names other filters, or that does not
@@ -103,11 +105,17 @@ func Streams(ctx context.Context, r io.Reader, lim StreamLimits, fn func(Stream)
 			continue
 		}
 		keep := min(lim.MaxStreamBytes, lim.MaxTotalBytes-total)
-		data, err := io.ReadAll(io.LimitReader(zr, keep+1))
-		if len(data) == 0 && err != nil {
+		objStm := isObjStm(dict)
+		head, err := io.ReadAll(io.LimitReader(zr, min(keep+1, sniffText)))
+		if len(head) == 0 && err != nil {
 			continue
 		}
-		s := Stream{Object: object, ObjStm: isObjStm(dict), Data: data}
+		if !objStm && binary(head) {
+			continue // an image, a font: nothing a rule on text reads, and most of a PDF's bytes
+		}
+		rest, _ := io.ReadAll(io.LimitReader(zr, keep+1-int64(len(head))))
+		data := append(head, rest...)
+		s := Stream{Object: object, ObjStm: objStm, Data: data}
 		if int64(len(data)) > keep {
 			s.Data, s.Truncated = data[:keep], true
 		}
@@ -121,6 +129,22 @@ func Streams(ctx context.Context, r io.Reader, lim StreamLimits, fn func(Stream)
 		return ErrStreamLimit
 	}
 	return ctx.Err()
+}
+
+// sniffText is how much of an inflated stream tells text from binary.
+const sniffText = 1024
+
+// binary reports whether b looks like binary data rather than text: more
+// than one byte in eight is a control character other than white space.
+// PDF content, dictionaries and scripts are text; images and fonts are not.
+func binary(b []byte) bool {
+	n := 0
+	for _, c := range b {
+		if c < 0x09 || (c > 0x0d && c < 0x20) || c == 0x7f {
+			n++
+		}
+	}
+	return n*8 > len(b)
 }
 
 // objectHeader reports whether window ends with "N G obj" and returns N.

@@ -51,15 +51,19 @@ func TestStreamsKinds(t *testing.T) {
 		"2 0 obj\n<< /Filter /FlateDecode /Length " + "99" + " >>\nstream\r\n" + content + "\nendstream\nendobj\n" +
 		"3 0 obj\n<< /Filter /ASCIIHexDecode >>\nstream\n414243\nendstream\nendobj\n" +
 		"4 0 obj\n<< /Filter /FlateDecode >>\nstream\nnot zlib at all\nendstream\nendobj\n" +
-		"5 0 obj\n<< /Filter [/FlateDecode] >>\nstream\n" + deflate("second") + "\nendstream\nendobj\n"
+		"5 0 obj\n<< /Filter [/FlateDecode] >>\nstream\n" + deflate("second") + "\nendstream\nendobj\n" +
+		"6 0 obj\n<< /Subtype /Image /Filter /FlateDecode >>\nstream\n" + deflate(strings.Repeat("\x00\x01\x02\xff", 100)) + "\nendstream\nendobj\n" +
+		"7 0 obj\n<< /Type /ObjStm /Filter /FlateDecode >>\nstream\n" + deflate("\x00\x00\x00\x00 binary, but an object stream") + "\nendstream\nendobj\n"
 	got, err := streams(t, []byte(pdfText), wide)
 	require.NoError(t, err)
-	require.Len(t, got, 2, "a lying /Length does not matter; other filters and damaged data are skipped")
+	require.Len(t, got, 3, "a lying /Length does not matter; other filters, damaged and binary data are skipped")
 	assert.Equal(t, 2, got[0].Object)
 	assert.Equal(t, "BT /F1 12 Tf (hello) Tj ET", string(got[0].Data))
 	assert.False(t, got[0].ObjStm)
 	assert.Equal(t, 5, got[1].Object)
 	assert.Equal(t, "second", string(got[1].Data))
+	assert.Equal(t, 7, got[2].Object, "object streams are kept even when binary")
+	assert.True(t, got[2].ObjStm)
 }
 
 func TestStreamsLimits(t *testing.T) {
@@ -89,6 +93,17 @@ func TestStreamsLimits(t *testing.T) {
 		total += len(s.Data)
 	}
 	assert.Equal(t, 2500, total)
+
+	// Images and fonts (binary when inflated) do not count: a PDF of many
+	// pictures does not trip the limits.
+	var img strings.Builder
+	img.WriteString("%PDF-1.4\n")
+	for range 50 {
+		img.WriteString("1 0 obj\n<< /Subtype /Image /Filter /FlateDecode >>\nstream\n" + deflate(strings.Repeat("\x00\x80\x01\xfe", 5000)) + "\nendstream\nendobj\n")
+	}
+	got, err = streams(t, []byte(img.String()), pdf.StreamLimits{MaxStreams: 3, MaxStreamBytes: 1 << 20, MaxTotalBytes: 1 << 20})
+	assert.NoError(t, err)
+	assert.Empty(t, got)
 
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()

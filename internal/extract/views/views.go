@@ -42,14 +42,14 @@ type View struct {
 // Limits bound the views made for one scanned file, its archive members
 // included. Zero fields take the defaults.
 type Limits struct {
-	MaxViews      int   // views made; default 256
+	MaxViews      int   // views made; default 1024
 	MaxViewBytes  int64 // bytes per view; default 8 MiB
 	MaxTotalBytes int64 // bytes over all views; default 64 MiB
 }
 
 // Defaults for Limits.
 const (
-	DefaultMaxViews      = 256
+	DefaultMaxViews      = 1024
 	DefaultMaxViewBytes  = 8 << 20
 	DefaultMaxTotalBytes = 64 << 20
 )
