@@ -183,3 +183,56 @@ func TestArchiveDepth(t *testing.T) {
 		})
 	}
 }
+
+// TestDecodedViews uploads files whose threat only a decoded view shows: a
+// .docm whose AutoOpen macro calls Shell with its source MS-OVBA-compressed
+// and no names in clear in _VBA_PROJECT (the raw-bytes rule
+// Office_VBA_AutoExec cannot match it), and a PDF whose JavaScript
+// /OpenAction lives only in a compressed object stream. The yara detail
+// names the view.
+func TestDecodedViews(t *testing.T) {
+	stack := testenv.StartStack(t, testenv.StackOptions{})
+	c := stack.Client()
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	cases := []struct {
+		name    string
+		data    []byte
+		verdict contract.Verdict
+		yara    expect
+	}{
+		{"report.docm", samples.MacroDocumentShell(), contract.VerdictMalicious,
+			expect{contract.Malicious, "Office_VBA_AutoOpen_Shell", "Office_VBA_AutoOpen_Shell in word/vbaProject.bin/vba:Module1"}},
+		{"packed.pdf", samples.PDFObjStmJavaScript(), contract.VerdictSuspicious,
+			expect{contract.Suspicious, "PDF_JavaScript_In_Stream", "PDF_JavaScript_In_Stream in pdf:objstm 5"}},
+		{"packed-plain.pdf", samples.PDFObjStmPlain(), contract.VerdictClean,
+			expect{contract.Clean, "", "1 decoded views scanned"}},
+	}
+	ids := make([]string, len(cases))
+	for i, tc := range cases {
+		up, err := c.UploadBytes(ctx, tc.name, tc.data)
+		require.NoError(t, err, tc.name)
+		ids[i] = up.ID
+	}
+	for i, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			f, err := c.Wait(ctx, ids[i])
+			require.NoError(t, err)
+			s, err := c.Scans(ctx, ids[i])
+			require.NoError(t, err)
+			assert.Equal(t, tc.verdict, f.Verdict, "%+v", s.Engines)
+			var yara *contract.Result
+			for _, r := range s.Engines {
+				if r.Engine == "yara" {
+					yara = &r
+				}
+			}
+			require.NotNil(t, yara, "no yara result")
+			assert.Equal(t, tc.yara.outcome, yara.Result, yara.Detail)
+			if tc.yara.threat != "" {
+				assert.Equal(t, []string{tc.yara.threat}, yara.Threats)
+			}
+			assert.Contains(t, yara.Detail, tc.yara.detail)
+		})
+	}
+}

@@ -128,9 +128,10 @@ clamd_up() {
 
 tools_up() {
   # yara for the scanner; chromium for the browser tests; poppler-utils,
-  # exiftool, 7z and osslsigncode for the extractor's cross-checks; wrk
+  # exiftool, 7z and osslsigncode for the extractor's cross-checks; qpdf
+  # for the yara views' (PDF object streams written by a real tool); wrk
   # for make bench.
-  apt_install yara chromium poppler-utils libimage-exiftool-perl p7zip-full osslsigncode wrk
+  apt_install yara chromium poppler-utils libimage-exiftool-perl p7zip-full osslsigncode qpdf wrk
   command -v node >/dev/null || apt_install nodejs npm
   "$root/scripts/daprd.sh"
   moto_check

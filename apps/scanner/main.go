@@ -17,6 +17,7 @@ import (
 	"github.com/intellidox/intellidox/internal/config"
 	"github.com/intellidox/intellidox/internal/contract"
 	"github.com/intellidox/intellidox/internal/extract/archive"
+	"github.com/intellidox/intellidox/internal/extract/views"
 	"github.com/intellidox/intellidox/internal/scan"
 	"github.com/intellidox/intellidox/internal/scan/clamav"
 	"github.com/intellidox/intellidox/internal/scan/reputation"
@@ -84,6 +85,11 @@ func newEngine(ctx context.Context, log *slog.Logger, name string, env *config.E
 				MaxArchiveDepth:     env.Int("YARA_MAX_ARCHIVE_DEPTH", 0),
 				MaxArchiveEntries:   env.Int("YARA_MAX_ARCHIVE_ENTRIES", 0),
 				MaxUncompressedSize: env.Int64("YARA_MAX_EXPANDED", 0),
+			},
+			Views: views.Limits{
+				MaxViews:      env.Int("YARA_MAX_VIEWS", 0),
+				MaxViewBytes:  env.Int64("YARA_MAX_VIEW_SIZE", 0),
+				MaxTotalBytes: env.Int64("YARA_MAX_VIEWS_SIZE", 0),
 			},
 		}
 		if err := configErr(env); err != nil {

@@ -18,9 +18,9 @@
  * byte every eight literals splits words, so the procedure names are not
  * reliably contiguous there. Office also keeps the project's identifiers in
  * clear in the _VBA_PROJECT stream, which is what the rule relies on, as
- * public rules of this kind do. A project written without that cache would
- * need the source decompressed first (olevba does this); that is out of the
- * pack's reach and documented as a limit.
+ * public rules of this kind do. A project written without that cache is
+ * left to Office_VBA_AutoOpen_Shell below, which reads the source the
+ * engine decompresses (the "vba" view).
  */
 rule Office_VBA_AutoExec
 {
@@ -60,4 +60,27 @@ rule OOXML_VBA_Project
         $member = /(word|xl|ppt)\/vbaProject\.bin/
     condition:
         uint32be(0) == 0x504B0304 and $member
+}
+
+/*
+ * The decoded view of a VBA module (intellidox_view == "vba"): the source
+ * text the engine decompresses from the module stream (MS-OVBA), which the
+ * raw bytes never show reliably. A macro that runs when the document opens
+ * and starts a program is how macro droppers work; legitimate documents
+ * that shell out on open are rare enough to call this malicious, as
+ * olevba's AutoExec plus Suspicious keywords do.
+ */
+rule Office_VBA_AutoOpen_Shell
+{
+    meta:
+        severity = "malicious"
+        description = "VBA macro that runs when the document opens and starts a program (Shell, WScript.Shell)"
+    strings:
+        $auto1 = /\bSub\s+(Auto_?Open|Document_Open|Workbook_Open|AutoExec|AutoNew|Document_New)\s*\(/ nocase
+        $exec1 = /(^|[^A-Za-z0-9_.])(VBA\.)?Shell\s*[ (]/ nocase
+        $exec2 = "WScript.Shell" nocase
+        $exec3 = "Shell.Application" nocase
+        $exec4 = "ShellExecute" nocase
+    condition:
+        intellidox_view == "vba" and any of ($auto*) and any of ($exec*)
 }

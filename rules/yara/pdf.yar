@@ -10,7 +10,8 @@
  *
  * Readers accept the %PDF- header anywhere in the first 1024 bytes, so the
  * rules do too. Names inside compressed object streams are invisible to
- * byte rules; such PDFs pass these rules unflagged (see docs/engines.md).
+ * these byte rules; PDF_JavaScript_In_Stream below reads the streams the
+ * engine inflates (see docs/engines.md).
  */
 
 rule PDF_JavaScript
@@ -57,4 +58,23 @@ rule PDF_AutoAction
         $aa = /\/(AA|A#41|#41A|#41#41)[\s\/<>\[\]()%]/
     condition:
         $pdf in (0..1024) and ($open or $aa)
+}
+
+/*
+ * The inflated streams of a PDF (intellidox_view == "pdf-stream"), object
+ * streams included: PDF 1.5 writers may put every dictionary, the action
+ * that runs JavaScript among them, inside a compressed object stream, out
+ * of PDF_JavaScript's sight. Content streams hold page text, so the name
+ * alone is not enough: it must be a /JS or /S /JavaScript key of an action.
+ */
+rule PDF_JavaScript_In_Stream
+{
+    meta:
+        severity = "suspicious"
+        description = "PDF with JavaScript in a compressed (object) stream"
+    strings:
+        $s_js = /\/(S|#53)\s*\/(Ja|J#61|#4[aA]a|#4[aA]#61)(v|#76)(a|#61)(S|#53)(c|#63)(r|#72)(i|#69)(p|#70)(t|#74)/
+        $js_short = /\/(JS|J#53|#4[aA]S|#4[aA]#53)\s*([(<]|\d+\s+\d+\s+R)/
+    condition:
+        intellidox_view == "pdf-stream" and any of them
 }

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	tc "github.com/intellidox/intellidox/internal/extract/internal/testcorpus"
+	"github.com/intellidox/intellidox/internal/scan/samples"
 )
 
 func pdfSeeds() [][]byte {
@@ -19,7 +20,10 @@ func pdfSeeds() [][]byte {
 	}
 }
 
-func TestFuzzSeeds(t *testing.T) { tc.WriteSeeds(t, "FuzzScan", pdfSeeds()...) }
+func TestFuzzSeeds(t *testing.T) {
+	tc.WriteSeeds(t, "FuzzScan", pdfSeeds()...)
+	tc.WriteSeeds(t, "FuzzStreams", append(pdfSeeds(), samples.PDFObjStmJavaScript())...)
+}
 
 func FuzzScan(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
@@ -27,6 +31,28 @@ func FuzzScan(f *testing.F) {
 			info, _ := Scan(context.Background(), bytes.NewReader(data), 1<<20)
 			if info == nil || info.PageCount < 0 || info.ObjectCount < 0 {
 				t.Errorf("bad info %+v", info)
+			}
+		})
+	})
+}
+
+// FuzzStreams checks that stream inflation stays within its limits on any
+// input.
+func FuzzStreams(f *testing.F) {
+	f.Fuzz(func(t *testing.T, data []byte) {
+		tc.Within(t, 10*time.Second, func() {
+			lim := StreamLimits{MaxStreams: 8, MaxStreamBytes: 1 << 12, MaxTotalBytes: 1 << 14}
+			n, total := 0, 0
+			_ = Streams(context.Background(), bytes.NewReader(data), lim, func(s Stream) error {
+				n++
+				total += len(s.Data)
+				if int64(len(s.Data)) > lim.MaxStreamBytes {
+					t.Fatalf("stream of %d bytes, limit %d", len(s.Data), lim.MaxStreamBytes)
+				}
+				return nil
+			})
+			if n > lim.MaxStreams || int64(total) > lim.MaxTotalBytes {
+				t.Fatalf("%d streams, %d bytes: beyond %+v", n, total, lim)
 			}
 		})
 	})

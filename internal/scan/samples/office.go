@@ -3,6 +3,7 @@ package samples
 import (
 	"bytes"
 	"encoding/binary"
+	"math/bits"
 	"slices"
 	"strings"
 	"unicode/utf16"
@@ -109,6 +110,69 @@ func ovbaCompress(src []byte) []byte {
 		out = append(out, body...)
 	}
 	return out
+}
+
+// OVBACompress writes an MS-OVBA compressed container as Office does, with
+// copy tokens for repeated runs, so that repeated words (and often whole
+// identifiers) are not in the output at all. A chunk that does not shrink
+// is written raw when it is a full 4096 bytes; OVBACompress panics on a
+// short final chunk that would not fit compressed (test data is text).
+func OVBACompress(src []byte) []byte {
+	out := []byte{0x01}
+	for len(src) > 0 {
+		n := min(len(src), 4096)
+		chunk := src[:n]
+		src = src[n:]
+		body := ovbaTokens(chunk)
+		if len(body) > 4096 {
+			if n < 4096 {
+				panic("samples: incompressible short MS-OVBA chunk")
+			}
+			out = binary.LittleEndian.AppendUint16(out, 4095|0b011<<12)
+			out = append(out, chunk...)
+			continue
+		}
+		out = binary.LittleEndian.AppendUint16(out, uint16(len(body)+2-3)|0b011<<12|1<<15)
+		out = append(out, body...)
+	}
+	return out
+}
+
+// ovbaTokens compresses one chunk greedily: at each position the longest
+// earlier match of at least three bytes becomes a copy token.
+func ovbaTokens(chunk []byte) []byte {
+	var body []byte
+	for d := 0; d < len(chunk); {
+		flagAt := len(body)
+		body = append(body, 0)
+		for bit := 0; bit < 8 && d < len(chunk); bit++ {
+			bitCount := 4
+			if d > 1 {
+				bitCount = max(bits.Len(uint(d-1)), 4)
+			}
+			maxLen := int(0xffff>>bitCount) + 3
+			bestLen, bestOff := 0, 0
+			for from := max(0, d-(1<<bitCount)); from < d; from++ {
+				l := 0
+				for l < maxLen && d+l < len(chunk) && chunk[from+l] == chunk[d+l] {
+					l++
+				}
+				if l > bestLen {
+					bestLen, bestOff = l, d-from
+				}
+			}
+			if bestLen < 3 {
+				body = append(body, chunk[d])
+				d++
+				continue
+			}
+			body[flagAt] |= 1 << bit
+			tok := uint16(bestOff-1)<<(16-bitCount) | uint16(bestLen-3)
+			body = binary.LittleEndian.AppendUint16(body, tok)
+			d += bestLen
+		}
+	}
+	return body
 }
 
 type cfbEntry struct {
@@ -272,4 +336,80 @@ func cfb(entries []cfbEntry) []byte {
 	out.Write(mini)
 	out.Write(make([]byte, miniSectors*cfbSector-len(mini)))
 	return out.Bytes()
+}
+
+// VBAModule is one module of a VBA project built by VBAProject.
+type VBAModule struct {
+	Name   string
+	Source string
+}
+
+// MacroDocumentShell is a macro-enabled Word document whose AutoOpen
+// macro starts a program through Shell and WScript.Shell. Unlike
+// MacroDocument it leaves no names in clear: _VBA_PROJECT holds only its
+// header (no identifier cache, as a project saved by another tool), and the
+// module source is compressed with copy tokens, so only a rule reading the
+// decompressed source can tell what it does.
+func MacroDocumentShell() []byte {
+	return MacroDocumentWith(VBAModule{Name: "Module1", Source: ShellMacroSource})
+}
+
+// MacroDocumentWith is a macro-enabled Word document whose vbaProject.bin
+// is VBAProject(modules...).
+func MacroDocumentWith(modules ...VBAModule) []byte { return docm(VBAProject(modules...)) }
+
+// ShellMacroSource is the module source of MacroDocumentShell.
+const ShellMacroSource = "Attribute VB_Name = \"Module1\"\r\n" +
+	"Sub AutoOpen()\r\n" +
+	"    Dim o As Object\r\n" +
+	"    Set o = CreateObject(\"WScript.Shell\")\r\n" +
+	"    o.Run \"calc.exe\", 0\r\n" +
+	"    Shell \"cmd.exe /c echo IntelliDox test\", vbHide\r\n" +
+	"End Sub\r\n"
+
+// VBAProject builds a vbaProject.bin (an OLE compound file) holding modules
+// as Office lays them out: in the storage VBA, a dir stream (compressed)
+// naming each module's stream and the offset of its source, and each
+// module stream made of a stand-in performance cache followed by the
+// compressed source. _VBA_PROJECT holds its header only.
+func VBAProject(modules ...VBAModule) []byte {
+	le := binary.LittleEndian
+	rec := func(b []byte, id uint16, data []byte) []byte {
+		b = le.AppendUint16(b, id)
+		b = le.AppendUint32(b, uint32(len(data)))
+		return append(b, data...)
+	}
+	var dir []byte
+	dir = rec(dir, 0x0001, le.AppendUint32(nil, 1)) // PROJECTSYSKIND: win32
+	// PROJECTVERSION: its size field says 4, and 6 bytes follow.
+	dir = append(dir, 0x09, 0x00, 0x04, 0x00, 0x00, 0x00, 0xB5, 0x99, 0x00, 0x00, 0x06, 0x00)
+	dir = rec(dir, 0x000F, le.AppendUint16(nil, uint16(len(modules)))) // PROJECTMODULES
+	dir = rec(dir, 0x0013, le.AppendUint16(nil, 0xFFFF))               // PROJECTCOOKIE
+	entries := []cfbEntry{{name: "VBA", storage: true},
+		{name: "_VBA_PROJECT", parent: "VBA", data: []byte{0xCC, 0x61, 0xFF, 0xFF, 0x00, 0x03, 0x00}}}
+	project := "ID=\"{00000000-0000-0000-0000-000000000000}\"\r\n"
+	for i, m := range modules {
+		cache := bytes.Repeat([]byte{0xCA, 0x01, byte(i)}, 40) // stands in for compiled p-code
+		dir = rec(dir, 0x0019, []byte(m.Name))                 // MODULENAME
+		dir = rec(dir, 0x001A, []byte(m.Name))                 // MODULESTREAMNAME
+		dir = rec(dir, 0x0032, utf16le(m.Name))
+		dir = rec(dir, 0x0031, le.AppendUint32(nil, uint32(len(cache)))) // MODULEOFFSET
+		dir = rec(dir, 0x0021, nil)                                      // MODULETYPE: procedural
+		dir = rec(dir, 0x002B, nil)                                      // module terminator
+		entries = append(entries, cfbEntry{name: m.Name, parent: "VBA",
+			data: append(cache, OVBACompress([]byte(m.Source))...)})
+		project += "Module=" + m.Name + "\r\n"
+	}
+	dir = rec(dir, 0x0010, nil) // dir terminator
+	entries = append(entries, cfbEntry{name: "dir", parent: "VBA", data: OVBACompress(dir)},
+		cfbEntry{name: "PROJECT", data: []byte(project + "Name=\"Project\"\r\n")})
+	return cfb(entries)
+}
+
+func utf16le(s string) []byte {
+	var b []byte
+	for _, u := range utf16.Encode([]rune(s)) {
+		b = binary.LittleEndian.AppendUint16(b, u)
+	}
+	return b
 }

@@ -3,7 +3,10 @@
 // does not link libyara. YARA needs the whole file, so the object is
 // streamed to a temporary file first, and archive members (OOXML documents
 // and jars are zips too) are extracted beside it by archive.Walk and
-// scanned as well: YARA does not unpack archives.
+// scanned as well: YARA does not unpack archives. Decoded views of OLE and
+// PDF files (VBA source, inflated PDF streams; see internal/extract/views)
+// are staged and scanned too, with the external variable intellidox_view
+// naming the kind of view, so that rules can be written for them alone.
 package yara
 
 import (
@@ -24,6 +27,7 @@ import (
 
 	"github.com/intellidox/intellidox/internal/contract"
 	"github.com/intellidox/intellidox/internal/extract/archive"
+	"github.com/intellidox/intellidox/internal/extract/views"
 	"github.com/intellidox/intellidox/internal/scan"
 )
 
@@ -40,6 +44,12 @@ type Config struct {
 	// zero fields take archive's defaults, except MaxUncompressedSize, which
 	// defaults to MaxSize since the members are staged on disk too.
 	Archive archive.Limits
+	// Views bounds the decoded views (VBA source, inflated PDF streams)
+	// made for one object and its members; zero fields take the defaults.
+	Views views.Limits
+	// RawOnly scans the raw bytes and members only, without decoded views:
+	// it shows what the views add, and is no setting for production.
+	RawOnly bool
 }
 
 // Engine scans with the project's rule pack.
@@ -85,7 +95,10 @@ func New(ctx context.Context, cfg Config) (*Engine, error) {
 	}
 	e := &Engine{cfg: cfg, compiled: filepath.Join(dir, "rules.yarc"),
 		version: strings.TrimSpace(string(out)), sigs: sigs}
-	args := append(slices.Clone(files), e.compiled)
+	// Rules tell raw bytes from a decoded view by this external variable:
+	// "raw" as compiled, the view's kind when a view is scanned.
+	args := append([]string{"-d", viewVar + "=" + rawKind}, files...)
+	args = append(args, e.compiled)
 	if msg, err := exec.CommandContext(ctx, cfg.Yarac, args...).CombinedOutput(); err != nil {
 		os.RemoveAll(dir)
 		return nil, fmt.Errorf("yara: compiling %s: %v\n%s", cfg.RulesDir, err, msg)
@@ -117,10 +130,20 @@ func (e *Engine) Name() string { return "yara" }
 // versions are fixed for the life of the process.
 func (e *Engine) Versions(context.Context) (string, string, error) { return e.version, e.sigs, nil }
 
-// target is one file handed to yara: the object or an archive member.
+// viewVar is the external variable that names what a rule is looking at:
+// rawKind for the object and its archive members, else the kind of view
+// (views.KindVBA, views.KindPDFStream).
+const (
+	viewVar = "intellidox_view"
+	rawKind = "raw"
+)
+
+// target is one file handed to yara: the object, an archive member or a
+// decoded view of either.
 type target struct {
 	path  string
-	label string // "" for the object itself, else the member's name
+	label string // "" for the object itself, else the member's or view's name
+	kind  string // "" for raw bytes, else the view's kind
 	// unlockedBy names the password list that opened the member.
 	unlockedBy string
 }
@@ -147,11 +170,57 @@ func (e *Engine) Scan(ctx context.Context, r io.Reader, f scan.File) (scan.Findi
 	if err != nil {
 		return scan.Finding{}, err
 	}
-	matches, err := e.run(ctx, dir, append([]target{{path: obj}}, members...))
+	targets := append([]target{{path: obj}}, members...)
+	if !e.cfg.RawOnly {
+		vs, vlimits, err := e.decode(ctx, dir, targets)
+		if err != nil {
+			return scan.Finding{}, err
+		}
+		targets = append(targets, vs...)
+		limits = append(limits, vlimits...)
+	}
+	matches, err := e.run(ctx, dir, targets)
 	if err != nil {
 		return scan.Finding{}, err
 	}
-	return judge(matches, limits, len(members)), nil
+	return judge(matches, limits, len(members), len(targets)-1-len(members)), nil
+}
+
+// decode writes the decoded views of the object and its members beside
+// them, within the engine's view limits, and returns them with the limits
+// that tripped. Only OLE and PDF files have views; for others decode reads
+// their first bytes and moves on.
+func (e *Engine) decode(ctx context.Context, dir string, targets []target) ([]target, []contract.Finding, error) {
+	d := views.NewDecoder(e.cfg.Views)
+	var out []target
+	for _, t := range targets {
+		f, err := os.Open(t.path)
+		if err != nil {
+			return nil, nil, fmt.Errorf("%w: staging: %v", scan.ErrUnavailable, err)
+		}
+		st, err := f.Stat()
+		if err != nil {
+			f.Close()
+			return nil, nil, fmt.Errorf("%w: staging: %v", scan.ErrUnavailable, err)
+		}
+		err = d.Decode(ctx, f, st.Size(), func(v views.View) error {
+			path := filepath.Join(dir, fmt.Sprintf("view-%05d", len(out)))
+			if err := os.WriteFile(path, v.Data, 0o600); err != nil {
+				return fmt.Errorf("%w: staging: %v", scan.ErrUnavailable, err)
+			}
+			label := v.Name
+			if t.label != "" {
+				label = t.label + "/" + v.Name
+			}
+			out = append(out, target{path: path, label: label, kind: v.Kind, unlockedBy: t.unlockedBy})
+			return nil
+		})
+		f.Close()
+		if err != nil {
+			return nil, nil, err
+		}
+	}
+	return out, d.Findings(), nil
 }
 
 // stage copies at most limit+1 bytes of r to path and returns how many.
@@ -220,11 +289,32 @@ type match struct {
 
 var severityMeta = regexp.MustCompile(`(?:^|[\[,])severity="([a-z]+)"`)
 
-// run scans every target in one yara process and parses its output lines,
-// "Rule [meta] path". The paths are ours, so each line is attributed by
-// the path it ends with.
+// run scans the targets, one yara process for the raw bytes and one per
+// kind of view present (the kind is passed as the external variable
+// intellidox_view), and parses their output lines, "Rule [meta] path".
+// The paths are ours, so each line is attributed by the path it ends with.
 func (e *Engine) run(ctx context.Context, dir string, targets []target) ([]match, error) {
-	list := filepath.Join(dir, "list")
+	var kinds []string
+	for _, t := range targets {
+		if !slices.Contains(kinds, t.kind) {
+			kinds = append(kinds, t.kind)
+		}
+	}
+	var out []match
+	for _, k := range kinds {
+		group := slices.DeleteFunc(slices.Clone(targets), func(t target) bool { return t.kind != k })
+		m, err := e.runKind(ctx, dir, k, group)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, m...)
+	}
+	return out, nil
+}
+
+// runKind scans targets of one kind in one yara process.
+func (e *Engine) runKind(ctx context.Context, dir, kind string, targets []target) ([]match, error) {
+	list := filepath.Join(dir, "list-"+kind)
 	var lb strings.Builder
 	for _, t := range targets {
 		lb.WriteString(t.path + "\n")
@@ -232,9 +322,13 @@ func (e *Engine) run(ctx context.Context, dir string, targets []target) ([]match
 	if err := os.WriteFile(list, []byte(lb.String()), 0o600); err != nil {
 		return nil, fmt.Errorf("%w: staging: %v", scan.ErrUnavailable, err)
 	}
+	args := []string{"-C", "-w", "-m", "-p", "1"}
+	if kind != "" {
+		args = append(args, "-d", viewVar+"="+kind)
+	}
 	// No -a: yara's own timeout silently skips a file in list mode; the
 	// context kills the process instead, and that is reported.
-	cmd := exec.CommandContext(ctx, e.cfg.Yara, "-C", "-w", "-m", "-p", "1", "--scan-list", e.compiled, list)
+	cmd := exec.CommandContext(ctx, e.cfg.Yara, append(args, "--scan-list", e.compiled, list)...)
 	cmd.WaitDelay = 2 * time.Second
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
@@ -272,7 +366,7 @@ func (e *Engine) run(ctx context.Context, dir string, targets []target) ([]match
 // appear in the detail. When nothing matched but archive limits kept some
 // members from the scan, the result is a skip that says why: that is not a
 // clean bill.
-func judge(matches []match, limits []contract.Finding, members int) scan.Finding {
+func judge(matches []match, limits []contract.Finding, members, views int) scan.Finding {
 	f := scan.Finding{Outcome: contract.Clean, Threats: []string{}}
 	var found, info []string
 	for _, m := range matches {
@@ -307,6 +401,9 @@ func judge(matches []match, limits []contract.Finding, members int) scan.Finding
 	}
 	if members > 0 {
 		parts = append(parts, fmt.Sprintf("%d archive members scanned", members))
+	}
+	if views > 0 {
+		parts = append(parts, fmt.Sprintf("%d decoded views scanned", views))
 	}
 	if len(info) > 0 {
 		parts = append(parts, "informational: "+strings.Join(info, ", "))

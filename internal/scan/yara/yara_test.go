@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -21,6 +22,7 @@ import (
 
 	"github.com/intellidox/intellidox/internal/contract"
 	"github.com/intellidox/intellidox/internal/extract/archive"
+	"github.com/intellidox/intellidox/internal/extract/views"
 	"github.com/intellidox/intellidox/internal/scan"
 	"github.com/intellidox/intellidox/internal/scan/samples"
 	"github.com/intellidox/intellidox/internal/scan/yara"
@@ -61,6 +63,13 @@ func TestRulePack(t *testing.T) {
 		{"eicar in a zip", samples.EICARZip(), contract.Malicious, []string{"EICAR_Test_File"}, "EICAR_Test_File in eicar.com"},
 		{"eicar in a zip in a tar.gz", tarGz(t, "bundle/inner.zip", samples.EICARZip()), contract.Malicious, []string{"EICAR_Test_File"}, "EICAR_Test_File in bundle/inner.zip/eicar.com"},
 		{"auto-exec macro document", samples.MacroDocument(), contract.Suspicious, []string{"Office_VBA_AutoExec"}, "Office_VBA_AutoExec in word/vbaProject.bin"},
+		{"auto-open macro calling Shell, in compressed source only", samples.MacroDocumentShell(), contract.Malicious, []string{"Office_VBA_AutoOpen_Shell"},
+			"Office_VBA_AutoOpen_Shell in word/vbaProject.bin/vba:Module1"},
+		{"OLE VBA project calling Shell on AutoOpen", samples.VBAProject(samples.VBAModule{Name: "Module1", Source: samples.ShellMacroSource}),
+			contract.Malicious, []string{"Office_VBA_AutoOpen_Shell"}, "matched: Office_VBA_AutoOpen_Shell in vba:Module1; 1 decoded views scanned"},
+		{"pdf javascript in an object stream only", samples.PDFObjStmJavaScript(), contract.Suspicious, []string{"PDF_JavaScript_In_Stream"},
+			"PDF_JavaScript_In_Stream in pdf:objstm 5"},
+		{"pdf object stream without javascript", samples.PDFObjStmPlain(), contract.Clean, []string{}, "no rule matched; 1 decoded views scanned"},
 		{"manual macro document", samples.MacroDocumentManual(), contract.Clean, []string{}, "informational: OOXML_VBA_Project"},
 		{"plain document", samples.Document(), contract.Clean, []string{}, "no rule matched; 3 archive members scanned"},
 		{"pdf javascript", samples.PDFJavaScript(), contract.Suspicious, []string{"PDF_JavaScript", "PDF_AutoAction_Script"}, "informational: PDF_AutoAction"},
@@ -86,6 +95,56 @@ func TestRulePack(t *testing.T) {
 			assert.Contains(t, f.Detail, c.detail)
 		})
 	}
+}
+
+// TestDecodedViews shows that the view rules see only what the decoded
+// views show: without views (RawOnly, the engine as it was) the same files
+// pass, and the decoded text handed over as raw bytes matches nothing.
+func TestDecodedViews(t *testing.T) {
+	raw := newEngine(t, yara.Config{RawOnly: true})
+	for name, file := range map[string][]byte{
+		"docm":             samples.MacroDocumentShell(),
+		"pdf":              samples.PDFObjStmJavaScript(),
+		"the macro source": []byte(samples.ShellMacroSource),
+	} {
+		t.Run("raw bytes only: "+name, func(t *testing.T) {
+			f := scanBytes(t, raw, file)
+			assert.Equal(t, contract.Clean, f.Outcome, f.Detail)
+			assert.Empty(t, f.Threats)
+		})
+	}
+	e := newEngine(t, yara.Config{})
+	t.Run("the macro source as a file is not a view", func(t *testing.T) {
+		f := scanBytes(t, e, []byte(samples.ShellMacroSource))
+		assert.Equal(t, contract.Clean, f.Outcome, f.Detail)
+	})
+	t.Run("a manual macro that shells out", func(t *testing.T) {
+		f := scanBytes(t, e, samples.MacroDocumentWith(samples.VBAModule{Name: "Module1",
+			Source: "Attribute VB_Name = \"Module1\"\r\nSub Run()\r\n    Shell \"calc.exe\"\r\nEnd Sub\r\n"}))
+		assert.Equal(t, contract.Clean, f.Outcome, f.Detail)
+		assert.Contains(t, f.Detail, "1 decoded views scanned")
+	})
+
+	two := samples.MacroDocumentWith(samples.VBAModule{Name: "ThisDocument", Source: "Attribute VB_Name = \"ThisDocument\"\r\n"},
+		samples.VBAModule{Name: "Module1", Source: samples.ShellMacroSource})
+	t.Run("view count limit", func(t *testing.T) {
+		f := scanBytes(t, newEngine(t, yara.Config{Views: views.Limits{MaxViews: 1}}), two)
+		assert.Equal(t, contract.Skipped, f.Outcome, f.Detail)
+		assert.Contains(t, f.Detail, "more decoded views than the limit of 1; some VBA modules were not decoded")
+		// Within the limit the same file is caught.
+		f = scanBytes(t, newEngine(t, yara.Config{Views: views.Limits{MaxViews: 2}}), two)
+		assert.Equal(t, contract.Malicious, f.Outcome, f.Detail)
+	})
+	t.Run("view size limit", func(t *testing.T) {
+		f := scanBytes(t, newEngine(t, yara.Config{Views: views.Limits{MaxViewBytes: 40}}), samples.MacroDocumentShell())
+		assert.Equal(t, contract.Skipped, f.Outcome, f.Detail)
+		assert.Contains(t, f.Detail, "VBA source exceeds the limit of 40 bytes per view")
+	})
+	t.Run("pdf stream limits", func(t *testing.T) {
+		f := scanBytes(t, newEngine(t, yara.Config{Views: views.Limits{MaxViewBytes: 40}}), samples.PDFObjStmJavaScript())
+		assert.Equal(t, contract.Skipped, f.Outcome, f.Detail)
+		assert.Contains(t, f.Detail, "a decoded view exceeds the limit (pdf:objstm 5")
+	})
 }
 
 func TestVersions(t *testing.T) {
@@ -267,4 +326,62 @@ func tarGz(t *testing.T, name string, body []byte) []byte {
 	require.NoError(t, tw.Close())
 	require.NoError(t, gz.Close())
 	return buf.Bytes()
+}
+
+// BenchmarkViews compares the engine with and without decoded views: on a
+// file without views (100 KB of random bytes) the views cost one 1 KiB
+// read; on a docm they cost the decoding and a second yara process.
+func BenchmarkViews(b *testing.B) {
+	noise := make([]byte, 100<<10)
+	_, _ = rand.Read(noise)
+	files := map[string][]byte{"100KB": noise, "docm": samples.MacroDocumentShell(), "pdf": samples.PDFObjStmJavaScript()}
+	for _, mode := range []string{"raw", "views"} {
+		e := newEngine(b, yara.Config{RawOnly: mode == "raw"})
+		for _, name := range []string{"100KB", "docm", "pdf"} {
+			data := files[name]
+			b.Run(name+"/"+mode, func(b *testing.B) {
+				for b.Loop() {
+					if _, err := e.Scan(context.Background(), bytes.NewReader(data), scan.File{Size: int64(len(data))}); err != nil {
+						b.Fatal(err)
+					}
+				}
+			})
+		}
+	}
+}
+
+// TestViewsOfQpdfObjectStreams checks the PDF views on files a real writer
+// packed, where qpdf is installed (scripts/infra.sh installs it): qpdf
+// moves every dictionary of a PDF with a JavaScript /OpenAction into
+// compressed object streams, and only the view rule then sees the script.
+// qpdf's own check of our object-stream sample is part of it.
+func TestViewsOfQpdfObjectStreams(t *testing.T) {
+	if _, err := exec.LookPath("qpdf"); err != nil {
+		t.Skip("qpdf not installed")
+	}
+	dir := t.TempDir()
+	sample := filepath.Join(dir, "sample.pdf")
+	require.NoError(t, os.WriteFile(sample, samples.PDFObjStmJavaScript(), 0o600))
+	out, err := exec.Command("qpdf", "--check", sample).CombinedOutput()
+	require.NoError(t, err, "qpdf --check: %s", out)
+	assert.Contains(t, string(out), "No syntax or stream encoding errors")
+
+	e := newEngine(t, yara.Config{})
+	raw := newEngine(t, yara.Config{RawOnly: true})
+	for name, src := range map[string][]byte{"javascript": samples.PDFJavaScript(), "hex-escaped": samples.PDFJavaScriptHexEscaped()} {
+		t.Run(name, func(t *testing.T) {
+			in, packed := filepath.Join(dir, name+".pdf"), filepath.Join(dir, name+"-packed.pdf")
+			require.NoError(t, os.WriteFile(in, src, 0o600))
+			out, err := exec.Command("qpdf", "--object-streams=generate", "--compress-streams=y", in, packed).CombinedOutput()
+			require.NoError(t, err, "%s", out)
+			b, err := os.ReadFile(packed)
+			require.NoError(t, err)
+			f := scanBytes(t, raw, b)
+			assert.Equal(t, contract.Clean, f.Outcome, "raw bytes only: %s", f.Detail)
+			f = scanBytes(t, e, b)
+			assert.Equal(t, contract.Suspicious, f.Outcome, f.Detail)
+			assert.Equal(t, []string{"PDF_JavaScript_In_Stream"}, f.Threats)
+			assert.Regexp(t, `PDF_JavaScript_In_Stream in pdf:objstm \d+`, f.Detail)
+		})
+	}
 }
