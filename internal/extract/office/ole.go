@@ -4,7 +4,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"io"
-	"unicode/utf16"
 )
 
 // ErrNotOLE is returned by ReadOLE for data without the compound file
@@ -64,69 +63,17 @@ func ReadOLE(src io.ReaderAt, size int64) (*Info, error) {
 // On a damaged file it returns the names read before the damage, and the
 // error.
 func oleNames(src io.ReaderAt, size int64) ([]string, error) {
-	hdr := make([]byte, 512)
-	if _, err := src.ReadAt(hdr, 0); err != nil || string(hdr[:8]) != oleSignature {
-		return nil, ErrNotOLE
-	}
-	le := binary.LittleEndian
-	shift := le.Uint16(hdr[30:])
-	if shift != 9 && shift != 12 {
-		return nil, errors.New("office: bad sector size")
-	}
-	ss := int64(1) << shift
-	nsect := size/ss + 1
-	c := &cfb{src: src, size: size, ss: ss, fat: map[uint32][]byte{}}
-	// The DIFAT: 109 FAT sector numbers in the header, then chained DIFAT
-	// sectors.
-	for i := range 109 {
-		c.difat = append(c.difat, le.Uint32(hdr[76+4*i:]))
-	}
-	// A file of nsect sectors needs at most this many FAT sectors: a longer
-	// DIFAT (a loop, a lie) would only grow memory.
-	maxFAT := nsect/(ss/4) + 2
-	next := le.Uint32(hdr[68:])
-	for next <= maxRegSect && int64(len(c.difat)) < maxFAT {
-		b, err := c.sector(next)
-		if err != nil {
-			break
-		}
-		for i := int64(0); i < ss/4-1; i++ {
-			c.difat = append(c.difat, le.Uint32(b[4*i:]))
-		}
-		next = le.Uint32(b[ss-4:])
+	o, err := openOLE(src, size)
+	if o == nil {
+		return nil, err
 	}
 	var names []string
-	s := le.Uint32(hdr[48:])
-	for steps := int64(0); s <= maxRegSect; steps++ {
-		if steps > nsect || len(names) >= maxDirEntries {
-			return names, errors.New("office: directory chain too long")
-		}
-		b, err := c.sector(s)
-		if err != nil {
-			return names, err
-		}
-		for off := int64(0); off+128 <= ss; off += 128 {
-			e := b[off : off+128]
-			typ := e[66]
-			if typ != 1 && typ != 2 && typ != 5 {
-				continue
-			}
-			n := int(le.Uint16(e[64:]))
-			if n < 2 || n > 64 {
-				continue
-			}
-			u := make([]uint16, n/2-1)
-			for i := range u {
-				u[i] = le.Uint16(e[2*i:])
-			}
-			names = append(names, string(utf16.Decode(u)))
-		}
-		s, err = c.next(s)
-		if err != nil {
-			return names, err
+	for _, e := range o.entries {
+		if e.name != "" {
+			names = append(names, e.name)
 		}
 	}
-	return names, nil
+	return names, err
 }
 
 // cfb reads sectors and FAT entries of a compound file.

@@ -59,6 +59,9 @@ var ErrTooManyModules = errors.New("office: more VBA modules than the limit")
 func ReadVBA(src io.ReaderAt, size int64, lim VBALimits) ([]Module, error) {
 	lim = lim.withDefaults()
 	o, err := openOLE(src, size)
+	if err == nil && len(o.entries) == 0 {
+		err = errors.New("office: empty directory")
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -245,7 +248,9 @@ type oleEntry struct {
 
 const noStream = 0xffffffff
 
-// openOLE reads the header, DIFAT and directory of a compound file.
+// openOLE reads the header, DIFAT and directory of a compound file. On a
+// damaged directory it returns the entries read before the damage, and the
+// error; it returns no file only when the header is not one.
 func openOLE(src io.ReaderAt, size int64) (*ole, error) {
 	hdr := make([]byte, 512)
 	if _, err := src.ReadAt(hdr, 0); err != nil || string(hdr[:8]) != oleSignature {
@@ -288,9 +293,6 @@ func openOLE(src io.ReaderAt, size int64) (*ole, error) {
 		if s, err = o.next(s); err != nil {
 			return o, err
 		}
-	}
-	if len(o.entries) == 0 {
-		return nil, errors.New("office: empty directory")
 	}
 	return o, nil
 }
