@@ -21,12 +21,22 @@ import (
 
 // apps are the Dapr app-ids that run in the cluster, and the components
 // each needs: its scopes must grant exactly these.
-var apps = map[string][]string{
+// baseApps are the app-ids of the base, each with the components it may
+// use.
+var baseApps = map[string][]string{
 	"api":                {"blobstore", "events", "live", "reconcile", "secrets"},
 	"extractor":          {"blobstore", "events"},
 	"scanner-clamav":     {"blobstore", "events", "scanresults"},
 	"scanner-yara":       {"blobstore", "events", "scanresults"},
 	"scanner-reputation": {"blobstore", "events", "scanresults"},
+}
+
+// projectScanner reports whether app runs the project's scanner binary
+// (SCANNER_ENGINE, SCAN_CONCURRENCY, SCAN_TIMEOUT), as the base's scanners
+// do; a scanner an overlay adds in another language has its own settings.
+func projectScanner(app string) bool {
+	_, base := baseApps[app]
+	return base && strings.HasPrefix(app, "scanner-")
 }
 
 // appReadiness is the readiness path per app; /healthz where not listed.
@@ -93,6 +103,9 @@ type profile struct {
 	nodePorts []string
 	// minReplicas is the least an HPA may scale an app to.
 	minReplicas int32
+	// apps are the app-ids the environment runs, each with the
+	// components it may use: baseApps, plus any the overlay adds.
+	apps map[string][]string
 }
 
 // check returns every broken invariant.
@@ -171,7 +184,7 @@ func (cl *cluster) env(ctr *corev1.Container) map[string]string {
 // checkApps: every app-id has a Deployment with the Dapr annotations, a
 // container on the app port, probes, token wiring, an HPA and a PDB.
 func (cl *cluster) checkApps(c *checker) {
-	for _, app := range slices.Sorted(maps.Keys(apps)) {
+	for _, app := range slices.Sorted(maps.Keys(c.p.apps)) {
 		d := cl.deployment(app)
 		if d == nil {
 			c.errorf("app %s: no Deployment", app)
@@ -225,7 +238,7 @@ func (cl *cluster) checkApps(c *checker) {
 				c.errorf("%s: container %s: %s is %q, want %q", id, ctr.Name, k, env[k], want)
 			}
 		}
-		if strings.HasPrefix(app, "scanner-") {
+		if projectScanner(app) {
 			if got, want := ann["dapr.io/app-max-concurrency"], env["SCAN_CONCURRENCY"]; got == "" || got != want {
 				c.errorf("%s: dapr.io/app-max-concurrency %q must equal SCAN_CONCURRENCY %q: events waiting for a scan slot spend their visibility timeout", id, got, want)
 			}
@@ -424,7 +437,7 @@ func (cl *cluster) checkComponents(c *checker, p profile) {
 			c.errorf("Component %s: no scopes; every component is scoped to the apps that use it", name)
 		}
 		for _, s := range comp.Scopes {
-			if _, ok := apps[s]; !ok {
+			if _, ok := p.apps[s]; !ok {
 				c.errorf("Component %s: scope %q is not an app-id", name, s)
 			}
 			access[s] = append(access[s], name)
@@ -466,7 +479,7 @@ func (cl *cluster) checkComponents(c *checker, p profile) {
 			}
 		}
 	}
-	for app, want := range apps {
+	for app, want := range p.apps {
 		have := slices.Sorted(slices.Values(access[app]))
 		if !slices.Equal(have, want) {
 			c.errorf("app %s is in the scopes of %v, want exactly %v", app, have, want)
@@ -474,7 +487,7 @@ func (cl *cluster) checkComponents(c *checker, p profile) {
 	}
 	for _, r := range cl.resiliencies {
 		for _, s := range r.Scopes {
-			if _, ok := apps[s]; !ok {
+			if _, ok := p.apps[s]; !ok {
 				c.errorf("Resiliency %s: scope %q is not an app-id", r.Metadata.Name, s)
 			}
 		}
@@ -582,9 +595,9 @@ func (cl *cluster) checkVisibility(c *checker, p profile) {
 		// processingTimeout of silence, so the scan alone must fit.
 		budget = 0
 	}
-	for app := range apps {
+	for app := range c.p.apps {
 		d := cl.deployment(app)
-		if d == nil || !strings.HasPrefix(app, "scanner-") {
+		if d == nil || !projectScanner(app) {
 			continue
 		}
 		ctr, err := appContainer(&d.Spec.Template.Spec, d.Spec.Template.Annotations["dapr.io/app-port"])
@@ -757,7 +770,7 @@ func sharesMount(a, b *corev1.Container) bool {
 // IRSA role in the configured account.
 func (cl *cluster) checkServiceAccounts(c *checker) {
 	arn := regexp.MustCompile(`^arn:aws:iam::[0-9]{12}:role/intellidox-[a-z-]+$`)
-	for app := range apps {
+	for app := range c.p.apps {
 		d := cl.deployment(app)
 		if d == nil {
 			continue

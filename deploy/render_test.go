@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -305,7 +306,7 @@ type daprPolicyNames struct {
 func awsProfile(t *testing.T) profile {
 	return profile{name: "aws", ref: readComponents(t, "aws"),
 		differences: map[string]string{"endpoint": "dropped", "consumerID": "prefixed"},
-		queue:       "messageVisibilityTimeout", freshclam: true, irsa: true, minReplicas: 2}
+		queue:       "messageVisibilityTimeout", freshclam: true, irsa: true, minReplicas: 2, apps: baseApps}
 }
 
 // localK8sProfile is the local cluster of scripts/k8s.sh: components/local
@@ -326,7 +327,16 @@ func localK8sProfile(t *testing.T) profile {
 			"redisHost": "located", "endpoint": "located", "accessKey": "located", "secretKey": "located"},
 		queue: "processingTimeout", nodePorts: []string{"api-node", "versitygw-node"},
 		// One replica each on a two-core node.
-		minReplicas: 1}
+		minReplicas: 1,
+		// The Node example scanner (node-example.yaml), as in dapr.yaml.
+		apps: withApp(baseApps, "scanner-node-example", "blobstore", "events", "scanresults")}
+}
+
+// withApp returns apps with one more app-id and its components.
+func withApp(apps map[string][]string, id string, components ...string) map[string][]string {
+	out := maps.Clone(apps)
+	out[id] = components
+	return out
 }
 
 // profileFor is the environment an overlay directory targets.

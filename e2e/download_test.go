@@ -127,7 +127,7 @@ func TestDownloadGate(t *testing.T) {
 		u, err := url.Parse(d.URL)
 		require.NoError(t, err)
 		assert.True(t, strings.HasPrefix(u.Query().Get("response-content-disposition"), `attachment; filename="page.html"`), d.URL)
-		if testenv.Profile() == "local" {
+		if testenv.Profile() != "aws" {
 			// versitygw, like S3, answers with it; moto ignores response
 			// overrides.
 			assert.True(t, strings.HasPrefix(resp.Header.Get("Content-Disposition"), `attachment; filename="page.html"`),

@@ -37,7 +37,7 @@ func TestEmptyFile(t *testing.T) {
 
 	require.Eventually(t, func() bool {
 		s, err := c.Scans(ctx, up.ID)
-		return err == nil && len(s.Engines) == scannerApps(stack)
+		return err == nil && len(s.Engines) == scannerApps(t, stack)
 	}, time.Minute, 50*time.Millisecond, "every engine reports on the empty file")
 	s, err := c.Scans(ctx, up.ID)
 	require.NoError(t, err)
@@ -48,6 +48,6 @@ func TestEmptyFile(t *testing.T) {
 		assert.NotEmpty(t, r.EngineVersion, "%s: a real engine answered", r.Engine)
 		t.Logf("%s: %s %v", r.Engine, r.Result, r.Threats)
 	}
-	require.Positive(t, meteredScanners(stack))
-	assert.Equal(t, before+meteredScanners(stack), engineCalls(t, stack), "every engine ran on the empty object")
+	require.Positive(t, meteredScanners(t, stack))
+	assert.Equal(t, before+meteredScanners(t, stack), engineCalls(t, stack), "every engine ran on the empty object")
 }

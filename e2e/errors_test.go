@@ -57,9 +57,9 @@ func requireProblem(t *testing.T, resp *http.Response, body []byte, status int, 
 const sha64 = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
 
 func TestErrorsAreProblems(t *testing.T) {
-	pg := testenv.StartPostgres(t)
+	dbURL, pg := testenv.OwnDatabase(t)
 	stack := testenv.StartStack(t, testenv.StackOptions{
-		DatabaseURL: pg.Database(t, "intellidox"),
+		DatabaseURL: dbURL,
 		Env:         map[string]string{"MAX_FILE_SIZE": "1MiB"},
 	})
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)

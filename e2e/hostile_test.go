@@ -101,7 +101,10 @@ func requireUnchanged(t *testing.T, dbURL string, before dbState, what string) {
 // of. Each gets its documented status and problem code and leaves no state
 // behind.
 func TestHostileInput(t *testing.T) {
-	stack := testenv.StartStack(t, testenv.StackOptions{Env: map[string]string{"MAX_FILE_SIZE": "1MiB"}})
+	// A database of its own (on the k8s profile too): the counts below
+	// start from nothing.
+	stack := testenv.StartStack(t, testenv.StackOptions{DatabaseURL: testenv.FreshDatabase(t),
+		Env: map[string]string{"MAX_FILE_SIZE": "1MiB"}})
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	mine, theirs := stack.Client(), client.New(stack.API)
@@ -128,15 +131,7 @@ func TestHostileInput(t *testing.T) {
 	// Let the finished file settle completely (every scanner app, including
 	// informational ones, has reported; the outbox is relayed), so that the
 	// counts below change only if a refused request leaves something behind.
-	scanners := 0
-	if stack.Launched == nil {
-		t.Fatalf("E2E_PROFILE=%s: this test reads the local launcher's processes", testenv.Profile())
-	}
-	for _, a := range stack.Launched.RunFile().Apps {
-		if strings.HasPrefix(a.AppID, "scanner-") {
-			scanners++
-		}
-	}
+	scanners := scannerApps(t, stack)
 	require.Eventually(t, func() bool {
 		n := snapshot(t, stack.DB)
 		return n.count("outbox") == 0 && n.count("scan_results") == scanners

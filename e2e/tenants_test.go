@@ -33,11 +33,11 @@ import (
 func engineCalls(t *testing.T, stack *testenv.Stack) int {
 	t.Helper()
 	total := 0
-	for _, a := range stack.Launched.RunFile().Apps {
-		if !metered(a.AppID, a.Command) {
+	for _, a := range stack.Apps(t) {
+		if !a.Metered {
 			continue
 		}
-		resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/metrics", a.AppPort))
+		resp, err := http.Get(stack.AppURL(t, a) + "/metrics")
 		require.NoError(t, err)
 		sc := bufio.NewScanner(resp.Body)
 		sc.Buffer(make([]byte, 64<<10), 1<<20)
@@ -142,7 +142,7 @@ func TestTenantsShareNoContent(t *testing.T) {
 	// count is settled.
 	require.Eventually(t, func() bool {
 		s, err := a.Scans(ctx, upA.ID)
-		return err == nil && len(s.Engines) == scannerApps(stack)
+		return err == nil && len(s.Engines) == scannerApps(t, stack)
 	}, time.Minute, 50*time.Millisecond)
 	calls := engineCalls(t, stack)
 	require.Greater(t, calls, 0)
@@ -225,7 +225,7 @@ func TestTenantsShareNoContent(t *testing.T) {
 		require.NoError(t, err)
 		require.Eventually(t, func() bool {
 			s, err := a.Scans(ctx, up.ID)
-			return err == nil && len(s.Engines) == scannerApps(stack)
+			return err == nil && len(s.Engines) == scannerApps(t, stack)
 		}, time.Minute, 50*time.Millisecond)
 		// Every result has reached the api, and with it B's stream; give
 		// that stream a resync interval to misbehave.
@@ -277,25 +277,23 @@ func TestTenantsShareNoContent(t *testing.T) {
 	})
 }
 
-func metered(appID string, command []string) bool {
-	return strings.HasPrefix(appID, "scanner-") && strings.HasSuffix(command[0], "/scanner")
-}
-
 // meteredScanners counts the scanner apps engineCalls counts.
-func meteredScanners(stack *testenv.Stack) int {
+func meteredScanners(t *testing.T, stack *testenv.Stack) int {
 	n := 0
-	for _, a := range stack.Launched.RunFile().Apps {
-		if metered(a.AppID, a.Command) {
+	for _, a := range stack.Apps(t) {
+		if a.Metered {
 			n++
 		}
 	}
 	return n
 }
 
-func scannerApps(stack *testenv.Stack) int {
+// scannerApps counts the stack's scanner apps: the engines every finished
+// file has a result of.
+func scannerApps(t *testing.T, stack *testenv.Stack) int {
 	n := 0
-	for _, a := range stack.Launched.RunFile().Apps {
-		if strings.HasPrefix(a.AppID, "scanner-") {
+	for _, a := range stack.Apps(t) {
+		if a.Scanner() {
 			n++
 		}
 	}

@@ -4,10 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -52,7 +51,7 @@ func (z *zipkin) services(traceID string) map[string]bool {
 // report spans of all of them under that one trace id.
 func TestOneUploadIsOneTrace(t *testing.T) {
 	z := &zipkin{}
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		b, _ := io.ReadAll(r.Body)
 		var batch []span
 		if json.Unmarshal(b, &batch) == nil {
@@ -62,18 +61,13 @@ func TestOneUploadIsOneTrace(t *testing.T) {
 		}
 		w.WriteHeader(http.StatusAccepted)
 	}))
-	defer srv.Close()
-	cfg, err := os.ReadFile(filepath.Join(testenv.Root(), "components", "config.yaml"))
+	l, err := net.Listen("tcp", net.JoinHostPort(testenv.CollectorHost(), "0"))
 	require.NoError(t, err)
-	custom := filepath.Join(t.TempDir(), "config.yaml")
-	withExporter := strings.Replace(string(cfg), `    samplingRate: "1"`,
-		`    samplingRate: "1"
-    zipkin:
-      endpointAddress: "`+srv.URL+`/api/v2/spans"`, 1)
-	require.NotEqual(t, string(cfg), withExporter, "components/config.yaml must sample every request")
-	require.NoError(t, os.WriteFile(custom, []byte(withExporter), 0o600))
+	srv.Listener = l
+	srv.Start()
+	defer srv.Close()
 
-	stack := testenv.StartStack(t, testenv.StackOptions{ConfigFile: custom})
+	stack := testenv.StartStack(t, testenv.StackOptions{Zipkin: srv.URL + "/api/v2/spans"})
 	c := stack.Client()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()

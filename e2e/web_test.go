@@ -40,8 +40,11 @@ func TestWebApp(t *testing.T) {
 	}
 	buildWeb(t, web)
 
-	dist := filepath.Join(web, "dist")
-	stack := testenv.StartStack(t, testenv.StackOptions{Env: map[string]string{"WEB_DIR": dist}})
+	env := map[string]string{"WEB_DIR": filepath.Join(web, "dist")}
+	if testenv.Profile() == "k8s" {
+		env = nil // the api image serves its own build of web/dist (deploy/images.yaml)
+	}
+	stack := testenv.StartStack(t, testenv.StackOptions{Env: env})
 
 	shots := os.Getenv("WEB_SCREENSHOT_DIR")
 	if shots == "" {
@@ -55,7 +58,7 @@ func TestWebApp(t *testing.T) {
 	// signed into its URL; moto ignores such overrides, so there the browser
 	// cannot see a download, only the request that asks for one.
 	disposition := "1"
-	if testenv.Profile() != "local" {
+	if testenv.Profile() == "aws" {
 		disposition = "0"
 	}
 	cmd.Env = append(os.Environ(), "BASE_URL="+stack.API, "API_KEY="+stack.APIKey, "SCREENSHOT_DIR="+shots, "CHROMIUM="+chromium,

@@ -21,6 +21,9 @@ const ENGINE_VERSION = 'node-example/1';
 const MARKER = Buffer.from(process.env.MARKER || 'INTELLIDOX-TEST-MALWARE-7f3a9c');
 const MAX_SIZE = Number(process.env.MAX_SIZE || 100 * 1024 * 1024);
 const APP_PORT = Number(process.env.APP_PORT || 8090);
+// Loopback unless told otherwise: in a pod, LISTEN_HOST=0.0.0.0 lets the
+// kubelet's probes reach the app on the pod's address.
+const LISTEN_HOST = process.env.LISTEN_HOST || '127.0.0.1';
 const SIDECAR = `http://127.0.0.1:${process.env.DAPR_HTTP_PORT || 3500}`;
 // Dapr API token auth: the app sends DAPR_API_TOKEN to its sidecar, and
 // accepts calls only from a sidecar that sends APP_API_TOKEN. Both unset:
@@ -183,5 +186,5 @@ const server = http.createServer((req, res) => {
   });
 });
 
-server.listen(APP_PORT, '127.0.0.1', () => log('info', 'listening', { port: APP_PORT, signature_version: SIGNATURE_VERSION }));
+server.listen(APP_PORT, LISTEN_HOST, () => log('info', 'listening', { port: APP_PORT, signature_version: SIGNATURE_VERSION }));
 for (const sig of ['SIGINT', 'SIGTERM']) process.on(sig, () => server.close(() => process.exit(0)));

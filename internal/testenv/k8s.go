@@ -3,7 +3,10 @@ package testenv
 import (
 	"bufio"
 	"context"
+	"crypto/rand"
 	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"maps"
 	"os"
@@ -15,6 +18,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 )
 
 // Cluster is IntelliDox as deploy/overlays/local-k8s runs it on the
@@ -129,6 +134,7 @@ func (c Cluster) PortForward(t testing.TB, target string, remotePort int) int {
 var appContainers = map[string]string{
 	"api": "api", "extractor": "extractor",
 	"scanner-clamav": "scanner", "scanner-yara": "scanner", "scanner-reputation": "scanner",
+	"scanner-node-example": "scanner",
 }
 
 // clusterEnv serializes the tests that change the apps' environment: the
@@ -136,42 +142,113 @@ var appContainers = map[string]string{
 var clusterEnv sync.RWMutex
 
 // SetEnv sets env on every app's container, waits for the rollouts, and
-// restores the previous values when the test ends.
+// puts each container's environment back as it was when the test ends
+// (values from Secrets included: DATABASE_URL is one).
 func (c Cluster) SetEnv(t testing.TB, env map[string]string) {
 	t.Helper()
 	if len(env) == 0 {
 		return
 	}
 	keys := slices.Sorted(maps.Keys(env))
-	var set, unset []string
+	var set []string
 	for _, k := range keys {
 		set = append(set, k+"="+env[k])
-		unset = append(unset, k+"-")
 	}
-	apply := func(pairs []string) {
-		for d, ctr := range appContainers {
-			c.MustRun(t, append([]string{"set", "env", "deploy/" + d, "-c", ctr}, pairs...)...)
-		}
-		for d := range appContainers {
-			c.MustRun(t, "rollout", "status", "deploy/"+d, "--timeout", "5m")
-		}
+	saved := map[string]string{}
+	for d, ctr := range appContainers {
+		saved[d] = c.containerEnv(t, d, ctr)
 	}
 	t.Logf("k8s: setting %v on every app and waiting for the rollouts", keys)
-	apply(set)
-	t.Cleanup(func() { apply(unset) })
+	for d, ctr := range appContainers {
+		c.MustRun(t, append([]string{"set", "env", "deploy/" + d, "-c", ctr}, set...)...)
+	}
+	c.rollouts(t)
+	t.Cleanup(func() {
+		for d, ctr := range appContainers {
+			c.MustRun(t, "patch", "deploy/"+d, "--type=json", "-p",
+				fmt.Sprintf(`[{"op":"replace","path":"/spec/template/spec/containers/%d/env","value":%s}]`, c.containerIndex(t, d, ctr), saved[d]))
+		}
+		c.rollouts(t)
+	})
 }
 
-// startK8sStack returns the cluster's deployment as a Stack.
+// containerEnv returns the env list of one container of a Deployment's pod
+// template, as JSON.
+func (c Cluster) containerEnv(t testing.TB, deploy, container string) string {
+	t.Helper()
+	out := c.MustRun(t, "get", "deploy/"+deploy, "-o", "json")
+	var d struct {
+		Spec struct {
+			Template struct {
+				Spec struct {
+					Containers []struct {
+						Name string          `json:"name"`
+						Env  json.RawMessage `json:"env"`
+					} `json:"containers"`
+				} `json:"spec"`
+			} `json:"template"`
+		} `json:"spec"`
+	}
+	if err := json.Unmarshal([]byte(out), &d); err != nil {
+		t.Fatalf("deploy/%s: %v", deploy, err)
+	}
+	for _, ctr := range d.Spec.Template.Spec.Containers {
+		if ctr.Name == container {
+			if len(ctr.Env) == 0 {
+				return "[]"
+			}
+			return string(ctr.Env)
+		}
+	}
+	t.Fatalf("deploy/%s has no container %s", deploy, container)
+	return ""
+}
+
+func (c Cluster) containerIndex(t testing.TB, deploy, container string) int {
+	t.Helper()
+	names := strings.Fields(c.MustRun(t, "get", "deploy/"+deploy, "-o", "jsonpath={.spec.template.spec.containers[*].name}"))
+	i := slices.Index(names, container)
+	if i < 0 {
+		t.Fatalf("deploy/%s has no container %s (%v)", deploy, container, names)
+	}
+	return i
+}
+
+// rollouts waits until every app's rollout is complete.
+func (c Cluster) rollouts(t testing.TB) {
+	t.Helper()
+	for d := range appContainers {
+		c.MustRun(t, "rollout", "status", "deploy/"+d, "--timeout", "5m")
+	}
+}
+
+// inClusterDB is how pods reach the cluster's PostgreSQL (the Secret
+// intellidox-database of scripts/k8s-deploy.sh names the same server).
+const inClusterDB = "postgres://postgres@postgres.intellidox.svc.cluster.local:5432/"
+
+// startK8sStack returns the cluster's deployment as a Stack. StackOptions
+// map onto it: Env is set on every app (a rollout, undone at the end),
+// DatabaseURL (a database of ClusterDatabase's) becomes the api's
+// DATABASE_URL the same way, and Apps is satisfied by the whole
+// deployment, which runs every app.
 func startK8sStack(t testing.TB, opts StackOptions) *Stack {
 	t.Helper()
-	if opts.ConfigFile != "" || len(opts.ResourcesPaths) > 0 || len(opts.Apps) > 0 || opts.Redis != "" || opts.DatabaseURL != "" {
-		t.Fatalf("E2E_PROFILE=k8s: this test needs a private stack (its own Configuration, components, apps, Redis or database), which the shared cluster cannot give it")
+	if opts.ConfigFile != "" || len(opts.ResourcesPaths) > 0 || opts.Redis != "" {
+		t.Fatalf("E2E_PROFILE=k8s: this test needs a private stack (its own Configuration, components or Redis), which the shared cluster cannot give it")
 	}
 	c := K8s(t)
-	if len(opts.Env) > 0 {
+	env := maps.Clone(opts.Env)
+	if opts.DatabaseURL != "" {
+		if env == nil {
+			env = map[string]string{}
+		}
+		env["DATABASE_URL"] = withDB(inClusterDB+"x?sslmode=disable", dbName(opts.DatabaseURL))
+	}
+	if len(env) > 0 || opts.Zipkin != "" {
 		clusterEnv.Lock()
 		t.Cleanup(clusterEnv.Unlock)
-		c.SetEnv(t, opts.Env)
+		c.SetEnv(t, env)
+		c.traceTo(t, opts.Zipkin)
 	} else {
 		clusterEnv.RLock()
 		t.Cleanup(clusterEnv.RUnlock)
@@ -181,12 +258,88 @@ func startK8sStack(t testing.TB, opts StackOptions) *Stack {
 		S3: S3{Endpoint: fmt.Sprintf("http://%s:30070", c.NodeIP), Bucket: "intellidox",
 			AccessKey: c.Secret(t, "intellidox-s3", "accessKey"), SecretKey: c.Secret(t, "intellidox-s3", "secretKey")},
 		DaprToken: c.Secret(t, "intellidox-dapr-api-token", "token"),
+		cluster:   &c,
 	}
-	s.DB = fmt.Sprintf("postgres://postgres@127.0.0.1:%d/intellidox?sslmode=disable", c.PortForward(t, "svc/postgres", 5432))
+	s.DB = opts.DatabaseURL
+	if s.DB == "" {
+		s.DB = fmt.Sprintf("postgres://postgres@127.0.0.1:%d/intellidox?sslmode=disable", c.PortForward(t, "svc/postgres", 5432))
+	}
 	s.Redis = fmt.Sprintf("127.0.0.1:%d", c.PortForward(t, "svc/redis", 6379))
-	s.APIDapr = fmt.Sprintf("http://127.0.0.1:%d/v1.0/invoke/api/method", c.PortForward(t, "deploy/api", 3500))
+	s.DaprHTTP = fmt.Sprintf("http://127.0.0.1:%d", c.PortForward(t, "deploy/api", 3500))
+	s.APIDapr = s.DaprHTTP + invokePrefix
+	if APIContract != nil {
+		s.API = APIContract.Proxy(t, s.API, "")
+		s.APIDapr = APIContract.Proxy(t, s.DaprHTTP, invokePrefix) + invokePrefix
+	}
 	s.APIKey = s.createKey(t, "default", true)
 	return s
+}
+
+// dbName is the database a PostgreSQL URL names.
+func dbName(url string) string {
+	name := url[strings.LastIndex(url, "/")+1:]
+	if i := strings.IndexByte(name, '?'); i >= 0 {
+		name = name[:i]
+	}
+	return name
+}
+
+// ClusterDatabase is a database of the test's own on the cluster's
+// PostgreSQL, reached from here through a port-forward; StartStack's
+// DatabaseURL maps it to the in-cluster address for the api.
+func ClusterDatabase(t testing.TB) *ClusterDB {
+	t.Helper()
+	c := K8s(t)
+	db := &ClusterDB{admin: fmt.Sprintf("postgres://postgres@127.0.0.1:%d/postgres?sslmode=disable", c.PortForward(t, "svc/postgres", 5432))}
+	db.name = "idx_" + randomHex(8)
+	db.exec(t, "CREATE DATABASE "+db.name)
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		_ = db.run(ctx, "DROP DATABASE IF EXISTS "+db.name+" WITH (FORCE)")
+	})
+	db.URL = withDB(db.admin, db.name)
+	return db
+}
+
+// ClusterDB is a database of ClusterDatabase's.
+type ClusterDB struct {
+	URL   string
+	admin string
+	name  string
+}
+
+// Stop makes the database unavailable as a stopped server is to its
+// clients: new connections are refused and open ones are ended.
+func (db *ClusterDB) Stop(t testing.TB) {
+	t.Helper()
+	db.exec(t, "ALTER DATABASE "+db.name+" WITH ALLOW_CONNECTIONS false")
+	db.exec(t, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '"+db.name+"'")
+}
+
+// Start makes it available again.
+func (db *ClusterDB) Start(t testing.TB) {
+	t.Helper()
+	db.exec(t, "ALTER DATABASE "+db.name+" WITH ALLOW_CONNECTIONS true")
+}
+
+func (db *ClusterDB) exec(t testing.TB, sql string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if err := db.run(ctx, sql); err != nil {
+		t.Fatalf("%s: %v", sql, err)
+	}
+}
+
+func (db *ClusterDB) run(ctx context.Context, sql string) error {
+	conn, err := pgx.Connect(ctx, db.admin)
+	if err != nil {
+		return err
+	}
+	defer conn.Close(ctx)
+	_, err = conn.Exec(ctx, sql)
+	return err
 }
 
 // createKey makes an API key with the api's admin command against s.DB.
@@ -205,4 +358,249 @@ func (s *Stack) createKey(t testing.TB, tenant string, admin bool) string {
 		t.Fatalf("api keys create: %v\n%s", err, stderr.String())
 	}
 	return strings.TrimSpace(string(out))
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// StoppableDatabase is a database a test may take away from the api and
+// give back.
+type StoppableDatabase interface {
+	Stop(testing.TB)
+	Start(testing.TB)
+}
+
+// OwnDatabase returns the URL of a database of the test's own that it may
+// stop: locally a database on a throwaway server, which stopping stops; on
+// the k8s profile one on the cluster's server, which stopping closes to
+// every connection. Pass the URL as StackOptions.DatabaseURL.
+func OwnDatabase(t testing.TB) (string, StoppableDatabase) {
+	t.Helper()
+	if Profile() == "k8s" {
+		db := ClusterDatabase(t)
+		return db.URL, db
+	}
+	pg := StartPostgres(t)
+	return pg.Database(t, "intellidox"), pg
+}
+
+// FreshDatabase returns the URL of a new, empty database for a stack
+// (StackOptions.DatabaseURL), for tests that count rows: every profile's
+// stack then starts from nothing, the cluster's shared one included.
+func FreshDatabase(t testing.TB) string {
+	t.Helper()
+	if Profile() == "k8s" {
+		return ClusterDatabase(t).URL
+	}
+	return Database(t, nil, nil)
+}
+
+// apps lists the Deployments whose pods get a Dapr sidecar, with each
+// app's port; the project's scanner images are metered.
+func (c Cluster) apps(t testing.TB) []App {
+	t.Helper()
+	var list struct {
+		Items []struct {
+			Metadata struct {
+				Name string `json:"name"`
+			} `json:"metadata"`
+			Spec struct {
+				Template struct {
+					Metadata struct {
+						Annotations map[string]string `json:"annotations"`
+					} `json:"metadata"`
+					Spec struct {
+						Containers []struct {
+							Image string `json:"image"`
+						} `json:"containers"`
+					} `json:"spec"`
+				} `json:"template"`
+			} `json:"spec"`
+		} `json:"items"`
+	}
+	if err := json.Unmarshal([]byte(c.MustRun(t, "get", "deploy", "-o", "json")), &list); err != nil {
+		t.Fatal(err)
+	}
+	var apps []App
+	for _, d := range list.Items {
+		ann := d.Spec.Template.Metadata.Annotations
+		id := ann["dapr.io/app-id"]
+		if ann["dapr.io/enabled"] != "true" || id == "" {
+			continue
+		}
+		a := App{ID: id, target: "deploy/" + d.Metadata.Name}
+		fmt.Sscan(ann["dapr.io/app-port"], &a.port)
+		for _, ctr := range d.Spec.Template.Spec.Containers {
+			// localhost/intellidox/scanner and scanner-yara hold the
+			// project's scanner binary; node-scanner is the example.
+			name := ctr.Image[strings.LastIndexByte(ctr.Image, '/')+1:]
+			if a.Scanner() && strings.HasPrefix(name, "scanner") {
+				a.Metered = true
+			}
+		}
+		apps = append(apps, a)
+	}
+	slices.SortFunc(apps, func(a, b App) int { return strings.Compare(a.ID, b.ID) })
+	return apps
+}
+
+// replica scales appID's Deployment to two pods, points s.API at the
+// first one and returns local ports that reach the second one's app and
+// sidecar, each through its own port-forward; the scale is undone when the
+// test ends. Only the api has replicas in the suite, on port 8080.
+func (c Cluster) replica(t testing.TB, s *Stack, appID string) (appPort, daprHTTPPort int) {
+	t.Helper()
+	if appID != "api" {
+		t.Fatalf("k8s: replicas of %s are not supported by the suite", appID)
+	}
+	c.MustRun(t, "scale", "deploy/"+appID, "--replicas=2")
+	t.Cleanup(func() {
+		c.MustRun(t, "scale", "deploy/"+appID, "--replicas=1")
+		c.MustRun(t, "rollout", "status", "deploy/"+appID, "--timeout", "5m")
+	})
+	c.MustRun(t, "rollout", "status", "deploy/"+appID, "--timeout", "5m")
+	var pods []string
+	deadline := time.Now().Add(3 * time.Minute)
+	for {
+		out := c.MustRun(t, "get", "pods", "-l", "app.kubernetes.io/name="+appID, "-o",
+			`jsonpath={range .items[*]}{.metadata.name} {.status.conditions[?(@.type=="Ready")].status} {.metadata.deletionTimestamp}{"\n"}{end}`)
+		pods = pods[:0]
+		for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+			if f := strings.Fields(line); len(f) == 2 && f[1] == "True" { // ready, not terminating
+				pods = append(pods, f[0])
+			}
+		}
+		if len(pods) == 2 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("k8s: deploy/%s never had two ready pods: %s", appID, out)
+		}
+		time.Sleep(time.Second) // polling the API server for a condition, under a deadline
+	}
+	first := fmt.Sprintf("http://127.0.0.1:%d", c.PortForward(t, "pod/"+pods[0], 8080))
+	if APIContract != nil {
+		first = APIContract.Proxy(t, first, "")
+	}
+	s.API = first
+	return c.PortForward(t, "pod/"+pods[1], 8080), c.PortForward(t, "pod/"+pods[1], 3500)
+}
+
+// PodListeners are the sockets listening in one pod's network namespace.
+type PodListeners struct {
+	Pod string
+	// Declared are the container ports of the pod's spec, the injected
+	// daprd's included.
+	Declared []int
+	// Sockets are ss's "proto address:port" of each listening socket.
+	Sockets []string
+}
+
+// Listeners lists, for every pod with a Dapr sidecar, the sockets listening
+// in its network namespace: ss runs inside it (nsenter, as root, on the
+// node this machine is), found through the pod's cgroup.
+func (c Cluster) Listeners(t testing.TB) []PodListeners {
+	t.Helper()
+	var list struct {
+		Items []struct {
+			Metadata struct {
+				Name        string            `json:"name"`
+				UID         string            `json:"uid"`
+				Annotations map[string]string `json:"annotations"`
+			} `json:"metadata"`
+			Spec struct {
+				Containers []struct {
+					Ports []struct {
+						ContainerPort int `json:"containerPort"`
+					} `json:"ports"`
+				} `json:"containers"`
+			} `json:"spec"`
+			Status struct {
+				Phase string `json:"phase"`
+			} `json:"status"`
+		} `json:"items"`
+	}
+	if err := json.Unmarshal([]byte(c.MustRun(t, "get", "pods", "-o", "json")), &list); err != nil {
+		t.Fatal(err)
+	}
+	var out []PodListeners
+	for _, p := range list.Items {
+		if p.Metadata.Annotations["dapr.io/enabled"] != "true" || p.Status.Phase != "Running" {
+			continue
+		}
+		pl := PodListeners{Pod: p.Metadata.Name}
+		for _, ctr := range p.Spec.Containers {
+			for _, port := range ctr.Ports {
+				pl.Declared = append(pl.Declared, port.ContainerPort)
+			}
+		}
+		pid := podPID(t, p.Metadata.UID)
+		ss, err := exec.Command("nsenter", "-t", pid, "-n", "ss", "-H", "-lntu").CombinedOutput()
+		if err != nil {
+			t.Fatalf("ss in pod %s: %v\n%s", p.Metadata.Name, err, ss)
+		}
+		for _, line := range strings.Split(strings.TrimSpace(string(ss)), "\n") {
+			if f := strings.Fields(line); len(f) >= 5 {
+				pl.Sockets = append(pl.Sockets, f[0]+" "+f[4])
+			}
+		}
+		out = append(out, pl)
+	}
+	return out
+}
+
+// podPID returns a process of the pod with this UID (the kubelet's
+// cgroupfs hierarchy names pods pod<UID>).
+func podPID(t testing.TB, uid string) string {
+	t.Helper()
+	for _, pattern := range []string{
+		"/sys/fs/cgroup/memory/kubepods/pod" + uid + "/*/cgroup.procs",
+		"/sys/fs/cgroup/memory/kubepods/*/pod" + uid + "/*/cgroup.procs",
+	} {
+		files, _ := filepath.Glob(pattern)
+		for _, f := range files {
+			b, err := os.ReadFile(f)
+			if pids := strings.Fields(string(b)); err == nil && len(pids) > 0 {
+				return pids[0]
+			}
+		}
+	}
+	t.Fatalf("no process of pod %s under /sys/fs/cgroup/memory/kubepods", uid)
+	return ""
+}
+
+// traceTo points the cluster's Dapr Configuration at a Zipkin endpoint,
+// sampling every request, and restarts the apps so that their sidecars
+// read it; the tracing settings and the apps come back when the test ends.
+func (c Cluster) traceTo(t testing.TB, zipkin string) {
+	t.Helper()
+	if zipkin == "" {
+		return
+	}
+	saved := c.MustRun(t, "get", "configuration.dapr.io/intellidox", "-o", "jsonpath={.spec.tracing}")
+	set := func(tracing string) {
+		c.MustRun(t, "patch", "configuration.dapr.io/intellidox", "--type=json", "-p",
+			`[{"op":"replace","path":"/spec/tracing","value":`+tracing+`}]`)
+		for d := range appContainers {
+			c.MustRun(t, "rollout", "restart", "deploy/"+d)
+		}
+		c.rollouts(t)
+	}
+	b, _ := json.Marshal(map[string]any{"samplingRate": "1", "zipkin": map[string]string{"endpointAddress": zipkin}})
+	t.Logf("k8s: sidecars export spans to %s", zipkin)
+	set(string(b))
+	t.Cleanup(func() { set(saved) })
+}
+
+// CollectorHost is the address a test's own server listens on to receive
+// what the sidecars send it (spans): the loopback locally, the node's
+// address on the k8s profile, which the pods reach.
+func CollectorHost() string {
+	if Profile() == "k8s" {
+		return "10.88.0.1"
+	}
+	return "127.0.0.1"
 }

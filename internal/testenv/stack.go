@@ -39,6 +39,7 @@ type Stack struct {
 
 	runFile *launch.RunFile
 	opts    launch.Options
+	cluster *Cluster // the k8s profile's
 }
 
 // StackOptions adjust a stack.
@@ -49,6 +50,9 @@ type StackOptions struct {
 	DatabaseURL    string            // use this database instead of a fresh one on the shared server
 	ConfigFile     string            // Dapr Configuration for every sidecar instead of components/config.yaml
 	Apps           []string          // start only these app-ids of dapr.yaml; every app when empty
+	// Zipkin exports every sidecar's spans, every request sampled, to this
+	// Zipkin v2 endpoint (on CollectorHost).
+	Zipkin string
 }
 
 var (
@@ -149,6 +153,9 @@ func StartStack(t testing.TB, opts StackOptions) *Stack {
 	}
 	maps.Copy(appEnv, opts.Env)
 	maps.Copy(shellEnv, opts.Env)
+	if opts.Zipkin != "" {
+		opts.ConfigFile = zipkinConfig(t, opts.Zipkin)
+	}
 	for i := range rf.Apps {
 		a := &rf.Apps[i]
 		if strings.HasPrefix(a.Command[0], "../../bin/") { // the project's binaries, built for this test run
@@ -261,11 +268,13 @@ func (s *Stack) APIURL(t testing.TB, appPort int) string {
 }
 
 // StartReplica starts one more replica of appID, with its own sidecar and
-// ports, and returns the replica's app port and sidecar HTTP port.
+// ports, and returns the replica's app port and sidecar HTTP port. On the
+// k8s profile the Deployment scales to two pods: s.API then reaches the
+// first one only, and the ports returned reach the second.
 func (s *Stack) StartReplica(t testing.TB, appID string) (appPort, daprHTTPPort int) {
 	t.Helper()
-	if s.runFile == nil {
-		t.Fatalf("E2E_PROFILE=%s: a replica beside the cluster's is not started by the suite (it needs the local launcher)", Profile())
+	if s.cluster != nil {
+		return s.cluster.replica(t, s, appID)
 	}
 	a := *s.runFile.App(appID)
 	a.AppPort, a.DaprHTTPPort, a.DaprGRPCPort = FreePort(t), FreePort(t), FreePort(t)
@@ -280,4 +289,67 @@ func (s *Stack) StartReplica(t testing.TB, appID string) (appPort, daprHTTPPort 
 	}
 	t.Cleanup(st.Stop)
 	return a.AppPort, a.DaprHTTPPort
+}
+
+// App is one app of a running stack.
+type App struct {
+	ID string
+	// Metered is true for the project's own scanner binary, whose /metrics
+	// counts the scans its engine ran (intellidox_scan_duration_seconds).
+	Metered bool
+	port    int    // local: the app port
+	target  string // k8s: what kubectl port-forwards to
+}
+
+// Scanner reports whether the app is a scanner.
+func (a App) Scanner() bool { return strings.HasPrefix(a.ID, "scanner-") }
+
+// Apps lists the stack's apps: the launched run file's, or the cluster's
+// Deployments that have a Dapr app id.
+func (s *Stack) Apps(t testing.TB) []App {
+	t.Helper()
+	if s.cluster != nil {
+		return s.cluster.apps(t)
+	}
+	if s.Launched == nil {
+		t.Fatalf("E2E_PROFILE=%s: the stack has no apps to list", Profile())
+	}
+	var apps []App
+	for _, a := range s.Launched.RunFile().Apps {
+		apps = append(apps, App{ID: a.AppID, port: a.AppPort,
+			Metered: strings.HasPrefix(a.AppID, "scanner-") && strings.HasSuffix(a.Command[0], "/scanner")})
+	}
+	return apps
+}
+
+// AppURL returns a base URL that reaches app's own port from here: the
+// app directly, or a port-forward to its Deployment.
+func (s *Stack) AppURL(t testing.TB, a App) string {
+	t.Helper()
+	if s.cluster != nil {
+		return fmt.Sprintf("http://127.0.0.1:%d", s.cluster.PortForward(t, a.target, a.port))
+	}
+	return fmt.Sprintf("http://127.0.0.1:%d", a.port)
+}
+
+// zipkinConfig writes components/config.yaml with a Zipkin exporter to
+// endpoint and returns its path.
+func zipkinConfig(t testing.TB, endpoint string) string {
+	t.Helper()
+	cfg, err := os.ReadFile(filepath.Join(Root(), "components", "config.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	withExporter := strings.Replace(string(cfg), `    samplingRate: "1"`,
+		`    samplingRate: "1"
+    zipkin:
+      endpointAddress: "`+endpoint+`"`, 1)
+	if withExporter == string(cfg) {
+		t.Fatal("components/config.yaml must sample every request (samplingRate: \"1\")")
+	}
+	path := filepath.Join(t.TempDir(), "config.yaml")
+	if err := os.WriteFile(path, []byte(withExporter), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
 }
