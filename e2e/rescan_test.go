@@ -21,12 +21,11 @@ import (
 // list while the stack runs: the reputation engine reloads, announces its new
 // signature version, and the api has that engine, and only it, rescan.
 func TestSignatureChangeTriggersRescan(t *testing.T) {
-	list := filepath.Join(t.TempDir(), "known-bad.csv")
 	orig, err := os.ReadFile(filepath.Join(testenv.Root(), "rules", "reputation", "known-bad.csv"))
 	require.NoError(t, err)
-	require.NoError(t, os.WriteFile(list, orig, 0o600))
+	list := testenv.NewReputationList(t, orig)
 	stack := testenv.StartStack(t, testenv.StackOptions{Env: map[string]string{
-		"REPUTATION_LISTS":         list,
+		"REPUTATION_LISTS":         list.Env["REPUTATION_LISTS"],
 		"REPUTATION_POLL":          "100ms",
 		"SIGNATURE_CHECK_INTERVAL": "200ms",
 	}})
@@ -51,9 +50,7 @@ func TestSignatureChangeTriggersRescan(t *testing.T) {
 
 	line := fmt.Sprintf("\"2026-11-27 00:00:00\", \"%s\", \"%s\", \"%s\", \"test\", \"x.bin\", \"bin\", \"application/octet-stream\", \"Test.Rescan\", \"n/a\", \"n/a\", \"n/a\", \"n/a\", \"n/a\"\n",
 		f.SHA256, f.MD5, f.SHA1)
-	next := filepath.Join(filepath.Dir(list), "next.csv")
-	require.NoError(t, os.WriteFile(next, append(orig, line...), 0o600))
-	require.NoError(t, os.Rename(next, list)) // atomic, as the list's header advises
+	list.Set(t, append(orig, line...)) // atomic, as the list's header advises
 
 	require.Eventually(t, func() bool {
 		f, err := c.Get(ctx, up.ID)

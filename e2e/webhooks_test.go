@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -38,7 +39,7 @@ type hookReceiver struct {
 
 func newHookReceiver(t *testing.T) *hookReceiver {
 	r := &hookReceiver{events: map[string][]receiver.Event{}}
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		r.calls.Add(1)
 		if r.fail.Load() {
 			http.Error(w, "down for maintenance", http.StatusInternalServerError)
@@ -54,6 +55,12 @@ func newHookReceiver(t *testing.T) *hookReceiver {
 			return nil
 		}).ServeHTTP(w, req)
 	}))
+	// Where the api reaches it: the loopback, or the node's address from
+	// the api's pod on the k8s profile (WEBHOOK_ALLOW_NETS admits it).
+	l, err := net.Listen("tcp", net.JoinHostPort(testenv.CollectorHost(), "0"))
+	require.NoError(t, err)
+	srv.Listener = l
+	srv.Start()
 	t.Cleanup(srv.Close)
 	r.URL = srv.URL + "/hook"
 	return r
@@ -140,18 +147,15 @@ func (a hookAPI) deliveries(key, sub string) []hookDelivery {
 // redriven. Last, a rescan turns a clean file malicious, and
 // file.verdict_changed arrives with both verdicts and a higher version.
 func TestWebhooks(t *testing.T) {
-	if testenv.Profile() == "k8s" {
-		t.Skip("the receivers listen on this machine's loopback, which the api's pod cannot reach")
-	}
-	list := filepath.Join(t.TempDir(), "known-bad.csv")
 	orig, err := os.ReadFile(filepath.Join(testenv.Root(), "rules", "reputation", "known-bad.csv"))
 	require.NoError(t, err)
-	require.NoError(t, os.WriteFile(list, orig, 0o600))
+	list := testenv.NewReputationList(t, orig)
 	stack := testenv.StartStack(t, testenv.StackOptions{Env: map[string]string{
 		"WEBHOOK_RETRY_SCHEDULE":    "100ms",
 		"WEBHOOK_POLL_INTERVAL":     "100ms",
 		"WEBHOOK_MAX_SUBSCRIPTIONS": "3",
-		"REPUTATION_LISTS":          list,
+		"REPUTATION_LISTS":          list.Env["REPUTATION_LISTS"],
+		"WEBHOOK_ALLOW_NETS":        testenv.CollectorHost(),
 		"REPUTATION_POLL":           "100ms",
 		"SIGNATURE_CHECK_INTERVAL":  "200ms",
 	}})
@@ -298,9 +302,7 @@ func TestWebhooks(t *testing.T) {
 	assert.Equal(t, "clean", completed.Data.Verdict)
 	line := fmt.Sprintf("\"2026-12-02 00:00:00\", \"%s\", \"%s\", \"%s\", \"test\", \"x.txt\", \"txt\", \"text/plain\", \"Test.Webhook\", \"n/a\", \"n/a\", \"n/a\", \"n/a\", \"n/a\"\n",
 		f2.SHA256, f2.MD5, f2.SHA1)
-	next := filepath.Join(filepath.Dir(list), "next.csv")
-	require.NoError(t, os.WriteFile(next, append(orig, line...), 0o600))
-	require.NoError(t, os.Rename(next, list))
+	list.Set(t, append(orig, line...))
 	var changed receiver.Event
 	require.Eventually(t, func() bool {
 		for _, ev := range good.find(up2.ID) {

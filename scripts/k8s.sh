@@ -273,6 +273,9 @@ imageGCHighThresholdPercent: 100
 imageGCLowThresholdPercent: 99
 evictionHard: {"memory.available": "200Mi", "nodefs.available": "2%", "imagefs.available": "2%"}
 serializeImagePulls: false
+# ConfigMap volumes follow their ConfigMap within this period (default 1m):
+# the suite changes a mounted reputation list while the scanner runs.
+syncFrequency: 10s
 maxPods: 110
 EOF
   start kubelet "$bin/kubelet" --config "$state/kubelet.yaml" --kubeconfig "$d/kubelet.kubeconfig" \
