@@ -277,7 +277,7 @@ func TestQuarantine(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, contract.VerdictMalicious, f.Verdict)
 
-	if testenv.Profile() != "local" {
+	if testenv.Profile() == "aws" {
 		t.Logf("%s: the emulator evaluates no bucket policy; checked that the object left its key instead", testenv.Profile())
 		return
 	}
