@@ -37,8 +37,12 @@ import (
 // (docs/dapr-cli.md builds it from source), and skips elsewhere: the Dapr
 // CLI is not served by any registry this project's machines reach. The
 // launcher follows the same rules (internal/launch's tests run everywhere).
+//
+// On the k8s profile the same CLI looks at the cluster instead (`-k`): the
+// control plane healthy, mTLS on, every app of the deployment known to
+// Dapr, and the components the operator serves.
 func TestDaprCLIRunFile(t *testing.T) {
-	if p := testenv.Profile(); p != "local" {
+	if p := testenv.Profile(); p == "aws" {
 		t.Skipf("runs dapr.yaml as it is, with components/local: once, in the local profile (E2E_PROFILE=%s)", p)
 	}
 	cli := os.Getenv("DAPR_CLI")
@@ -47,6 +51,10 @@ func TestDaprCLIRunFile(t *testing.T) {
 		if cli, err = exec.LookPath("dapr"); err != nil {
 			t.Skip("no Dapr CLI (neither DAPR_CLI nor dapr on PATH); see docs/dapr-cli.md")
 		}
+	}
+	if testenv.Profile() == "k8s" {
+		daprCLIOnCluster(t, cli)
+		return
 	}
 	root := testenv.Root()
 	rf, err := launch.Load(filepath.Join(root, "dapr.yaml"))
@@ -296,4 +304,53 @@ func tailLines(s string, n int) string {
 		lines = lines[len(lines)-n:]
 	}
 	return strings.Join(lines, "\n")
+}
+
+// daprCLIOnCluster runs the official Dapr CLI's Kubernetes commands
+// against the k8s profile's cluster.
+func daprCLIOnCluster(t *testing.T, cli string) {
+	stack := testenv.StartStack(t, testenv.StackOptions{})
+	k := testenv.K8s(t)
+	dapr := func(args ...string) string {
+		t.Helper()
+		cmd := exec.Command(cli, args...)
+		cmd.Env = append(os.Environ(), "KUBECONFIG="+k.Kubeconfig)
+		out, err := cmd.CombinedOutput()
+		require.NoError(t, err, "dapr %s: %s", strings.Join(args, " "), out)
+		return string(out)
+	}
+
+	status := dapr("status", "-k")
+	t.Logf("dapr status -k:\n%s", status)
+	for _, svc := range []string{"dapr-operator", "dapr-sentry", "dapr-sidecar-injector", "dapr-placement-server", "dapr-scheduler-server"} {
+		row := regexp.MustCompile(`(?m)^\s*` + svc + `\s+dapr-system\s+(\S+)\s+(\S+)\s+\d+\s+(\S+)`).FindStringSubmatch(status)
+		if assert.NotNil(t, row, "dapr status -k has no %s", svc) {
+			assert.Equal(t, "True", row[1], "%s healthy", svc)
+			assert.Equal(t, "Running", row[2], "%s status", svc)
+			assert.Equal(t, "1.18.2", row[3], "%s version", svc)
+		}
+	}
+	assert.Contains(t, dapr("mtls", "-k"), "Mutual TLS is enabled")
+
+	var listed []struct {
+		AppID   string `json:"appId"`
+		AppPort string `json:"appPort"`
+	}
+	require.NoError(t, json.Unmarshal([]byte(dapr("list", "-k", "--namespace", k.Namespace, "-o", "json")), &listed))
+	var got, want []string
+	for _, a := range listed {
+		got = append(got, a.AppID)
+	}
+	for _, a := range stack.Apps(t) {
+		want = append(want, a.ID)
+	}
+	slices.Sort(got)
+	got = slices.Compact(got) // one row per pod
+	assert.Equal(t, want, got, "dapr list -k: the apps with a sidecar")
+
+	components := dapr("components", "-k", "--namespace", k.Namespace)
+	t.Logf("dapr components -k:\n%s", components)
+	for _, c := range []string{"events", "live", "scanresults", "blobstore", "secrets"} {
+		assert.Regexp(t, `(?m)^\s*`+k.Namespace+`\s+`+c+`\s`, components, "component %s", c)
+	}
 }
