@@ -39,6 +39,31 @@ func projectScanner(app string) bool {
 	return base && strings.HasPrefix(app, "scanner-")
 }
 
+// stagingEngines are the engines that write the object or its archive
+// members to TMPDIR while scanning.
+var stagingEngines = map[string]bool{"yara": true, "reputation": true}
+
+// writableTmp reports whether ctr has TMPDIR=/tmp backed by an emptyDir.
+func writableTmp(spec *corev1.PodSpec, ctr *corev1.Container) bool {
+	tmpdir := "/tmp"
+	for _, e := range ctr.Env {
+		if e.Name == "TMPDIR" {
+			tmpdir = e.Value
+		}
+	}
+	for _, m := range ctr.VolumeMounts {
+		if m.MountPath != tmpdir || m.ReadOnly {
+			continue
+		}
+		for _, v := range spec.Volumes {
+			if v.Name == m.Name && v.EmptyDir != nil {
+				return true
+			}
+		}
+	}
+	return false
+}
+
 // appReadiness is the readiness path per app; /healthz where not listed.
 var appReadiness = map[string]string{"api": "/readyz"}
 
@@ -244,6 +269,9 @@ func (cl *cluster) checkApps(c *checker) {
 			}
 			if env["SCANNER_ENGINE"] != strings.TrimPrefix(app, "scanner-") {
 				c.errorf("%s: SCANNER_ENGINE is %q", id, env["SCANNER_ENGINE"])
+			}
+			if stagingEngines[env["SCANNER_ENGINE"]] && !writableTmp(&d.Spec.Template.Spec, ctr) {
+				c.errorf("%s: container %s stages files in TMPDIR but has no emptyDir at %q (TMPDIR %q); the root filesystem is read-only", id, ctr.Name, "/tmp", env["TMPDIR"])
 			}
 		}
 		checkProbe(c, id, ctr, "liveness", ctr.LivenessProbe, "/healthz")

@@ -611,6 +611,9 @@ var mutations = []mutation{
 			}
 		}
 	}},
+	{"reputation scanner without a writable /tmp (it stages archives)", "stages files", func(t *testing.T, docs *[]map[string]any) {
+		delete(container(t, podSpec(find(t, *docs, "Deployment", "scanner-reputation")), "scanner"), "volumeMounts")
+	}},
 	{"clamd logs to /dev/stdout (a symlink clamd refuses)", "LogFile", func(t *testing.T, docs *[]map[string]any) {
 		data := find(t, *docs, "ConfigMap", "clamav-config")["data"].(map[string]any)
 		data["clamd.conf"] = "LogFile /dev/stdout\n" + data["clamd.conf"].(string)

@@ -315,8 +315,10 @@ func daprCLIOnCluster(t *testing.T, cli string) {
 		t.Helper()
 		cmd := exec.Command(cli, args...)
 		cmd.Env = append(os.Environ(), "KUBECONFIG="+k.Kubeconfig)
-		out, err := cmd.CombinedOutput()
-		require.NoError(t, err, "dapr %s: %s", strings.Join(args, " "), out)
+		var stderr strings.Builder // warnings, apart from the output
+		cmd.Stderr = &stderr
+		out, err := cmd.Output()
+		require.NoError(t, err, "dapr %s: %s%s", strings.Join(args, " "), out, stderr.String())
 		return string(out)
 	}
 
@@ -350,7 +352,7 @@ func daprCLIOnCluster(t *testing.T, cli string) {
 
 	components := dapr("components", "-k", "--namespace", k.Namespace)
 	t.Logf("dapr components -k:\n%s", components)
-	for _, c := range []string{"events", "live", "scanresults", "blobstore", "secrets"} {
+	for _, c := range []string{"events", "live", "scanresults", "blobstore", "secrets", "reconcile"} {
 		assert.Regexp(t, `(?m)^\s*`+k.Namespace+`\s+`+c+`\s`, components, "component %s", c)
 	}
 }
