@@ -76,6 +76,13 @@ func classify(op string, err error) error {
 // unreachable reports whether err means the database could not be reached
 // or went away, as opposed to a query that failed.
 func unreachable(err error) bool {
+	// A connection the server refused (its FATAL, e.g. a database closed
+	// to connections, wrapped in a ConnectError) is as unreachable as a
+	// server that is down.
+	var connErr *pgconn.ConnectError
+	if errors.As(err, &connErr) {
+		return true
+	}
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) {
 		switch pgErr.SQLState()[:2] {
@@ -84,9 +91,8 @@ func unreachable(err error) bool {
 		}
 		return false
 	}
-	var connErr *pgconn.ConnectError
 	var netErr net.Error
-	return errors.As(err, &connErr) || errors.As(err, &netErr) || pgconn.Timeout(err) ||
+	return errors.As(err, &netErr) || pgconn.Timeout(err) ||
 		errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, syscall.ECONNRESET) ||
 		errors.Is(err, puddle.ErrClosedPool) || strings.Contains(err.Error(), "conn closed")
 }

@@ -10,11 +10,13 @@ import (
 	"io"
 	"io/fs"
 	"log/slog"
+	"net/url"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -346,6 +348,38 @@ func TestDatabaseDown(t *testing.T) {
 	assert.Equal(t, "database_unavailable", pe.Code)
 	_, err = s.CreateUpload(context.Background(), newUpload("x", "x"))
 	require.ErrorAs(t, err, &pe)
+	assert.Equal(t, "database_unavailable", pe.Code)
+}
+
+// TestDatabaseRefusesConnections: a server that answers but refuses the
+// connection (here a database closed to connections, as during
+// maintenance; on the k8s profile this is how the suite takes the
+// database away) is unavailable too, not an internal error. pgx reports
+// the server's FATAL inside a ConnectError.
+func TestDatabaseRefusesConnections(t *testing.T) {
+	ctx := context.Background()
+	_, pool := newStore(t)
+	var name string
+	require.NoError(t, pool.QueryRow(ctx, `SELECT current_database()`).Scan(&name))
+	pool.Close()
+	admin, err := pgx.Connect(ctx, testenv.AdminURL())
+	require.NoError(t, err)
+	defer admin.Close(ctx)
+	_, err = admin.Exec(ctx, `ALTER DATABASE "`+name+`" WITH ALLOW_CONNECTIONS false`)
+	require.NoError(t, err)
+	t.Cleanup(func() { _, _ = admin.Exec(ctx, `ALTER DATABASE "`+name+`" WITH ALLOW_CONNECTIONS true`) })
+
+	u, err := url.Parse(testenv.AdminURL())
+	require.NoError(t, err)
+	u.Path = "/" + name
+	refused, err := pgxpool.New(ctx, u.String())
+	require.NoError(t, err)
+	defer refused.Close()
+	s := New(refused)
+	_, err = s.Get(ctx, "t", uuid.NewString())
+	var pe *problem.Error
+	require.ErrorAs(t, err, &pe, "%v", err)
+	assert.Equal(t, problem.Unavailable, pe.Kind, "%v", err)
 	assert.Equal(t, "database_unavailable", pe.Code)
 }
 
