@@ -86,7 +86,7 @@ func TestDownloadGate(t *testing.T) {
 	stack := testenv.StartStack(t, testenv.StackOptions{})
 	admin := stack.Client()
 	user := client.New(stack.API)
-	user.APIKey = stack.Key(t, "default")
+	user.APIKey = stack.Key(t, stack.Tenant)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 

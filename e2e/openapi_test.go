@@ -79,7 +79,7 @@ func TestServerHonoursOpenAPI(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	user := client.New(stack.API)
-	user.APIKey = stack.Key(t, "default") // a tenant's user, not an administrator
+	user.APIKey = stack.Key(t, stack.Tenant) // a tenant's user, not an administrator
 
 	up, err := c.UploadBytes(ctx, "contract.txt", []byte("contract test "+time.Now().String()))
 	require.NoError(t, err)

@@ -271,7 +271,11 @@ func startK8sStack(t testing.TB, opts StackOptions) *Stack {
 		s.API = APIContract.Proxy(t, s.API, "")
 		s.APIDapr = APIContract.Proxy(t, s.DaprHTTP, invokePrefix) + invokePrefix
 	}
-	s.APIKey = s.createKey(t, "default", true)
+	s.Tenant = "default"
+	if opts.DatabaseURL == "" { // the shared database: a tenant of the test's own
+		s.Tenant = "t-" + randomHex(6)
+	}
+	s.APIKey = s.createKey(t, s.Tenant, true)
 	return s
 }
 
@@ -507,9 +511,10 @@ func (c Cluster) Listeners(t testing.TB) []PodListeners {
 	var list struct {
 		Items []struct {
 			Metadata struct {
-				Name        string            `json:"name"`
-				UID         string            `json:"uid"`
-				Annotations map[string]string `json:"annotations"`
+				Name              string            `json:"name"`
+				UID               string            `json:"uid"`
+				Annotations       map[string]string `json:"annotations"`
+				DeletionTimestamp *string           `json:"deletionTimestamp"`
 			} `json:"metadata"`
 			Spec struct {
 				Containers []struct {
@@ -528,7 +533,7 @@ func (c Cluster) Listeners(t testing.TB) []PodListeners {
 	}
 	var out []PodListeners
 	for _, p := range list.Items {
-		if p.Metadata.Annotations["dapr.io/enabled"] != "true" || p.Status.Phase != "Running" {
+		if p.Metadata.Annotations["dapr.io/enabled"] != "true" || p.Status.Phase != "Running" || p.Metadata.DeletionTimestamp != nil {
 			continue
 		}
 		pl := PodListeners{Pod: p.Metadata.Name}

@@ -27,7 +27,11 @@ type Stack struct {
 	// DaprHTTP is the api sidecar's HTTP API, direct (publish, state); API
 	// and APIDapr go through APIContract's proxy when it is set.
 	DaprHTTP string
-	APIKey   string // an administrator key of tenant "default"
+	APIKey   string // an administrator key of tenant Tenant
+	// Tenant is APIKey's tenant: "default", or on the k8s profile, whose
+	// database outlives the test, a tenant of the test's own, so that
+	// every test starts with no files as on a fresh database.
+	Tenant string
 	// DaprToken is the api sidecar's API token: calls to APIDapr send it as
 	// the dapr-api-token header.
 	DaprToken string
@@ -101,7 +105,7 @@ func StartStack(t testing.TB, opts StackOptions) *Stack {
 	if len(opts.Apps) > 0 {
 		rf.Apps = slices.DeleteFunc(rf.Apps, func(a launch.App) bool { return !slices.Contains(opts.Apps, a.AppID) })
 	}
-	s := &Stack{Redis: opts.Redis, DB: opts.DatabaseURL}
+	s := &Stack{Redis: opts.Redis, DB: opts.DatabaseURL, Tenant: "default"}
 	if s.DB == "" {
 		s.DB = Database(t, nil, nil)
 	}
