@@ -148,8 +148,22 @@ func (s *Store) CreateUpload(ctx context.Context, u files.NewUpload) (files.File
 		if f.Status == files.AwaitingUpload {
 			f.ObjectKey = u.ObjectKey
 		}
-		return tx.QueryRow(ctx, insertUpload, u.ID, u.Tenant, u.Name, u.Size, u.SHA256, u.ContentType,
-			f.Status, u.ExpiresAt, u.ObjectKey).Scan(&f.CreatedAt, &f.UpdatedAt)
+		if err := tx.QueryRow(ctx, insertUpload, u.ID, u.Tenant, u.Name, u.Size, u.SHA256, u.ContentType,
+			f.Status, u.ExpiresAt, u.ObjectKey).Scan(&f.CreatedAt, &f.UpdatedAt); err != nil {
+			return err
+		}
+		if f.Status != files.Done {
+			return nil
+		}
+		// Done at creation (the tenant's own, settled content): it completes
+		// now, like any upload whose verdict becomes final. Only an owner
+		// gets here, so this tells no tenant of another's content. The
+		// outbox's poller publishes it.
+		_, err = enqueue(ctx, tx, contract.TopicFileCompleted, contract.FileCompleted{
+			Version: contract.SchemaVersion, FileID: u.ID, SHA256: u.SHA256,
+			Status: string(files.Done), Verdict: f.Verdict,
+		})
+		return err
 	})
 	return files.Redact(f), err
 }

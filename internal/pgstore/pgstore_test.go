@@ -133,6 +133,15 @@ func TestLifecycle(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, files.Done, f3.Status)
 	assert.Equal(t, contract.VerdictMalicious, f3.Verdict)
+	// Its verdict is final at once, so it completes at once: file.completed
+	// (tags, webhooks) is queued for it as for any other upload.
+	var payload []byte
+	require.NoError(t, pool.QueryRow(ctx, `SELECT payload FROM outbox WHERE topic = $1 AND payload->>'fileId' = $2`,
+		contract.TopicFileCompleted, u3.ID).Scan(&payload), "no file.completed for an upload done at creation")
+	var done contract.FileCompleted
+	require.NoError(t, json.Unmarshal(payload, &done))
+	assert.Equal(t, contract.VerdictMalicious, done.Verdict)
+	assert.Equal(t, string(files.Done), done.Status)
 
 	// A verified size cannot be contradicted.
 	bad := newUpload("hello", "d.txt")
