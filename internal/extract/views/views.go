@@ -113,7 +113,7 @@ func (d *Decoder) Decode(ctx context.Context, src io.ReaderAt, size int64, fn fu
 	case len(head) >= 8 && string(head[:8]) == "\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1":
 		return d.vba(src, size, fn)
 	case pdfHeader(head):
-		return d.pdf(ctx, io.NewSectionReader(src, 0, size), fn)
+		return d.pdf(ctx, src, size, fn)
 	}
 	return nil
 }
@@ -156,10 +156,10 @@ func (d *Decoder) vba(src io.ReaderAt, size int64, fn func(View) error) error {
 	return nil
 }
 
-func (d *Decoder) pdf(ctx context.Context, r io.Reader, fn func(View) error) error {
+func (d *Decoder) pdf(ctx context.Context, src io.ReaderAt, size int64, fn func(View) error) error {
 	views, _ := d.room()
 	lim := pdf.StreamLimits{MaxStreams: views, MaxStreamBytes: d.lim.MaxViewBytes, MaxTotalBytes: d.lim.MaxTotalBytes - d.bytes}
-	err := pdf.Streams(ctx, r, lim, func(s pdf.Stream) error {
+	err := pdf.Streams(ctx, src, size, lim, func(s pdf.Stream) error {
 		name := "pdf:obj "
 		if s.ObjStm {
 			name = "pdf:objstm "
