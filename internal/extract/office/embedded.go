@@ -10,10 +10,13 @@ import (
 
 // Embedded is a file embedded in a compound file as an OLE object.
 type Embedded struct {
-	// Name is the object's label or file name as its Ole10Native header
-	// gives it (Latin-1 decoded, unsanitized), or else the path of its
-	// stream in the compound file, e.g. "ObjectPool/_1234/Package".
+	// Name is the object's label, usually its file name, as its
+	// Ole10Native header gives it (Latin-1 decoded, unsanitized); "" if
+	// it has none.
 	Name string
+	// Path is the path of its stream in the compound file, e.g.
+	// "ObjectPool/_1234/Package".
+	Path string
 	Data []byte
 	// Truncated: the object was larger than the limit and was cut.
 	Truncated bool
@@ -88,17 +91,14 @@ func ReadEmbedded(src io.ReaderAt, size int64, lim EmbeddedLimits, fn func(Embed
 			errs = append(errs, fmt.Errorf("%s: %w", s.path, err))
 			continue
 		}
-		obj := Embedded{Name: s.path, Data: raw}
+		obj := Embedded{Path: s.path, Data: raw}
 		if native {
 			label, data, err := ParseOle10Native(raw)
 			if err != nil {
 				errs = append(errs, fmt.Errorf("%s: %w", s.path, err))
 				continue
 			}
-			obj.Data = data
-			if label != "" {
-				obj.Name = label
-			}
+			obj.Name, obj.Data = label, data
 		}
 		if int64(len(obj.Data)) > keep {
 			obj.Data, obj.Truncated = obj.Data[:keep], true

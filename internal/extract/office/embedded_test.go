@@ -73,7 +73,7 @@ func TestReadEmbedded(t *testing.T) {
 		got, err := embedded(t, samples.DocEmbedding("payload.exe", samples.PlainPE()), office.EmbeddedLimits{})
 		require.NoError(t, err)
 		require.Len(t, got, 1)
-		assert.Equal(t, office.Embedded{Name: "payload.exe", Data: samples.PlainPE()}, got[0])
+		assert.Equal(t, office.Embedded{Name: "payload.exe", Path: "ObjectPool/_1234567890/\x01Ole10Native", Data: samples.PlainPE()}, got[0])
 	})
 	t.Run("regular sectors, a Package stream, and limits", func(t *testing.T) {
 		big := bytes.Repeat([]byte("0123456789abcdef"), 1000) // 16 000 bytes: a FAT chain, not the mini stream
@@ -87,8 +87,8 @@ func TestReadEmbedded(t *testing.T) {
 		got, err := embedded(t, doc, office.EmbeddedLimits{})
 		require.NoError(t, err)
 		require.Len(t, got, 2)
-		assert.Equal(t, office.Embedded{Name: "big.bin", Data: big}, got[0])
-		assert.Equal(t, office.Embedded{Name: "ObjectPool/_2/Package", Data: samples.EICARZip()}, got[1])
+		assert.Equal(t, office.Embedded{Name: "big.bin", Path: "ObjectPool/_1/\x01Ole10Native", Data: big}, got[0])
+		assert.Equal(t, office.Embedded{Path: "ObjectPool/_2/Package", Data: samples.EICARZip()}, got[1])
 
 		got, err = embedded(t, doc, office.EmbeddedLimits{MaxObjects: 1})
 		assert.ErrorIs(t, err, office.ErrTooManyObjects)
