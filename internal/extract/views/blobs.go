@@ -11,11 +11,12 @@ import (
 
 // Character classes of the blob finder, one table lookup a byte.
 const (
-	cB64   = 1 << iota // the base64 alphabets: A-Z a-z 0-9 + / - _
-	cHex               // 0-9 a-f A-F
-	cUpper             // A-Z
-	cLower             // a-z
-	cDigit             // 0-9
+	cB64    = 1 << iota // the base64 alphabets: A-Z a-z 0-9 + / - _
+	cHex                // 0-9 a-f A-F
+	cUpper              // A-Z
+	cLower              // a-z
+	cDigit              // 0-9
+	cNotHex             // a base64 character that is no hex digit
 )
 
 var classes = func() (t [256]uint8) {
@@ -33,6 +34,11 @@ var classes = func() (t [256]uint8) {
 	}
 	for _, c := range "+/-_" {
 		t[c] = cB64
+	}
+	for c := range t {
+		if t[c]&cB64 != 0 && t[c]&cHex == 0 {
+			t[c] |= cNotHex
+		}
 	}
 	return t
 }()
@@ -65,8 +71,9 @@ type blobFinder struct {
 	run    []byte // the run's characters, without line breaks, at most maxRun
 	runLen int64  // characters in the run, including those not kept
 	start  int64
-	line   int  // characters since the run's last line break
-	brk    byte // 0, or the line break ('\r' or '\n') the run is waiting behind
+	line   int   // characters since the run's last line break
+	seen   uint8 // classes of the run's characters, those not kept included
+	brk    byte  // 0, or the line break ('\r' or '\n') the run is waiting behind
 	// The line after the last break: where it starts in run, and in the
 	// file; seg is -1 when the run has had no break.
 	seg    int
@@ -95,11 +102,11 @@ func prose(c byte) bool {
 // file (stride 2 for UTF-16 narrowed to a byte a character).
 func (f *blobFinder) write(p []byte, off, stride int64) error {
 	for i, c := range p {
-		if classes[c]&cB64 != 0 {
+		if cl := classes[c]; cl&cB64 != 0 {
 			at := off + stride*int64(i)
 			switch {
 			case f.runLen == 0:
-				f.start, f.seg = at, -1
+				f.start, f.seg, f.seen = at, -1, 0
 			case f.brk != 0:
 				f.seg, f.segOff = len(f.run), at
 			}
@@ -108,6 +115,7 @@ func (f *blobFinder) write(p []byte, off, stride int64) error {
 			}
 			f.runLen++
 			f.line++
+			f.seen |= cl
 			f.brk = 0
 			continue
 		}
@@ -142,12 +150,20 @@ func (f *blobFinder) write(p []byte, off, stride int64) error {
 func (f *blobFinder) split() error {
 	line := append([]byte(nil), f.run[f.seg:]...)
 	start := f.segOff
-	f.run, f.runLen = f.run[:f.seg], int64(f.seg)
+	f.run, f.runLen, f.seen = f.run[:f.seg], int64(f.seg), classesOf(f.run[:f.seg])
 	if err := f.flush(); err != nil {
 		return err
 	}
-	f.run, f.runLen, f.start = append(f.run, line...), int64(len(line)), start
+	f.run, f.runLen, f.start, f.seen = append(f.run, line...), int64(len(line)), start, classesOf(line)
 	return f.flush()
+}
+
+func classesOf(b []byte) uint8 {
+	var seen uint8
+	for _, c := range b {
+		seen |= classes[c]
+	}
+	return seen
 }
 
 func (f *blobFinder) reset() { f.run, f.runLen, f.line, f.brk, f.seg = f.run[:0], 0, 0, 0, -1 }
@@ -162,12 +178,8 @@ func (f *blobFinder) flush() error {
 		return nil
 	}
 	defer f.reset()
-	var seen uint8
-	hexOnly := true
-	for _, c := range f.run {
-		seen |= classes[c]
-		hexOnly = hexOnly && classes[c]&cHex != 0
-	}
+	seen := f.seen
+	hexOnly := seen&cNotHex == 0
 	var b blob
 	switch {
 	case hexOnly && seen&cDigit != 0 && seen&(cUpper|cLower) != 0 && f.runLen/2 >= int64(f.minBytes):
