@@ -66,14 +66,23 @@ const maxDictWindow = 4096
 // An error from fn stops the walk and is returned; when a limit trips
 // Streams returns ErrStreamLimit after the streams within it.
 func Streams(ctx context.Context, src io.ReaderAt, size int64, lim StreamLimits, fn func(Stream) error) error {
-	cr := &countingReader{r: io.NewSectionReader(src, 0, size)}
-	br := bufio.NewReaderSize(cr, 64<<10)
+	sr := io.NewSectionReader(src, 0, size)
+	br := bufio.NewReaderSize(sr, 64<<10)
 	var window []byte // text since the last stream or object keyword
 	var embedded []embeddedStream
 	object := -1
 	count := 0
 	total := int64(0)
 	limited := false
+	// pass cuts a stream's data to keep, accounts for it and passes it on.
+	pass := func(s Stream, keep int64) error {
+		if int64(len(s.Data)) > keep {
+			s.Data, s.Truncated = s.Data[:keep], true
+		}
+		count++
+		total += int64(len(s.Data))
+		return fn(s)
+	}
 	for {
 		c, err := br.ReadByte()
 		if err != nil {
@@ -111,7 +120,8 @@ func Streams(ctx context.Context, src io.ReaderAt, size int64, lim StreamLimits,
 				limited = true
 				continue
 			}
-			embedded = append(embedded, embeddedStream{object: object, offset: cr.n - int64(br.Buffered()), dict: d})
+			read, _ := sr.Seek(0, io.SeekCurrent)
+			embedded = append(embedded, embeddedStream{object: object, offset: read - int64(br.Buffered()), dict: d})
 			continue
 		}
 		if !bytes.Contains(dict, []byte("/Fl")) { // /FlateDecode, or /Fl abbreviated
@@ -138,14 +148,7 @@ func Streams(ctx context.Context, src io.ReaderAt, size int64, lim StreamLimits,
 			continue // an image, a font: nothing a rule on text reads, and most of a PDF's bytes
 		}
 		rest, _ := io.ReadAll(io.LimitReader(zr, keep+1-int64(len(head))))
-		data := append(head, rest...)
-		s := Stream{Object: object, ObjStm: objStm, Data: data}
-		if int64(len(data)) > keep {
-			s.Data, s.Truncated = data[:keep], true
-		}
-		count++
-		total += int64(len(s.Data))
-		if err := fn(s); err != nil {
+		if err := pass(Stream{Object: object, ObjStm: objStm, Data: append(head, rest...)}, keep); err != nil {
 			return err
 		}
 	}
@@ -166,13 +169,7 @@ func Streams(ctx context.Context, src io.ReaderAt, size int64, lim StreamLimits,
 		if !ok {
 			continue
 		}
-		s := Stream{Object: e.object, Embedded: true, FileName: names[e.object], Data: data}
-		if int64(len(data)) > keep {
-			s.Data, s.Truncated = data[:keep], true
-		}
-		count++
-		total += int64(len(s.Data))
-		if err := fn(s); err != nil {
+		if err := pass(Stream{Object: e.object, Embedded: true, FileName: names[e.object], Data: data}, keep); err != nil {
 			return err
 		}
 	}
@@ -180,18 +177,6 @@ func Streams(ctx context.Context, src io.ReaderAt, size int64, lim StreamLimits,
 		return ErrStreamLimit
 	}
 	return ctx.Err()
-}
-
-// countingReader counts the bytes read through it.
-type countingReader struct {
-	r io.Reader
-	n int64
-}
-
-func (c *countingReader) Read(p []byte) (int, error) {
-	n, err := c.r.Read(p)
-	c.n += int64(n)
-	return n, err
 }
 
 // embeddedStream is an embedded file's stream found by the walk: its
