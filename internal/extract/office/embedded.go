@@ -43,8 +43,9 @@ func (l EmbeddedLimits) withDefaults() EmbeddedLimits {
 }
 
 // ErrTooManyObjects is returned by ReadEmbedded when a compound file holds
-// more embedded objects than EmbeddedLimits.MaxObjects, or more bytes of
-// them than MaxTotalBytes; the objects before were passed to fn.
+// more embedded object streams than EmbeddedLimits.MaxObjects (damaged
+// ones included), or more bytes of them than MaxTotalBytes; the objects
+// before were passed to fn.
 var ErrTooManyObjects = errors.New("office: more embedded objects than the limit")
 
 // Stream names of embedded OLE objects (MS-OLEDS): an OLE 1.0 object
@@ -70,17 +71,21 @@ func ReadEmbedded(src io.ReaderAt, size int64, lim EmbeddedLimits, fn func(Embed
 		return err
 	}
 	errs := []error{err}
-	count, total := 0, int64(0)
+	// Every object stream counts against MaxObjects, read or not: a
+	// directory of a million damaged "Package" entries must not turn into
+	// a million reads.
+	tried, total := 0, int64(0)
 	for _, s := range o.streams() {
 		e := o.entries[s.index]
 		native := e.name == ole10Native
 		if !native && !strings.EqualFold(e.name, packageStream) {
 			continue
 		}
-		if count >= lim.MaxObjects || total >= lim.MaxTotalBytes {
+		if tried >= lim.MaxObjects || total >= lim.MaxTotalBytes {
 			errs = append(errs, ErrTooManyObjects)
 			break
 		}
+		tried++
 		keep := min(lim.MaxObjectBytes, lim.MaxTotalBytes-total)
 		want := keep + 1
 		if native {
@@ -103,7 +108,6 @@ func ReadEmbedded(src io.ReaderAt, size int64, lim EmbeddedLimits, fn func(Embed
 		if int64(len(obj.Data)) > keep {
 			obj.Data, obj.Truncated = obj.Data[:keep], true
 		}
-		count++
 		total += int64(len(obj.Data))
 		if err := fn(obj); err != nil {
 			return err

@@ -3,6 +3,7 @@ package office_test
 import (
 	"bytes"
 	"encoding/binary"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -59,6 +60,18 @@ func TestParseOle10Native(t *testing.T) {
 
 func cut(b []byte, n int) []byte { return b[:len(b)-n] }
 
+type countingReaderAt struct {
+	r        *bytes.Reader
+	n, reads int
+}
+
+func (c *countingReaderAt) ReadAt(p []byte, off int64) (int, error) {
+	c.reads++
+	n, err := c.r.ReadAt(p, off)
+	c.n += n
+	return n, err
+}
+
 func packagerWithCommandLength(n uint32) []byte {
 	b := []byte{0, 0, 0, 0, 2, 0}
 	b = append(b, "a.exe\x00C:\\a.exe\x00\x00\x00\x03\x00"...)
@@ -103,6 +116,27 @@ func TestReadEmbedded(t *testing.T) {
 		got, err = embedded(t, doc, office.EmbeddedLimits{MaxTotalBytes: 16_000})
 		assert.ErrorIs(t, err, office.ErrTooManyObjects)
 		assert.Len(t, got, 1)
+	})
+	t.Run("damaged object streams count against the limit", func(t *testing.T) {
+		var entries []samples.CFBEntry
+		for i := range 50 {
+			entries = append(entries, samples.CFBEntry{Name: fmt.Sprintf("_%d", i), Storage: true},
+				samples.CFBEntry{Name: "\x01Ole10Native", Parent: fmt.Sprintf("_%d", i), Data: []byte("\xff\xff\x00\x00\x02\x00unterminated")})
+		}
+		doc := samples.CFB(entries...)
+		src := &countingReaderAt{r: bytes.NewReader(doc)}
+		err := office.ReadEmbedded(src, int64(len(doc)), office.EmbeddedLimits{MaxObjects: 2}, func(office.Embedded) error {
+			t.Fatal("no object is whole")
+			return nil
+		})
+		assert.ErrorIs(t, err, office.ErrTooManyObjects)
+		src.n = 0
+		_ = office.ReadEmbedded(src, int64(len(doc)), office.EmbeddedLimits{MaxObjects: 50}, func(office.Embedded) error { return nil })
+		assert.Greater(t, src.reads, 0)
+		few := src.reads
+		src.reads = 0
+		_ = office.ReadEmbedded(src, int64(len(doc)), office.EmbeddedLimits{MaxObjects: 2}, func(office.Embedded) error { return nil })
+		assert.Less(t, src.reads, few/2, "two streams read, not fifty")
 	})
 	t.Run("no objects", func(t *testing.T) {
 		got, err := embedded(t, samples.VBAProject(samples.VBAModule{Name: "Module1", Source: samples.ShellMacroSource}), office.EmbeddedLimits{})

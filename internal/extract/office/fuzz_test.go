@@ -37,7 +37,10 @@ func TestFuzzSeeds(t *testing.T) {
 			samples.CFBEntry{Name: "_1", Parent: "ObjectPool", Storage: true},
 			samples.CFBEntry{Name: "\x01Ole10Native", Parent: "_1", Data: samples.Ole10Native("a.txt", `C:\a.txt`, bytes.Repeat([]byte("a"), 5000))},
 			samples.CFBEntry{Name: "_2", Parent: "ObjectPool", Storage: true},
-			samples.CFBEntry{Name: "Package", Parent: "_2", Data: samples.EICARZip()}))
+			samples.CFBEntry{Name: "Package", Parent: "_2", Data: samples.EICARZip()}),
+		samples.CFB(samples.CFBEntry{Name: "_1", Storage: true}, samples.CFBEntry{Name: "_2", Storage: true},
+			samples.CFBEntry{Name: "\x01Ole10Native", Parent: "_1", Data: []byte("\xff\xff\x00\x00\x02\x00unterminated")},
+			samples.CFBEntry{Name: "\x01Ole10Native", Parent: "_2", Data: []byte("\x05\x00\x00\x00\x02\x00\x01abc")}))
 }
 
 // FuzzOle10Native checks that parsing any Ole10Native stream returns a

@@ -95,7 +95,7 @@ func PowerShellEmbeddedPE() []byte {
 
 // CFBEntry is an entry of a compound file built by CFB: a storage, or a
 // stream with its data. Parent names the storage holding it, "" the root;
-// names must be unique.
+// storage names must be unique.
 type CFBEntry struct {
 	Name, Parent string
 	Storage      bool

@@ -205,7 +205,7 @@ func cfb(entries []cfbEntry) []byte {
 	}
 	dirs := []dirent{{name: "Root Entry", typ: 5, left: cfbNoStream, right: cfbNoStream, child: cfbNoStream}}
 	index := map[string]uint32{"": 0}
-	children := map[string][]string{}
+	children := map[string][]uint32{} // by parent name, indices in dirs
 	var mini []byte
 	var miniFAT []uint32
 	var big []int // indices in dirs of streams in regular sectors
@@ -230,22 +230,25 @@ func cfb(entries []cfbEntry) []byte {
 			mini = append(mini, e.data...)
 			mini = append(mini, make([]byte, sectors*cfbMini-len(e.data))...)
 		}
-		index[e.name] = uint32(len(dirs))
+		if e.storage {
+			index[e.name] = uint32(len(dirs))
+		}
+		children[e.parent] = append(children[e.parent], uint32(len(dirs)))
 		dirs = append(dirs, d)
-		children[e.parent] = append(children[e.parent], e.name)
 	}
 	// Siblings hang off their parent's child as a chain of right siblings,
 	// in the order the format sorts names: by length, then upper-cased.
-	for parent, names := range children {
-		slices.SortFunc(names, func(a, b string) int {
+	for parent, kids := range children {
+		slices.SortFunc(kids, func(i, j uint32) int {
+			a, b := dirs[i].name, dirs[j].name
 			if len(a) != len(b) {
 				return len(a) - len(b)
 			}
 			return strings.Compare(strings.ToUpper(a), strings.ToUpper(b))
 		})
-		dirs[index[parent]].child = index[names[0]]
-		for i := 1; i < len(names); i++ {
-			dirs[index[names[i-1]]].right = index[names[i]]
+		dirs[index[parent]].child = kids[0]
+		for i := 1; i < len(kids); i++ {
+			dirs[kids[i-1]].right = kids[i]
 		}
 	}
 	dirs[0].size = uint32(len(mini))
