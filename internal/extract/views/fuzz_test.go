@@ -21,6 +21,37 @@ func TestFuzzSeeds(t *testing.T) {
 		samples.PowerShellEncodedCommand(),
 		[]byte("x = \""+hex.EncodeToString(payload)+"\"\r\n"+base64.RawURLEncoding.EncodeToString(payload)+"\nnext line"),
 		append([]byte{0xff, 0xfe}, []byte("$\x00x\x00=\x00'\x00Q\x00U\x00J\x00D\x00")...))
+	tc.WriteSeeds(t, "FuzzDecode",
+		samples.PDFAttachment("a.doc", samples.DocEmbedding("b.ps1", samples.PowerShellEncodedCommand())),
+		samples.DocEmbedding("payload.exe", samples.PlainPE()),
+		samples.VBAProject(samples.VBAModule{Name: "Module1", Source: "x = \"" + base64.StdEncoding.EncodeToString(payload) + "\""}),
+		samples.PDFObjStmJavaScript(),
+		samples.PowerShellEmbeddedPE())
+}
+
+// FuzzDecode checks that the whole decoder, views of views included,
+// stays within its limits on any input.
+func FuzzDecode(f *testing.F) {
+	f.Fuzz(func(t *testing.T, data []byte) {
+		tc.Within(t, 10*time.Second, func() {
+			lim := Limits{MaxViews: 8, MaxViewBytes: 1 << 12, MaxTotalBytes: 1 << 14, MinBlobBytes: 16, MaxTextBytes: 1 << 16}
+			n, total := 0, 0
+			err := NewDecoder(lim).Decode(context.Background(), bytes.NewReader(data), int64(len(data)), func(v View) error {
+				n++
+				total += len(v.Data)
+				if int64(len(v.Data)) > lim.MaxViewBytes || v.Name == "" || v.Kind == "" {
+					t.Fatalf("view %s %q of %d bytes, limits %+v", v.Kind, v.Name, len(v.Data), lim)
+				}
+				return nil
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if n > lim.MaxViews || int64(total) > lim.MaxTotalBytes {
+				t.Fatalf("%d views, %d bytes: beyond %+v", n, total, lim)
+			}
+		})
+	})
 }
 
 // FuzzBlobs checks that the blob finder streams: read a byte at a time it
