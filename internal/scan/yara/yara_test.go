@@ -392,14 +392,17 @@ func tarGz(t *testing.T, name string, body []byte) []byte {
 
 // BenchmarkViews compares the engine with and without decoded views: on a
 // file without views (100 KB of random bytes) the views cost one 1 KiB
-// read; on a docm they cost the decoding and a second yara process.
+// read; on 100 KB of text without blobs, one read through the blob finder;
+// on a docm they cost the decoding and a second yara process.
 func BenchmarkViews(b *testing.B) {
 	noise := make([]byte, 100<<10)
 	_, _ = rand.Read(noise)
-	files := map[string][]byte{"100KB": noise, "docm": samples.MacroDocumentShell(), "pdf": samples.PDFObjStmJavaScript()}
+	text := bytes.Repeat([]byte("An ordinary line of text, as in a log or a script.\n"), 2100)[:100<<10]
+	files := map[string][]byte{"100KB": noise, "100KB-text": text, "docm": samples.MacroDocumentShell(), "pdf": samples.PDFObjStmJavaScript(),
+		"ps1-base64-pe": samples.PowerShellEmbeddedPE(), "pdf-attachment": samples.PDFAttachment("report.exe", samples.PlainPE())}
 	for _, mode := range []string{"raw", "views"} {
 		e := newEngine(b, yara.Config{RawOnly: mode == "raw"})
-		for _, name := range []string{"100KB", "docm", "pdf"} {
+		for _, name := range []string{"100KB", "100KB-text", "docm", "pdf", "ps1-base64-pe", "pdf-attachment"} {
 			data := files[name]
 			b.Run(name+"/"+mode, func(b *testing.B) {
 				for b.Loop() {
