@@ -171,29 +171,46 @@ func (d *Decoder) decode(ctx context.Context, src io.ReaderAt, size int64, depth
 	head := make([]byte, min(size, sniffSize))
 	n, _ := src.ReadAt(head, 0)
 	head = head[:n]
-	// Each view is passed on, then decoded itself.
+	// Each view is accounted for, cut to the room left, passed on, then
+	// decoded itself. The decoders are handed the room left when they
+	// start; the views of views made meanwhile can spend it, so it is
+	// checked again here.
 	emit := func(v View) error {
+		views, bytes := d.room()
+		if views <= 0 || bytes <= 0 {
+			d.trip("count", fmt.Sprintf("more decoded views than the limit (%d views, %d bytes in all); some views were not made", d.lim.MaxViews, d.lim.MaxTotalBytes))
+			return errStop
+		}
+		if int64(len(v.Data)) > bytes {
+			v.Data = v.Data[:bytes]
+			d.tripSize(v.Name)
+		}
+		d.views++
+		d.bytes += int64(len(v.Data))
 		if err := fn(v); err != nil {
 			return err
 		}
 		return d.nested(ctx, v, depth, fn)
 	}
+	var err error
 	switch {
 	case bytes.HasPrefix(head, []byte(oleSignature)):
-		if err := d.vba(src, size, emit); err != nil {
-			return err
+		if err = d.vba(src, size, emit); err == nil {
+			err = d.oleEmbedded(src, size, emit)
 		}
-		return d.oleEmbedded(src, size, emit)
 	case pdfHeader(head):
-		return d.pdf(ctx, src, size, emit)
+		err = d.pdf(ctx, src, size, emit)
+	case size < int64(d.lim.MinBlobBytes):
+		// too short to hold a blob
+	default:
+		if kind, skip := sniffText(head); kind != notText {
+			err = d.blobs(ctx, src, size, kind, skip, emit)
+		}
 	}
-	if size < int64(d.lim.MinBlobBytes) {
-		return nil // too short to hold a blob
+	if errors.Is(err, errStop) {
+		return nil // out of room: the finding says so
 	}
-	if kind, skip := sniffText(head); kind != notText {
-		return d.blobs(ctx, src, size, kind, skip, emit)
-	}
-	return nil
+	return err
 }
 
 // nested decodes the view v, made at depth, naming its views after it.
@@ -245,8 +262,6 @@ func (d *Decoder) vba(src io.ReaderAt, size int64, fn func(View) error) error {
 		d.trip("size", fmt.Sprintf("VBA source exceeds the limit of %d bytes per view, %d in all; the rest was not decoded", d.lim.MaxViewBytes, d.lim.MaxTotalBytes))
 	}
 	for _, m := range mods {
-		d.views++
-		d.bytes += int64(len(m.Source))
 		if err := fn(View{Kind: KindVBA, Name: "vba:" + m.Name, Data: m.Source}); err != nil {
 			return err
 		}
@@ -272,8 +287,6 @@ func (d *Decoder) pdf(ctx context.Context, src io.ReaderAt, size int64, fn func(
 		if s.Truncated {
 			d.tripSize(v.Name)
 		}
-		d.views++
-		d.bytes += int64(len(s.Data))
 		return fn(v)
 	})
 	if errors.Is(err, pdf.ErrStreamLimit) {
@@ -294,22 +307,17 @@ func (d *Decoder) oleEmbedded(src io.ReaderAt, size int64, fn func(View) error) 
 	lim := office.EmbeddedLimits{MaxObjects: max(views, 1), MaxObjectBytes: max(bytes, 1), MaxTotalBytes: max(d.lim.MaxTotalBytes-d.bytes, 1)}
 	var fnErr error
 	err := office.ReadEmbedded(src, size, lim, func(e office.Embedded) error {
-		if views, _ := d.room(); views <= 0 {
-			return errStop
-		}
 		v := View{Kind: KindEmbedded, Name: "ole:embedded " + cmp.Or(fileName(e.Name), printable(e.Path)), Data: e.Data}
-		if e.Truncated || int64(len(e.Data)) > bytes {
+		if e.Truncated {
 			d.tripSize(v.Name)
 		}
-		d.views++
-		d.bytes += int64(len(e.Data))
 		fnErr = fn(v)
 		return fnErr
 	})
 	if fnErr != nil {
 		return fnErr
 	}
-	if errors.Is(err, errStop) || errors.Is(err, office.ErrTooManyObjects) {
+	if errors.Is(err, office.ErrTooManyObjects) {
 		d.trip("count", countMsg)
 	}
 	return nil // damage: the objects before it were passed
@@ -322,27 +330,17 @@ func (d *Decoder) blobs(ctx context.Context, src io.ReaderAt, size int64, kind t
 		d.note(fmt.Sprintf("text beyond the first %d bytes was not searched for base64 and hex blobs", n))
 	}
 	f := newBlobFinder(d.lim.MinBlobBytes, d.lim.MaxViewBytes, func(b blob) error {
-		views, bytes := d.room()
-		if views <= 0 || bytes <= 0 {
+		if views, bytes := d.room(); views <= 0 || bytes <= 0 {
 			d.trip("count", fmt.Sprintf("more decoded views than the limit (%d views, %d bytes in all); some base64 and hex blobs were not decoded", d.lim.MaxViews, d.lim.MaxTotalBytes))
 			return errStop
 		}
 		v := View{Kind: b.kind, Name: b.kind + "@" + strconv.FormatInt(b.offset, 10), Data: b.data}
-		if int64(len(v.Data)) > bytes {
-			v.Data, b.truncated = v.Data[:bytes], true
-		}
 		if b.truncated {
 			d.tripSize(v.Name)
 		}
-		d.views++
-		d.bytes += int64(len(v.Data))
 		return fn(v)
 	})
-	err := findBlobs(ctx, io.NewSectionReader(src, int64(skip), n-int64(skip)), kind, int64(skip), f)
-	if errors.Is(err, errStop) {
-		return nil
-	}
-	return err
+	return findBlobs(ctx, io.NewSectionReader(src, int64(skip), n-int64(skip)), kind, int64(skip), f)
 }
 
 // fileName reduces the name an embedded file is given to something safe

@@ -2,6 +2,7 @@ package views_test
 
 import (
 	"bytes"
+	"compress/zlib"
 	"context"
 	"encoding/base64"
 	"encoding/hex"
@@ -194,6 +195,14 @@ func TestBlobs(t *testing.T) {
 	})
 }
 
+func deflate(s string) string {
+	var b bytes.Buffer
+	zw := zlib.NewWriter(&b)
+	_, _ = zw.Write([]byte(s))
+	_ = zw.Close()
+	return b.String()
+}
+
 func wrap(s string, n int, eol string) string {
 	var lines []string
 	for len(s) > n {
@@ -311,6 +320,29 @@ func TestNestedViews(t *testing.T) {
 		got, _ = decode(t, views.NewDecoder(views.Limits{}), text)
 		assert.Equal(t, []string{"base64 base64@3", "base64 base64@3/base64@16"}, names(got))
 		assert.Equal(t, utf16le(samples.DownloadCradle), got[1].Data)
+	})
+	t.Run("views of views spend the same budget", func(t *testing.T) {
+		blob := string(base64Text(300))
+		file := "%PDF-1.4\n" +
+			"1 0 obj\n<< /Filter /FlateDecode >>\nstream\n" + deflate("% a "+blob+"\n") + "\nendstream\nendobj\n" +
+			"2 0 obj\n<< /Filter /FlateDecode >>\nstream\n" + deflate("% b "+blob+"\n") + "\nendstream\nendobj\n"
+		got, _ := decode(t, views.NewDecoder(views.Limits{}), []byte(file))
+		assert.Equal(t, []string{"pdf-stream pdf:obj 1", "base64 pdf:obj 1/base64@4", "pdf-stream pdf:obj 2", "base64 pdf:obj 2/base64@4"}, names(got))
+		for limit := 1; limit <= 3; limit++ {
+			d := views.NewDecoder(views.Limits{MaxViews: limit})
+			got, _ = decode(t, d, []byte(file))
+			assert.Len(t, got, limit)
+			require.Len(t, d.Findings(), 1, "limit %d", limit)
+			assert.Equal(t, contract.VerdictUnscanned, d.Findings()[0].Effect)
+		}
+		d := views.NewDecoder(views.Limits{MaxTotalBytes: 400})
+		got, _ = decode(t, d, []byte(file))
+		total := 0
+		for _, v := range got {
+			total += len(v.Data)
+		}
+		assert.LessOrEqual(t, total, 400)
+		assert.NotEmpty(t, d.Findings())
 	})
 	t.Run("deeper than MaxDepth: a finding", func(t *testing.T) {
 		d := views.NewDecoder(views.Limits{})
