@@ -2,7 +2,6 @@ package pdf_test
 
 import (
 	"bytes"
-	"compress/zlib"
 	"context"
 	"os"
 	"os/exec"
@@ -30,13 +29,7 @@ func streams(t *testing.T, b []byte, lim pdf.StreamLimits) ([]pdf.Stream, error)
 	return out, err
 }
 
-func deflate(s string) string {
-	var b bytes.Buffer
-	zw := zlib.NewWriter(&b)
-	_, _ = zw.Write([]byte(s))
-	_ = zw.Close()
-	return b.String()
-}
+func deflate(s string) string { return string(tc.Zlib([]byte(s))) }
 
 func TestStreamsObjectStream(t *testing.T) {
 	got, err := streams(t, samples.PDFObjStmJavaScript(), wide)

@@ -2,7 +2,6 @@ package views_test
 
 import (
 	"bytes"
-	"compress/zlib"
 	"context"
 	"encoding/base64"
 	"encoding/hex"
@@ -16,6 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/intellidox/intellidox/internal/contract"
+	tc "github.com/intellidox/intellidox/internal/extract/internal/testcorpus"
 	"github.com/intellidox/intellidox/internal/extract/views"
 	"github.com/intellidox/intellidox/internal/scan/samples"
 )
@@ -195,13 +195,7 @@ func TestBlobs(t *testing.T) {
 	})
 }
 
-func deflate(s string) string {
-	var b bytes.Buffer
-	zw := zlib.NewWriter(&b)
-	_, _ = zw.Write([]byte(s))
-	_ = zw.Close()
-	return b.String()
-}
+func deflate(s string) string { return string(tc.Zlib([]byte(s))) }
 
 func wrap(s string, n int, eol string) string {
 	var lines []string
