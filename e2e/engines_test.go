@@ -1,7 +1,9 @@
 package e2e
 
 import (
+	"bytes"
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -187,9 +189,11 @@ func TestArchiveDepth(t *testing.T) {
 // TestDecodedViews uploads files whose threat only a decoded view shows: a
 // .docm whose AutoOpen macro calls Shell with its source MS-OVBA-compressed
 // and no names in clear in _VBA_PROJECT (the raw-bytes rule
-// Office_VBA_AutoExec cannot match it), and a PDF whose JavaScript
-// /OpenAction lives only in a compressed object stream. The yara detail
-// names the view.
+// Office_VBA_AutoExec cannot match it), a PDF whose JavaScript
+// /OpenAction lives only in a compressed object stream, a PDF with EICAR
+// attached (deflated: only the embedded-file view shows it to YARA), and
+// PowerShell scripts whose payload is base64: an executable, and an
+// -EncodedCommand download cradle. The yara detail names the view.
 func TestDecodedViews(t *testing.T) {
 	stack := testenv.StartStack(t, testenv.StackOptions{})
 	c := stack.Client()
@@ -207,6 +211,12 @@ func TestDecodedViews(t *testing.T) {
 			expect{contract.Suspicious, "PDF_JavaScript_In_Stream", "PDF_JavaScript_In_Stream in pdf:objstm 5"}},
 		{"packed-plain.pdf", samples.PDFObjStmPlain(), contract.VerdictClean,
 			expect{contract.Clean, "", "1 decoded views scanned"}},
+		{"attachment.pdf", samples.PDFAttachment("eicar.com", []byte(samples.EICAR)), contract.VerdictMalicious,
+			expect{contract.Malicious, "EICAR_Test_File", "EICAR_Test_File in pdf:embedded eicar.com"}},
+		{"update.ps1", samples.PowerShellEmbeddedPE(), contract.VerdictSuspicious,
+			expect{contract.Suspicious, "Encoded_Executable", fmt.Sprintf("Encoded_Executable in base64@%d", bytes.Index(samples.PowerShellEmbeddedPE(), []byte("TVoA")))}},
+		{"task.ps1", samples.PowerShellEncodedCommand(), contract.VerdictMalicious,
+			expect{contract.Malicious, "Encoded_PowerShell_Download_Exec", "Encoded_PowerShell_Download_Exec in base64@"}},
 	}
 	ids := make([]string, len(cases))
 	for i, tc := range cases {

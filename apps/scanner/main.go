@@ -90,6 +90,8 @@ func newEngine(ctx context.Context, log *slog.Logger, name string, env *config.E
 				MaxViews:      env.Int("YARA_MAX_VIEWS", 0),
 				MaxViewBytes:  env.Int64("YARA_MAX_VIEW_SIZE", 0),
 				MaxTotalBytes: env.Int64("YARA_MAX_VIEWS_SIZE", 0),
+				MinBlobBytes:  env.Int("YARA_MIN_BLOB_SIZE", 0),
+				MaxTextBytes:  env.Int64("YARA_MAX_TEXT_SEARCH", 0),
 			},
 		}
 		if err := configErr(env); err != nil {

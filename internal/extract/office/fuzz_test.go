@@ -26,6 +26,59 @@ func TestFuzzSeeds(t *testing.T) {
 		samples.VBAProject(samples.VBAModule{Name: "Module1", Source: samples.ShellMacroSource},
 			samples.VBAModule{Name: "ThisDocument", Source: "Attribute VB_Name = \"ThisDocument\"\r\n"}),
 		unzipped(t, samples.MacroDocument(), "word/vbaProject.bin"))
+	tc.WriteSeeds(t, "FuzzOle10Native",
+		samples.Ole10Native("payload.exe", `C:\Users\user\Desktop\payload.exe`, samples.PlainPE()),
+		samples.Ole10Native("eicar.com", `C:\eicar.com`, []byte(samples.EICAR)),
+		[]byte("\x09\x00\x00\x00\x02\x00\x01equation"),
+		[]byte("\x06\x00\x00\x00\x07\x00native"))
+	tc.WriteSeeds(t, "FuzzReadEmbedded",
+		samples.DocEmbedding("payload.exe", samples.PlainPE()),
+		samples.CFB(samples.CFBEntry{Name: "ObjectPool", Storage: true},
+			samples.CFBEntry{Name: "_1", Parent: "ObjectPool", Storage: true},
+			samples.CFBEntry{Name: "\x01Ole10Native", Parent: "_1", Data: samples.Ole10Native("a.txt", `C:\a.txt`, bytes.Repeat([]byte("a"), 5000))},
+			samples.CFBEntry{Name: "_2", Parent: "ObjectPool", Storage: true},
+			samples.CFBEntry{Name: "Package", Parent: "_2", Data: samples.EICARZip()}),
+		samples.CFB(samples.CFBEntry{Name: "_1", Storage: true}, samples.CFBEntry{Name: "_2", Storage: true},
+			samples.CFBEntry{Name: "\x01Ole10Native", Parent: "_1", Data: []byte("\xff\xff\x00\x00\x02\x00unterminated")},
+			samples.CFBEntry{Name: "\x01Ole10Native", Parent: "_2", Data: []byte("\x05\x00\x00\x00\x02\x00\x01abc")}))
+}
+
+// FuzzOle10Native checks that parsing any Ole10Native stream returns a
+// payload within the stream.
+func FuzzOle10Native(f *testing.F) {
+	f.Fuzz(func(t *testing.T, data []byte) {
+		tc.Within(t, 10*time.Second, func() {
+			label, payload, err := ParseOle10Native(data)
+			if err != nil {
+				return
+			}
+			if len(payload) > len(data) || len(label) > 4*maxNativeString {
+				t.Fatalf("payload of %d bytes, label of %d, from %d bytes", len(payload), len(label), len(data))
+			}
+		})
+	})
+}
+
+// FuzzReadEmbedded checks that reading the embedded objects of any
+// compound file stays within the limits.
+func FuzzReadEmbedded(f *testing.F) {
+	f.Fuzz(func(t *testing.T, data []byte) {
+		tc.Within(t, 10*time.Second, func() {
+			lim := EmbeddedLimits{MaxObjects: 4, MaxObjectBytes: 1 << 12, MaxTotalBytes: 1 << 13}
+			n, total := 0, 0
+			_ = ReadEmbedded(bytes.NewReader(data), int64(len(data)), lim, func(e Embedded) error {
+				n++
+				total += len(e.Data)
+				if int64(len(e.Data)) > lim.MaxObjectBytes {
+					t.Fatalf("object %q of %d bytes, limit %d", e.Name, len(e.Data), lim.MaxObjectBytes)
+				}
+				return nil
+			})
+			if n > lim.MaxObjects || int64(total) > lim.MaxTotalBytes {
+				t.Fatalf("%d objects, %d bytes: beyond %+v", n, total, lim)
+			}
+		})
+	})
 }
 
 func unzipped(t *testing.T, b []byte, name string) []byte {

@@ -22,7 +22,11 @@ func pdfSeeds() [][]byte {
 
 func TestFuzzSeeds(t *testing.T) {
 	tc.WriteSeeds(t, "FuzzScan", pdfSeeds()...)
-	tc.WriteSeeds(t, "FuzzStreams", append(pdfSeeds(), samples.PDFObjStmJavaScript())...)
+	tc.WriteSeeds(t, "FuzzStreams", append(pdfSeeds(), samples.PDFObjStmJavaScript(),
+		samples.PDFAttachment("report.exe", samples.PlainPE()),
+		tc.PDF(tc.PDFOptions{EmbeddedFile: true, ObjectStream: true, Version: "1.5", EscapeNames: true}),
+		[]byte("%PDF-1.7\n7 0 obj\n<< /Type /EmbeddedFile /Length 3 >>\nstream\nlonger than three\nendstream\nendobj\n"+
+			"9 0 obj\n<< /F (a.txt) /UF (\xfe\xff\x00n) /EF << /F 7 0 R /UF 7 0 R >> >>\nendobj\n"))...)
 }
 
 func FuzzScan(f *testing.F) {
@@ -36,14 +40,14 @@ func FuzzScan(f *testing.F) {
 	})
 }
 
-// FuzzStreams checks that stream inflation stays within its limits on any
-// input.
+// FuzzStreams checks that stream inflation, embedded files included, stays
+// within its limits on any input.
 func FuzzStreams(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
 		tc.Within(t, 10*time.Second, func() {
 			lim := StreamLimits{MaxStreams: 8, MaxStreamBytes: 1 << 12, MaxTotalBytes: 1 << 14}
 			n, total := 0, 0
-			_ = Streams(context.Background(), bytes.NewReader(data), lim, func(s Stream) error {
+			_ = Streams(context.Background(), bytes.NewReader(data), int64(len(data)), lim, func(s Stream) error {
 				n++
 				total += len(s.Data)
 				if int64(len(s.Data)) > lim.MaxStreamBytes {

@@ -114,6 +114,10 @@ type scanner struct {
 	catalogV  string
 	budget    int64 // bytes object streams may still inflate to
 	objects   int
+	// files, when not nil, collects the names of embedded files: the
+	// object number of each stream a file specification's /EF points at,
+	// and the name the specification gives.
+	files map[int]string
 	// What the object being parsed may still keep in memory: the rest is
 	// parsed and dropped, so that memory stays proportional to these caps
 	// and not to the file.
@@ -332,6 +336,9 @@ func (s *scanner) visit(v any, depth int) {
 	}
 	switch v := v.(type) {
 	case dict:
+		if s.files != nil {
+			s.fileSpec(v)
+		}
 		for k, x := range v {
 			s.visitName(k)
 			switch k {
@@ -367,6 +374,43 @@ func (s *scanner) visit(v any, depth int) {
 	case name:
 		s.visitName(string(v))
 	}
+}
+
+// maxFileNames bounds the embedded file names remembered.
+const maxFileNames = 10_000
+
+// fileSpec records the name of the files a file specification (a
+// dictionary with /EF) embeds: its /UF (a text string), else its /F.
+func (s *scanner) fileSpec(d dict) {
+	ef, ok := d["EF"].(dict)
+	if !ok {
+		return
+	}
+	var fname string
+	for _, k := range []string{"UF", "F"} {
+		if v, ok := d[k].(string); ok && text(v) != "" {
+			fname = text(v)
+			break
+		}
+	}
+	for _, v := range ef {
+		if r, ok := v.(ref); ok && fname != "" && len(s.files) < maxFileNames {
+			s.files[r.num] = fname
+		}
+	}
+}
+
+// maxNameInflate bounds what the pass for embedded file names inflates of
+// object streams.
+const maxNameInflate = 64 << 20
+
+// embeddedNames parses a PDF as Scan does and returns the names that file
+// specifications give embedded file streams, by object number.
+func embeddedNames(ctx context.Context, r io.Reader) map[int]string {
+	s := &scanner{ctx: ctx, info: &Info{}, infoDicts: map[int]dict{}, strs: map[int]string{},
+		budget: maxNameInflate, files: map[int]string{}}
+	s.scan(&lexer{r: newReader(r)})
+	return s.files
 }
 
 // isTrailer tells a trailer (which has /Root or /Size) from another

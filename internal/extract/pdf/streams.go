@@ -10,7 +10,8 @@ import (
 	"strconv"
 )
 
-// Stream is one FlateDecode stream of a PDF, inflated.
+// Stream is one FlateDecode stream of a PDF, inflated, or one attached
+// file.
 type Stream struct {
 	// Object is the number of the object holding the stream, -1 if it was
 	// not seen.
@@ -18,7 +19,12 @@ type Stream struct {
 	// ObjStm: the stream is an object stream (/Type /ObjStm), whose
 	// inflated data holds other objects.
 	ObjStm bool
-	Data   []byte
+	// Embedded: the stream is an embedded file (/Type /EmbeddedFile), a
+	// file attached to the document; FileName is the name its file
+	// specification gives it (/UF, else /F), "" if none was found.
+	Embedded bool
+	FileName string
+	Data     []byte
 	// Truncated: the stream inflates to more than the limit and was cut.
 	Truncated bool
 }
@@ -39,25 +45,44 @@ type StreamLimits struct {
 // the stream's dictionary and object number.
 const maxDictWindow = 4096
 
-// Streams reads a PDF from start to end, as its bytes come, and passes each
-// FlateDecode stream to fn, inflated: page content, fonts, and object
-// streams, where PDF 1.5 writers put dictionaries (and so /JavaScript and
-// /OpenAction) out of a byte rule's sight. Streams that inflate to binary
-// data (images, fonts) are skipped and not counted, except object streams,
-// which are always passed. It does not follow the
-// cross-reference table: an incrementally updated or damaged file is read
-// the same way, and a stream reached only through a lying /Length is still
-// found. A stream whose dictionary names other filters, or that does not
-// inflate, is skipped. An error from fn stops the walk and is returned;
-// when a limit trips Streams returns ErrStreamLimit after the streams
-// within it.
-func Streams(ctx context.Context, r io.Reader, lim StreamLimits, fn func(Stream) error) error {
-	br := bufio.NewReaderSize(r, 64<<10)
+// Streams reads the PDF in src (size bytes) from start to end, as its
+// bytes come, and passes each FlateDecode stream to fn, inflated: page
+// content, fonts, and object streams, where PDF 1.5 writers put
+// dictionaries (and so /JavaScript and /OpenAction) out of a byte rule's
+// sight. Streams that inflate to binary data (images, fonts) are skipped
+// and not counted, except object streams, which are always passed. It does
+// not follow the cross-reference table: an incrementally updated or
+// damaged file is read the same way, and a stream reached only through a
+// lying /Length is still found. A stream whose dictionary names other
+// filters, or that does not inflate, is skipped.
+//
+// Embedded files (streams of /Type /EmbeddedFile, FlateDecode or not
+// filtered) are passed last, binary or not, each named by the file
+// specification that points at it: that may come anywhere in the file, or
+// in an object stream, so when there are embedded files Streams parses the
+// file once more for the names (the pass Scan makes), then reads each
+// embedded stream again from src at its offset.
+//
+// An error from fn stops the walk and is returned; when a limit trips
+// Streams returns ErrStreamLimit after the streams within it.
+func Streams(ctx context.Context, src io.ReaderAt, size int64, lim StreamLimits, fn func(Stream) error) error {
+	sr := io.NewSectionReader(src, 0, size)
+	br := bufio.NewReaderSize(sr, 64<<10)
 	var window []byte // text since the last stream or object keyword
+	var embedded []embeddedStream
 	object := -1
 	count := 0
 	total := int64(0)
 	limited := false
+	// pass cuts a stream's data to keep, accounts for it and passes it on.
+	pass := func(s Stream, keep int64) error {
+		if int64(len(s.Data)) > keep {
+			s.Data, s.Truncated = s.Data[:keep], true
+		}
+		count++
+		total += int64(len(s.Data))
+		return fn(s)
+	}
 	for {
 		c, err := br.ReadByte()
 		if err != nil {
@@ -90,6 +115,15 @@ func Streams(ctx context.Context, r io.Reader, lim StreamLimits, fn func(Stream)
 		}
 		dict := w
 		window = window[:0]
+		if d, ok := embeddedDict(dict); ok {
+			if len(embedded) >= lim.MaxStreams {
+				limited = true
+				continue
+			}
+			read, _ := sr.Seek(0, io.SeekCurrent)
+			embedded = append(embedded, embeddedStream{object: object, offset: read - int64(br.Buffered()), dict: d})
+			continue
+		}
 		if !bytes.Contains(dict, []byte("/Fl")) { // /FlateDecode, or /Fl abbreviated
 			continue
 		}
@@ -114,14 +148,28 @@ func Streams(ctx context.Context, r io.Reader, lim StreamLimits, fn func(Stream)
 			continue // an image, a font: nothing a rule on text reads, and most of a PDF's bytes
 		}
 		rest, _ := io.ReadAll(io.LimitReader(zr, keep+1-int64(len(head))))
-		data := append(head, rest...)
-		s := Stream{Object: object, ObjStm: objStm, Data: data}
-		if int64(len(data)) > keep {
-			s.Data, s.Truncated = data[:keep], true
+		if err := pass(Stream{Object: object, ObjStm: objStm, Data: append(head, rest...)}, keep); err != nil {
+			return err
 		}
-		count++
-		total += int64(len(s.Data))
-		if err := fn(s); err != nil {
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	var names map[int]string
+	if len(embedded) > 0 {
+		names = embeddedNames(ctx, io.NewSectionReader(src, 0, size))
+	}
+	for _, e := range embedded {
+		if count >= lim.MaxStreams || total >= lim.MaxTotalBytes {
+			limited = true
+			break
+		}
+		keep := min(lim.MaxStreamBytes, lim.MaxTotalBytes-total)
+		data, ok := e.read(src, size, keep)
+		if !ok {
+			continue
+		}
+		if err := pass(Stream{Object: e.object, Embedded: true, FileName: names[e.object], Data: data}, keep); err != nil {
 			return err
 		}
 	}
@@ -129,6 +177,76 @@ func Streams(ctx context.Context, r io.Reader, lim StreamLimits, fn func(Stream)
 		return ErrStreamLimit
 	}
 	return ctx.Err()
+}
+
+// embeddedStream is an embedded file's stream found by the walk: its
+// object, the offset of its data in the file and its dictionary.
+type embeddedStream struct {
+	object int
+	offset int64
+	dict   dict
+}
+
+// embeddedDict parses the dictionary before "stream" when it may be an
+// embedded file's, and reports whether it is. The byte test keeps the
+// parse off the streams of ordinary files: /Type /EmbeddedFile holds
+// "Em", and a #-escaped spelling holds '#'.
+func embeddedDict(text []byte) (dict, bool) {
+	if !bytes.Contains(text, []byte("Em")) && bytes.IndexByte(text, '#') < 0 {
+		return nil, false
+	}
+	l := &lexer{r: &reader{r: bytes.NewReader(text), buf: make([]byte, 4096)}}
+	s := &scanner{ctx: context.Background(), info: &Info{}}
+	var d dict
+	for t := l.token(); t.kind != tEOF; t = l.token() {
+		if t.kind == tDictOpen {
+			d, _ = s.value(l, t, 0).(dict) // the last dictionary is the stream's
+		}
+	}
+	if t, _ := d["Type"].(name); t != "EmbeddedFile" {
+		return nil, false
+	}
+	return d, true
+}
+
+// read returns the data of the embedded stream, at most keep+1 bytes so
+// that the caller sees a cut, inflated if it is FlateDecode; ok is false
+// for other filters and for data that does not inflate.
+func (e embeddedStream) read(src io.ReaderAt, size int64, keep int64) (data []byte, ok bool) {
+	rest := io.NewSectionReader(src, e.offset, max(0, size-e.offset))
+	if _, filtered := e.dict["Filter"]; !filtered {
+		return rawStream(rest, e.dict, keep), true
+	}
+	if !flateOnly(e.dict) {
+		return nil, false
+	}
+	zr, err := zlib.NewReader(bufio.NewReader(rest))
+	if err != nil {
+		return nil, false
+	}
+	data, err = io.ReadAll(io.LimitReader(zr, keep+1))
+	return data, len(data) > 0 || err == nil
+}
+
+// rawStream returns at most keep+1 bytes of unfiltered stream data: /Length
+// bytes when "endstream" follows them, else up to "endstream" and the end
+// of line before it.
+func rawStream(r *io.SectionReader, d dict, keep int64) []byte {
+	buf := make([]byte, min(r.Size(), keep+1+int64(len(endstream))+2))
+	n, _ := io.ReadFull(r, buf)
+	buf = buf[:n]
+	if l, ok := d["Length"].(float64); ok && l >= 0 && l <= float64(len(buf)) {
+		after := bytes.TrimLeft(buf[int(l):], "\r\n")
+		if bytes.HasPrefix(after, endstream) {
+			return buf[:int(l)]
+		}
+	}
+	if i := bytes.Index(buf, endstream); i >= 0 {
+		buf = buf[:i]
+		buf = bytes.TrimSuffix(buf, []byte("\n"))
+		buf = bytes.TrimSuffix(buf, []byte("\r"))
+	}
+	return buf[:min(int64(len(buf)), keep+1)]
 }
 
 // sniffText is how much of an inflated stream tells text from binary.

@@ -2,14 +2,17 @@ package pdf_test
 
 import (
 	"bytes"
-	"compress/zlib"
 	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	tc "github.com/intellidox/intellidox/internal/extract/internal/testcorpus"
 	"github.com/intellidox/intellidox/internal/extract/pdf"
 	"github.com/intellidox/intellidox/internal/scan/samples"
 )
@@ -19,20 +22,14 @@ var wide = pdf.StreamLimits{MaxStreams: 100, MaxStreamBytes: 1 << 20, MaxTotalBy
 func streams(t *testing.T, b []byte, lim pdf.StreamLimits) ([]pdf.Stream, error) {
 	t.Helper()
 	var out []pdf.Stream
-	err := pdf.Streams(context.Background(), bytes.NewReader(b), lim, func(s pdf.Stream) error {
+	err := pdf.Streams(context.Background(), bytes.NewReader(b), int64(len(b)), lim, func(s pdf.Stream) error {
 		out = append(out, s)
 		return nil
 	})
 	return out, err
 }
 
-func deflate(s string) string {
-	var b bytes.Buffer
-	zw := zlib.NewWriter(&b)
-	_, _ = zw.Write([]byte(s))
-	_ = zw.Close()
-	return b.String()
-}
+func deflate(s string) string { return string(tc.Zlib([]byte(s))) }
 
 func TestStreamsObjectStream(t *testing.T) {
 	got, err := streams(t, samples.PDFObjStmJavaScript(), wide)
@@ -107,6 +104,100 @@ func TestStreamsLimits(t *testing.T) {
 
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	err = pdf.Streams(ctx, bytes.NewReader(file), wide, func(pdf.Stream) error { return nil })
+	err = pdf.Streams(ctx, bytes.NewReader(file), int64(len(file)), wide, func(pdf.Stream) error { return nil })
 	assert.ErrorIs(t, err, context.Canceled)
+}
+
+func embeddedOnly(got []pdf.Stream) []pdf.Stream {
+	var out []pdf.Stream
+	for _, s := range got {
+		if s.Embedded {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+func TestStreamsEmbeddedFiles(t *testing.T) {
+	t.Run("named by a file specification after the stream", func(t *testing.T) {
+		got, err := streams(t, samples.PDFAttachment("report.exe", samples.PlainPE()), wide)
+		require.NoError(t, err)
+		require.Len(t, got, 1, "binary, but passed: it is an embedded file")
+		assert.Equal(t, pdf.Stream{Object: 4, Embedded: true, FileName: "report.exe", Data: samples.PlainPE()}, got[0])
+	})
+	t.Run("unfiltered, escaped names, specification in an object stream", func(t *testing.T) {
+		for name, o := range map[string]tc.PDFOptions{
+			"plain":         {EmbeddedFile: true},
+			"escaped names": {EmbeddedFile: true, EscapeNames: true},
+			"object stream": {EmbeddedFile: true, ObjectStream: true, Version: "1.5"},
+		} {
+			got, err := streams(t, tc.PDF(o), wide)
+			require.NoError(t, err, name)
+			emb := embeddedOnly(got)
+			require.Len(t, emb, 1, name)
+			assert.Equal(t, "payload.txt", emb[0].FileName, name)
+			assert.Equal(t, "attached payload\n", string(emb[0].Data), name)
+		}
+	})
+	t.Run("a lying /Length, no specification, UTF-16 names", func(t *testing.T) {
+		file := "%PDF-1.7\n" +
+			"7 0 obj\n<< /Type /EmbeddedFile /Length 3 >>\nstream\nlonger than three\nendstream\nendobj\n" +
+			"8 0 obj\n<< /Type/EmbeddedFile/Filter/FlateDecode >>\nstream\n" + deflate("second") + "\nendstream\nendobj\n" +
+			"9 0 obj\n<< /Type /Filespec /F (ignored.txt) /UF (\xfe\xff\x00n\x00a\x00m\x00e) /EF << /F 8 0 R >> >>\nendobj\n" +
+			"10 0 obj\n<< /Type /EmbeddedFile /Filter /ASCIIHexDecode >>\nstream\n414243\nendstream\nendobj\n"
+		got, err := streams(t, []byte(file), wide)
+		require.NoError(t, err)
+		require.Len(t, got, 2, "other filters are skipped")
+		assert.Equal(t, pdf.Stream{Object: 7, Embedded: true, Data: []byte("longer than three")}, got[0])
+		assert.Equal(t, pdf.Stream{Object: 8, Embedded: true, FileName: "name", Data: []byte("second")}, got[1])
+	})
+	t.Run("limits", func(t *testing.T) {
+		file := samples.PDFAttachment("a.bin", bytes.Repeat([]byte{0, 1, 2, 3}, 1000))
+		got, err := streams(t, file, pdf.StreamLimits{MaxStreams: 100, MaxStreamBytes: 100, MaxTotalBytes: 1 << 20})
+		require.NoError(t, err)
+		require.Len(t, got, 1)
+		assert.True(t, got[0].Truncated)
+		assert.Len(t, got[0].Data, 100)
+		got, err = streams(t, file, pdf.StreamLimits{MaxStreams: 0, MaxStreamBytes: 100, MaxTotalBytes: 1 << 20})
+		assert.ErrorIs(t, err, pdf.ErrStreamLimit)
+		assert.Empty(t, got)
+	})
+}
+
+// TestStreamsEmbeddedQpdf has qpdf, where installed, list the attachment
+// of the sample and attach a file itself, as a real writer lays it out.
+func TestStreamsEmbeddedQpdf(t *testing.T) {
+	if _, err := exec.LookPath("qpdf"); err != nil {
+		t.Skip("qpdf not installed")
+	}
+	dir := t.TempDir()
+	sample := filepath.Join(dir, "sample.pdf")
+	require.NoError(t, os.WriteFile(sample, samples.PDFAttachment("eicar.com", []byte(samples.EICAR)), 0o600))
+	out, err := exec.Command("qpdf", "--list-attachments", sample).CombinedOutput()
+	require.NoError(t, err, "%s", out)
+	assert.Contains(t, string(out), "eicar.com -> 4,0")
+	out, err = exec.Command("qpdf", "--show-attachment=eicar.com", sample).Output()
+	require.NoError(t, err)
+	assert.Equal(t, samples.EICAR, string(out))
+
+	for name, extra := range map[string][]string{"plain": nil, "object streams": {"--object-streams=generate"}} {
+		t.Run(name, func(t *testing.T) {
+			payload := filepath.Join(dir, "payload.bin")
+			require.NoError(t, os.WriteFile(payload, samples.PlainPE(), 0o600))
+			plain := filepath.Join(dir, "plain.pdf")
+			require.NoError(t, os.WriteFile(plain, samples.PDFPlain(), 0o600))
+			attached := filepath.Join(dir, "attached.pdf")
+			args := append([]string{plain, attached, "--add-attachment", payload, "--key=tool.exe", "--filename=tool.exe", "--"}, extra...)
+			out, err := exec.Command("qpdf", args...).CombinedOutput()
+			require.NoError(t, err, "%s", out)
+			b, err := os.ReadFile(attached)
+			require.NoError(t, err)
+			got, err := streams(t, b, wide)
+			require.NoError(t, err)
+			emb := embeddedOnly(got)
+			require.Len(t, emb, 1)
+			assert.Equal(t, "tool.exe", emb[0].FileName)
+			assert.Equal(t, samples.PlainPE(), emb[0].Data)
+		})
+	}
 }

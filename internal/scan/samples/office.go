@@ -191,8 +191,9 @@ const (
 	cfbNoStream = 0xFFFFFFFF
 )
 
-// cfb writes a version 3 compound file. Every stream is under the 4096-byte
-// cutoff, so streams live in the mini stream, as the format requires.
+// cfb writes a version 3 compound file. Streams under the 4096-byte cutoff
+// live in the mini stream, larger ones in regular sectors, as the format
+// requires; the whole file must fit one FAT sector (64 KiB).
 func cfb(entries []cfbEntry) []byte {
 	// Directory: root at 0, then entries in order.
 	type dirent struct {
@@ -204,18 +205,19 @@ func cfb(entries []cfbEntry) []byte {
 	}
 	dirs := []dirent{{name: "Root Entry", typ: 5, left: cfbNoStream, right: cfbNoStream, child: cfbNoStream}}
 	index := map[string]uint32{"": 0}
-	children := map[string][]string{}
+	children := map[string][]uint32{} // by parent name, indices in dirs
 	var mini []byte
 	var miniFAT []uint32
+	var big []int // indices in dirs of streams in regular sectors
 	for _, e := range entries {
 		d := dirent{name: e.name, typ: 2, left: cfbNoStream, right: cfbNoStream, child: cfbNoStream, start: cfbEnd}
 		if e.storage {
 			d.typ = 1
 			d.start = 0
+		} else if len(e.data) >= 4096 {
+			d.size = uint32(len(e.data))
+			big = append(big, len(dirs))
 		} else if len(e.data) > 0 {
-			if len(e.data) >= 4096 {
-				panic("samples: cfb stream too large for the mini stream")
-			}
 			d.start, d.size = uint32(len(mini)/cfbMini), uint32(len(e.data))
 			sectors := (len(e.data) + cfbMini - 1) / cfbMini
 			for i := range sectors {
@@ -228,22 +230,25 @@ func cfb(entries []cfbEntry) []byte {
 			mini = append(mini, e.data...)
 			mini = append(mini, make([]byte, sectors*cfbMini-len(e.data))...)
 		}
-		index[e.name] = uint32(len(dirs))
+		if e.storage {
+			index[e.name] = uint32(len(dirs))
+		}
+		children[e.parent] = append(children[e.parent], uint32(len(dirs)))
 		dirs = append(dirs, d)
-		children[e.parent] = append(children[e.parent], e.name)
 	}
 	// Siblings hang off their parent's child as a chain of right siblings,
 	// in the order the format sorts names: by length, then upper-cased.
-	for parent, names := range children {
-		slices.SortFunc(names, func(a, b string) int {
+	for parent, kids := range children {
+		slices.SortFunc(kids, func(i, j uint32) int {
+			a, b := dirs[i].name, dirs[j].name
 			if len(a) != len(b) {
 				return len(a) - len(b)
 			}
 			return strings.Compare(strings.ToUpper(a), strings.ToUpper(b))
 		})
-		dirs[index[parent]].child = index[names[0]]
-		for i := 1; i < len(names); i++ {
-			dirs[index[names[i-1]]].right = index[names[i]]
+		dirs[index[parent]].child = kids[0]
+		for i := 1; i < len(kids); i++ {
+			dirs[kids[i-1]].right = kids[i]
 		}
 	}
 	dirs[0].size = uint32(len(mini))
@@ -253,6 +258,10 @@ func cfb(entries []cfbEntry) []byte {
 	miniFATSectors := (len(miniFAT)*4 + cfbSector - 1) / cfbSector
 	miniSectors := (len(mini) + cfbSector - 1) / cfbSector
 	total := 1 + dirSectors + miniFATSectors + miniSectors
+	bigStart := total
+	for _, i := range big {
+		total += (int(dirs[i].size) + cfbSector - 1) / cfbSector
+	}
 	if total > cfbSector/4 {
 		panic("samples: cfb needs more than one FAT sector")
 	}
@@ -274,6 +283,13 @@ func cfb(entries []cfbEntry) []byte {
 	chain(dirStart, dirSectors)
 	chain(miniFATStart, miniFATSectors)
 	chain(miniStart, miniSectors)
+	next := bigStart
+	for _, i := range big {
+		n := (int(dirs[i].size) + cfbSector - 1) / cfbSector
+		dirs[i].start = uint32(next)
+		chain(next, n)
+		next += n
+	}
 	dirs[0].start = uint32(miniStart)
 	if len(mini) == 0 {
 		dirs[0].start = cfbEnd
@@ -335,6 +351,12 @@ func cfb(entries []cfbEntry) []byte {
 	out.Write(mf)
 	out.Write(mini)
 	out.Write(make([]byte, miniSectors*cfbSector-len(mini)))
+	for _, e := range entries {
+		if !e.storage && len(e.data) >= 4096 {
+			out.Write(e.data)
+			out.Write(make([]byte, (cfbSector-len(e.data)%cfbSector)%cfbSector))
+		}
+	}
 	return out.Bytes()
 }
 

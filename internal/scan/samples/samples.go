@@ -68,6 +68,12 @@ func PDF(catalogExtra, action string) []byte {
 	if action != "" {
 		objs = append(objs, action)
 	}
+	return pdfOf(objs)
+}
+
+// pdfOf writes a PDF 1.7 file of objs, numbered from 1, the first the
+// catalog, with a correct cross-reference table.
+func pdfOf(objs []string) []byte {
 	var b bytes.Buffer
 	b.WriteString("%PDF-1.7\n%\xe2\xe3\xcf\xd3\n")
 	offsets := make([]int, len(objs))

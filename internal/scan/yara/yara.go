@@ -3,10 +3,11 @@
 // does not link libyara. YARA needs the whole file, so the object is
 // streamed to a temporary file first, and archive members (OOXML documents
 // and jars are zips too) are extracted beside it by archive.Walk and
-// scanned as well: YARA does not unpack archives. Decoded views of OLE and
-// PDF files (VBA source, inflated PDF streams; see internal/extract/views)
-// are staged and scanned too, with the external variable intellidox_view
-// naming the kind of view, so that rules can be written for them alone.
+// scanned as well: YARA does not unpack archives. Decoded views (VBA
+// source, inflated PDF streams, files embedded in PDFs and OLE files,
+// base64 and hex blobs of text; see internal/extract/views) are staged and
+// scanned too, with the external variable intellidox_view naming the kind
+// of view, so that rules can be written for them alone.
 package yara
 
 import (
@@ -44,8 +45,9 @@ type Config struct {
 	// zero fields take archive's defaults, except MaxUncompressedSize, which
 	// defaults to MaxSize since the members are staged on disk too.
 	Archive archive.Limits
-	// Views bounds the decoded views (VBA source, inflated PDF streams)
-	// made for one object and its members; zero fields take the defaults.
+	// Views bounds the decoded views (VBA source, inflated PDF streams,
+	// embedded files, blobs) made for one object and its members; zero
+	// fields take the defaults.
 	Views views.Limits
 	// RawOnly scans the raw bytes and members only, without decoded views:
 	// it shows what the views add, and is no setting for production.
@@ -132,7 +134,7 @@ func (e *Engine) Versions(context.Context) (string, string, error) { return e.ve
 
 // viewVar is the external variable that names what a rule is looking at:
 // rawKind for the object and its archive members, else the kind of view
-// (views.KindVBA, views.KindPDFStream).
+// (views.KindVBA, KindPDFStream, KindEmbedded, KindBase64, KindHex).
 const (
 	viewVar = "intellidox_view"
 	rawKind = "raw"
@@ -188,8 +190,8 @@ func (e *Engine) Scan(ctx context.Context, r io.Reader, f scan.File) (scan.Findi
 
 // decode writes the decoded views of the object and its members beside
 // them, within the engine's view limits, and returns them with the limits
-// that tripped. Only OLE and PDF files have views; for others decode reads
-// their first bytes and moves on.
+// that tripped. Only OLE files, PDFs and text have views; for others
+// decode reads their first bytes and moves on.
 func (e *Engine) decode(ctx context.Context, dir string, targets []target) ([]target, []contract.Finding, error) {
 	d := views.NewDecoder(e.cfg.Views)
 	var out []target
@@ -363,10 +365,19 @@ func (e *Engine) runKind(ctx context.Context, dir, kind string, targets []target
 // judge maps matches to a finding. Rules declare meta severity
 // "malicious", "suspicious" or "info"; a rule without one counts as
 // suspicious, so a new rule can never pass a file silently. Info rules only
-// appear in the detail. When nothing matched but archive limits kept some
-// members from the scan, the result is a skip that says why: that is not a
-// clean bill.
-func judge(matches []match, limits []contract.Finding, members, views int) scan.Finding {
+// appear in the detail. When nothing matched but archive or view limits
+// kept something from the scan, the result is a skip that says why: that
+// is not a clean bill. Informational findings (a text searched for blobs
+// only in part) are noted in the detail and change nothing.
+func judge(matches []match, findings []contract.Finding, members, views int) scan.Finding {
+	var limits, notes []contract.Finding
+	for _, l := range findings {
+		if l.Effect == "" {
+			notes = append(notes, l)
+		} else {
+			limits = append(limits, l)
+		}
+	}
 	f := scan.Finding{Outcome: contract.Clean, Threats: []string{}}
 	var found, info []string
 	for _, m := range matches {
@@ -410,6 +421,9 @@ func judge(matches []match, limits []contract.Finding, members, views int) scan.
 	}
 	for _, l := range limits {
 		parts = append(parts, "not scanned: "+l.Message)
+	}
+	for _, l := range notes {
+		parts = append(parts, "note: "+l.Message)
 	}
 	f.Detail = strings.Join(parts, "; ")
 	if len(found) > 0 || len(limits) == 0 {

@@ -7,6 +7,7 @@ import (
 	"compress/gzip"
 	"context"
 	"crypto/rand"
+	"encoding/hex"
 	"fmt"
 	"io"
 	"os"
@@ -84,6 +85,20 @@ func TestRulePack(t *testing.T) {
 		{"eicar in an AES zip, password infected", samples.EICARAESZip("infected"), contract.Malicious, []string{"EICAR_Test_File"},
 			"EICAR_Test_File in eicar.com (opened with the builtin password list)"},
 		{"eicar in a 7z in a zip", zipWith(t, map[string]string{"inner.7z": string(samples.EICAR7z())}), contract.Malicious, []string{"EICAR_Test_File"}, "EICAR_Test_File in inner.7z/eicar.com"},
+		{"eicar attached to a pdf", samples.PDFAttachment("eicar.com", []byte(samples.EICAR)), contract.Malicious, []string{"EICAR_Test_File"},
+			"matched: EICAR_Test_File in pdf:embedded eicar.com; 1 decoded views scanned"},
+		{"executable attached to a pdf", samples.PDFAttachment("report.exe", samples.PlainPE()), contract.Suspicious, []string{"Embedded_Executable"},
+			"Embedded_Executable in pdf:embedded report.exe"},
+		{"executable embedded in a .doc", samples.DocEmbedding("payload.exe", samples.PlainPE()), contract.Suspicious, []string{"Embedded_Executable"},
+			"Embedded_Executable in ole:embedded payload.exe"},
+		{"eicar embedded in a .doc", samples.DocEmbedding("eicar.com", []byte(samples.EICAR)), contract.Malicious, []string{"EICAR_Test_File"},
+			"EICAR_Test_File in ole:embedded eicar.com"},
+		{"executable in base64 in a script", samples.PowerShellEmbeddedPE(), contract.Suspicious, []string{"Encoded_Executable"},
+			fmt.Sprintf("Encoded_Executable in base64@%d", bytes.Index(samples.PowerShellEmbeddedPE(), []byte("TVoA")))},
+		{"encoded PowerShell download cradle", samples.PowerShellEncodedCommand(), contract.Malicious, []string{"Encoded_PowerShell_Download_Exec"},
+			fmt.Sprintf("Encoded_PowerShell_Download_Exec in base64@%d", bytes.IndexByte(samples.PowerShellEncodedCommand(), '\'')+1)},
+		{"executable in hex in a script", []byte("$h = '" + hex.EncodeToString(samples.PlainPE()) + "'\n"), contract.Suspicious, []string{"Encoded_Executable"},
+			"Encoded_Executable in hex@6"},
 		{"text", []byte(samples.Clean), contract.Clean, []string{}, "no rule matched"},
 		{"eicar string inside other text", []byte("see: " + samples.EICAR), contract.Clean, []string{}, ""},
 	}
@@ -113,10 +128,49 @@ func TestDecodedViews(t *testing.T) {
 			assert.Empty(t, f.Threats)
 		})
 	}
+	for name, file := range map[string][]byte{
+		"pdf attaching an executable":    samples.PDFAttachment("report.exe", samples.PlainPE()),
+		".doc embedding an executable":   samples.DocEmbedding("payload.exe", samples.PlainPE()),
+		"script with a base64 PE":        samples.PowerShellEmbeddedPE(),
+		"encoded PowerShell command":     samples.PowerShellEncodedCommand(),
+		"pdf attaching eicar (deflated)": samples.PDFAttachment("eicar.com", []byte(samples.EICAR)),
+	} {
+		t.Run("raw bytes only: "+name, func(t *testing.T) {
+			f := scanBytes(t, raw, file)
+			assert.Equal(t, contract.Clean, f.Outcome, f.Detail)
+			assert.Empty(t, f.Threats)
+		})
+	}
 	e := newEngine(t, yara.Config{})
 	t.Run("the macro source as a file is not a view", func(t *testing.T) {
 		f := scanBytes(t, e, []byte(samples.ShellMacroSource))
 		assert.Equal(t, contract.Clean, f.Outcome, f.Detail)
+	})
+	// What the views decode to, handed over as files of their own, is left
+	// to the other rules: the view rules do not match it.
+	for name, file := range map[string][]byte{
+		"the download cradle, UTF-16LE": utf16le(samples.DownloadCradle),
+		"the download cradle":           []byte(samples.DownloadCradle),
+		"an executable":                 samples.PlainPE(),
+	} {
+		t.Run(name+" as a file is not a view", func(t *testing.T) {
+			f := scanBytes(t, e, file)
+			assert.Equal(t, contract.Clean, f.Outcome, f.Detail)
+			assert.Empty(t, f.Threats)
+		})
+	}
+	t.Run("text beyond the search limit: a note, not a skip", func(t *testing.T) {
+		text := append(bytes.Repeat([]byte("padding line\n"), 100), samples.PowerShellEncodedCommand()...)
+		f := scanBytes(t, newEngine(t, yara.Config{Views: views.Limits{MaxTextBytes: 1000}}), text)
+		assert.Equal(t, contract.Clean, f.Outcome, f.Detail)
+		assert.Contains(t, f.Detail, "note: text beyond the first 1000 bytes was not searched for base64 and hex blobs")
+		f = scanBytes(t, e, text)
+		assert.Equal(t, contract.Malicious, f.Outcome, f.Detail)
+	})
+	t.Run("blob limits are skips", func(t *testing.T) {
+		f := scanBytes(t, newEngine(t, yara.Config{Views: views.Limits{MaxViewBytes: 50}}), samples.PowerShellEmbeddedPE())
+		assert.Equal(t, contract.Skipped, f.Outcome, f.Detail)
+		assert.Contains(t, f.Detail, "not scanned: a decoded view exceeds the limit (base64@")
 	})
 	t.Run("a manual macro that shells out", func(t *testing.T) {
 		f := scanBytes(t, e, samples.MacroDocumentWith(samples.VBAModule{Name: "Module1",
@@ -170,6 +224,14 @@ func TestVersions(t *testing.T) {
 	f := scanBytes(t, changed, []byte("xx IntelliDox-extra xx"))
 	assert.Equal(t, contract.Suspicious, f.Outcome)
 	assert.Equal(t, []string{"Extra"}, f.Threats)
+}
+
+func utf16le(s string) []byte {
+	var b []byte
+	for _, r := range s {
+		b = append(b, byte(r), byte(r>>8))
+	}
+	return b
 }
 
 func copyRules(t *testing.T, dir string) {
@@ -330,14 +392,17 @@ func tarGz(t *testing.T, name string, body []byte) []byte {
 
 // BenchmarkViews compares the engine with and without decoded views: on a
 // file without views (100 KB of random bytes) the views cost one 1 KiB
-// read; on a docm they cost the decoding and a second yara process.
+// read; on 100 KB of text without blobs, one read through the blob finder;
+// on a docm they cost the decoding and a second yara process.
 func BenchmarkViews(b *testing.B) {
 	noise := make([]byte, 100<<10)
 	_, _ = rand.Read(noise)
-	files := map[string][]byte{"100KB": noise, "docm": samples.MacroDocumentShell(), "pdf": samples.PDFObjStmJavaScript()}
+	text := bytes.Repeat([]byte("An ordinary line of text, as in a log or a script.\n"), 2100)[:100<<10]
+	files := map[string][]byte{"100KB": noise, "100KB-text": text, "docm": samples.MacroDocumentShell(), "pdf": samples.PDFObjStmJavaScript(),
+		"ps1-base64-pe": samples.PowerShellEmbeddedPE(), "pdf-attachment": samples.PDFAttachment("report.exe", samples.PlainPE())}
 	for _, mode := range []string{"raw", "views"} {
 		e := newEngine(b, yara.Config{RawOnly: mode == "raw"})
-		for _, name := range []string{"100KB", "docm", "pdf"} {
+		for _, name := range []string{"100KB", "100KB-text", "docm", "pdf", "ps1-base64-pe", "pdf-attachment"} {
 			data := files[name]
 			b.Run(name+"/"+mode, func(b *testing.B) {
 				for b.Loop() {

@@ -169,7 +169,7 @@ func PDF(o PDFOptions) []byte {
 		}
 		first := hdr.Len()
 		raw := append(hdr.Bytes(), body.Bytes()...)
-		z := zlibBytes(raw)
+		z := Zlib(raw)
 		offsets[stm] = buf.Len()
 		fmt.Fprintf(&buf, "%d 0 obj\n<< /Type /ObjStm /N %d /First %d /Filter /FlateDecode /Length %d >>\nstream\n", stm, len(packed), first, len(z))
 		buf.Write(z)
@@ -195,7 +195,7 @@ func PDF(o PDFOptions) []byte {
 				rows = append(rows, 0, 0)
 			}
 		}
-		zr := zlibBytes(rows)
+		zr := Zlib(rows)
 		start := buf.Len()
 		fmt.Fprintf(&buf, "%d 0 obj\n<< /Type /XRef /Size %d /W [1 4 2] /Root %d 0 R%s%s /Filter /FlateDecode /Length %d >>\nstream\n",
 			xref, size, catalog, refIf(" /Info", info), refIf(" /Encrypt", encrypt), len(zr))
@@ -231,7 +231,8 @@ func pdfEscape(s string) string {
 	return strings.NewReplacer(`\`, `\\`, "(", `\(`, ")", `\)`).Replace(s)
 }
 
-func zlibBytes(b []byte) []byte {
+// Zlib compresses b as a FlateDecode stream holds it.
+func Zlib(b []byte) []byte {
 	var buf bytes.Buffer
 	zw := zlib.NewWriter(&buf)
 	_, _ = zw.Write(b)
