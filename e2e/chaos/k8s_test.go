@@ -48,9 +48,17 @@ func TestK8sDeletePods(t *testing.T) {
 	for i, app := range plan {
 		r.at(moments[i])
 		processing, waiting, ids := r.ready(waitsFor[app])
-		pod := strings.TrimSpace(k.MustRun(t, "get", "pod", "-l", "app.kubernetes.io/name="+app,
-			"--field-selector", "status.phase=Running", "-o", "jsonpath={.items[0].metadata.name}"))
-		require.NotEmpty(t, pod, "no running pod of %s", app)
+		// A pod still terminating from an earlier fault is "Running" too:
+		// the fault goes to one that is not being deleted.
+		pod := ""
+		for _, line := range strings.Split(k.MustRun(t, "get", "pod", "-l", "app.kubernetes.io/name="+app,
+			"--field-selector", "status.phase=Running", "-o",
+			`jsonpath={range .items[*]}{.metadata.name} {.metadata.deletionTimestamp}{"\n"}{end}`), "\n") {
+			if f := strings.Fields(line); len(f) == 1 && pod == "" {
+				pod = f[0]
+			}
+		}
+		require.NotEmpty(t, pod, "no running pod of %s that is not being deleted", app)
 		deleted := time.Now()
 		k.MustRun(t, "delete", "pod", pod, "--wait=false")
 		hit := r.struck("kubectl delete pod "+pod, ids, deleted)
