@@ -17,8 +17,8 @@ import (
 // listen on (TCP and UDP): nothing may be reachable beyond 127.0.0.1. On
 // the k8s profile a pod's address is how the kubelet, Services and the
 // other sidecars reach it, so there the rule is that a pod listens beyond
-// its loopback only on the ports its spec declares (the injected daprd's
-// included), which the NetworkPolicies and Services then govern.
+// its loopback only on the ports its spec declares or probes (the injected
+// daprd's included), which the NetworkPolicies and Services then govern.
 func TestListensOnLoopbackOnly(t *testing.T) {
 	if _, err := exec.LookPath("ss"); err != nil {
 		t.Fatal("ss (iproute2) is needed to list listening sockets")
@@ -68,7 +68,7 @@ func podsListenOnDeclaredPorts(t *testing.T) {
 			}
 			port, err := strconv.Atoi(addr[strings.LastIndexByte(addr, ':')+1:])
 			require.NoError(t, err, s)
-			assert.Contains(t, p.Declared, port, "pod %s listens on %s, a port its spec does not declare (declared: %v)", p.Pod, s, p.Declared)
+			assert.Contains(t, p.Declared, port, "pod %s listens on %s, a port its spec neither declares nor probes (those: %v)", p.Pod, s, p.Declared)
 		}
 	}
 }

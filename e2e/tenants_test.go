@@ -382,7 +382,7 @@ func seedVerified(t *testing.T, stack *testenv.Stack, a *client.Client, shas []s
 	for _, s := range shas {
 		_, err := conn.Exec(ctx, `WITH b AS (INSERT INTO blobs (sha256, size, object_key, state, verdict, md5, sha1)
 			VALUES ($1, 1000, 'blobs/' || gen_random_uuid(), 'verified', 'clean', 'm', 's') RETURNING sha256)
-			INSERT INTO possessions (tenant, sha256) SELECT 'default', sha256 FROM b`, s)
+			INSERT INTO possessions (tenant, sha256) SELECT $2, sha256 FROM b`, s, stack.Tenant)
 		require.NoError(t, err)
 	}
 	// Sanity: A itself would skip the upload for one of them.

@@ -521,6 +521,9 @@ func (c Cluster) Listeners(t testing.TB) []PodListeners {
 					Ports []struct {
 						ContainerPort int `json:"containerPort"`
 					} `json:"ports"`
+					LivenessProbe  *probe `json:"livenessProbe"`
+					ReadinessProbe *probe `json:"readinessProbe"`
+					StartupProbe   *probe `json:"startupProbe"`
 				} `json:"containers"`
 			} `json:"spec"`
 			Status struct {
@@ -541,6 +544,13 @@ func (c Cluster) Listeners(t testing.TB) []PodListeners {
 			for _, port := range ctr.Ports {
 				pl.Declared = append(pl.Declared, port.ContainerPort)
 			}
+			// The kubelet probes the pod's address: a probed port is
+			// declared too (daprd's health port, 3501, is one).
+			for _, pr := range []*probe{ctr.LivenessProbe, ctr.ReadinessProbe, ctr.StartupProbe} {
+				if port := pr.number(); port > 0 {
+					pl.Declared = append(pl.Declared, port)
+				}
+			}
 		}
 		pid := podPID(t, p.Metadata.UID)
 		ss, err := exec.Command("nsenter", "-t", pid, "-n", "ss", "-H", "-lntu").CombinedOutput()
@@ -555,6 +565,36 @@ func (c Cluster) Listeners(t testing.TB) []PodListeners {
 		out = append(out, pl)
 	}
 	return out
+}
+
+// probe is the part of a container probe that names a port: a number, or
+// a name that the container's ports resolve (the suite needs numbers only:
+// named ports are declared container ports already).
+type probe struct {
+	HTTPGet *struct {
+		Port json.RawMessage `json:"port"`
+	} `json:"httpGet"`
+	TCPSocket *struct {
+		Port json.RawMessage `json:"port"`
+	} `json:"tcpSocket"`
+}
+
+func (p *probe) number() int {
+	if p == nil {
+		return 0
+	}
+	var raw json.RawMessage
+	switch {
+	case p.HTTPGet != nil:
+		raw = p.HTTPGet.Port
+	case p.TCPSocket != nil:
+		raw = p.TCPSocket.Port
+	}
+	var n int
+	if json.Unmarshal(raw, &n) != nil {
+		return 0
+	}
+	return n
 }
 
 // podPID returns a process of the pod with this UID (the kubelet's
