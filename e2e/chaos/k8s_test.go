@@ -33,7 +33,8 @@ func loadK8sConfig(t *testing.T) (config, testenv.Cluster) {
 // time; work the old one had taken is redelivered.
 func TestK8sDeletePods(t *testing.T) {
 	cfg, k := loadK8sConfig(t)
-	r := newRun(t, cfg, "kubectl delete pod", testenv.StackOptions{})
+	// A database of its own: the suite before it leaves judged content behind.
+	r := newRun(t, cfg, "kubectl delete pod", testenv.StackOptions{DatabaseURL: testenv.FreshDatabase(t)})
 	apps := []string{"extractor", "scanner-clamav", "scanner-yara", "scanner-reputation", "api"}
 	waitsFor := map[string]string{"extractor": "extractor", "scanner-clamav": "clamav",
 		"scanner-yara": "yara", "scanner-reputation": "reputation", "api": ""}
@@ -75,7 +76,8 @@ func TestK8sDeletePods(t *testing.T) {
 // redelivery of what an old pod had taken.
 func TestK8sRollingUpdate(t *testing.T) {
 	cfg, k := loadK8sConfig(t)
-	r := newRun(t, cfg, "rolling update", testenv.StackOptions{})
+	// A database of its own, as above.
+	r := newRun(t, cfg, "rolling update", testenv.StackOptions{DatabaseURL: testenv.FreshDatabase(t)})
 	scanners := []string{"scanner-clamav", "scanner-yara", "scanner-reputation", "extractor"}
 	moments := r.moments(len(scanners) * cfg.rounds)
 	r.startPush()

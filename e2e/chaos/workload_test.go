@@ -158,11 +158,13 @@ type item struct {
 	attempts      int
 }
 
-// expectsEvent reports whether the upload went through processing, so the
-// api must publish exactly one file.completed for it. An upload that was
-// done at creation or at confirmation (content already judged) gets none.
+// expectsEvent reports whether the api must publish exactly one
+// file.completed for the upload: every upload that finishes gets one,
+// through processing or at once (done at creation or at confirmation, its
+// tenant already owning the judged content).
 func (it *item) expectsEvent() bool {
-	return it.createStatus == files.Processing || it.confirmStatus == files.Processing
+	return it.createStatus == files.Processing || it.confirmStatus == files.Processing ||
+		it.createStatus == files.Done || it.confirmStatus == files.Done
 }
 
 // workload builds n files from the mix, deterministic for a seed.

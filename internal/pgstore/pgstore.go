@@ -159,10 +159,7 @@ func (s *Store) CreateUpload(ctx context.Context, u files.NewUpload) (files.File
 		// now, like any upload whose verdict becomes final. Only an owner
 		// gets here, so this tells no tenant of another's content. The
 		// outbox's poller publishes it.
-		_, err = enqueue(ctx, tx, contract.TopicFileCompleted, contract.FileCompleted{
-			Version: contract.SchemaVersion, FileID: u.ID, SHA256: u.SHA256,
-			Status: string(files.Done), Verdict: f.Verdict,
-		})
+		_, err = enqueueCompleted(ctx, tx, u.ID, u.SHA256, f.Verdict)
 		return err
 	})
 	return files.Redact(f), err
@@ -279,6 +276,11 @@ func (s *Store) Confirm(ctx context.Context, tenant, id string) (files.File, []i
 			return err
 		}
 		f.Status = status
+		if status == files.Done { // Finish: complete now, as at creation
+			oid, err := enqueueCompleted(ctx, tx, f.ID, f.SHA256, f.Verdict)
+			ids = append(ids, oid)
+			return err
+		}
 		if !dispatched {
 			return nil
 		}
@@ -287,6 +289,15 @@ func (s *Store) Confirm(ctx context.Context, tenant, id string) (files.File, []i
 		return err
 	})
 	return f, ids, err
+}
+
+// enqueueCompleted queues file.completed for an upload done with verdict v.
+// Every upload that finishes gets exactly one: through processing, or at
+// once when its tenant already owns the judged content.
+func enqueueCompleted(ctx context.Context, tx pgx.Tx, id, sha string, v contract.Verdict) (int64, error) {
+	return enqueue(ctx, tx, contract.TopicFileCompleted, contract.FileCompleted{
+		Version: contract.SchemaVersion, FileID: id, SHA256: sha, Status: string(files.Done), Verdict: v,
+	})
 }
 
 // uploadedEvent asks the extractor to verify (and extract) an upload's own
