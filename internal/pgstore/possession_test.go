@@ -113,6 +113,12 @@ func TestPossession(t *testing.T) {
 	_, _, err = s.Rescan(ctx, "t2", nobody.ID, nil)
 	assert.ErrorIs(t, err, files.ErrNotReady)
 
+	// An upload B creates now, before any proof, waits for bytes too.
+	early := newUpload("alice's confidential pdf", "early.pdf")
+	early.Tenant = "t2"
+	_, err = s.CreateUpload(ctx, early)
+	require.NoError(t, err)
+
 	// B delivers the bytes: its own object is extracted (to verify it), no
 	// content state changes, and the verdict is A's.
 	_, ids, err := s.Confirm(ctx, "t2", b.ID)
@@ -139,6 +145,16 @@ func TestPossession(t *testing.T) {
 	var history int
 	require.NoError(t, pool.QueryRow(ctx, `SELECT count(*) FROM verdict_history WHERE sha256 = $1`, a.SHA256).Scan(&history))
 	assert.Equal(t, 1, history, "B's proof does not decide the content again")
+
+	// B came to own the content after creating the early upload: its
+	// confirmation finishes it at once, with its one file.completed.
+	fe, ids, err := s.Confirm(ctx, "t2", early.ID)
+	require.NoError(t, err)
+	assert.Equal(t, files.Done, fe.Status)
+	done = payloads[contract.FileCompleted](t, pool, ids, contract.TopicFileCompleted)
+	require.Len(t, done, 1, "an upload done at confirmation completes like any other")
+	assert.Equal(t, early.ID, done[0].FileID)
+	assert.Equal(t, contract.VerdictMalicious, done[0].Verdict)
 
 	// Now B owns it: its next upload is skipped, and sizes must agree.
 	again := newUpload("alice's confidential pdf", "again.pdf")
