@@ -370,6 +370,11 @@ func (r *run) finish(faultsEnded time.Time, extra map[string]any) summary {
 
 	// Every confirmed file must reach a terminal status.
 	pending := r.waitTerminal(ids, drainFrom.Add(r.cfg.drain))
+	// The events of finished files leave through the outbox: an upload
+	// done at once has its file.completed published by the outbox's
+	// poller, not on the request. The event checks count what the outbox
+	// published, so they wait for it to empty (within the same deadline).
+	r.waitOutboxEmpty(drainFrom.Add(r.cfg.drain))
 	s.DrainSeconds = time.Since(drainFrom).Seconds()
 	s.Lost = len(pending)
 	s.Finished = s.Confirmed - s.Lost
@@ -431,6 +436,24 @@ func (r *run) finish(faultsEnded time.Time, extra map[string]any) summary {
 
 // waitTerminal polls the database until none of ids is still processing or
 // the deadline passes, and returns those still unfinished.
+// waitOutboxEmpty waits until the api's outbox holds no event, or the
+// deadline; what is left then shows up as missing events.
+func (r *run) waitOutboxEmpty(deadline time.Time) {
+	for {
+		ctx, cancel := context.WithTimeout(r.ctx, 10*time.Second)
+		var n int
+		err := r.db.QueryRow(ctx, `SELECT count(*) FROM outbox`).Scan(&n)
+		cancel()
+		if (err == nil && n == 0) || time.Now().After(deadline) || r.ctx.Err() != nil {
+			return
+		}
+		select {
+		case <-time.After(200 * time.Millisecond):
+		case <-r.ctx.Done():
+		}
+	}
+}
+
 func (r *run) waitTerminal(ids []string, deadline time.Time) []string {
 	var pending []string
 	for {

@@ -214,11 +214,24 @@ func (c Cluster) containerIndex(t testing.TB, deploy, container string) int {
 	return i
 }
 
-// rollouts waits until every app's rollout is complete.
+// rollouts waits until every app's rollout is complete and the pods it
+// replaced are gone: a terminating pod's sidecar may still take events
+// from the topics, and would handle them with the old settings.
 func (c Cluster) rollouts(t testing.TB) {
 	t.Helper()
 	for d := range appContainers {
 		c.MustRun(t, "rollout", "status", "deploy/"+d, "--timeout", "5m")
+	}
+	deadline := time.Now().Add(3 * time.Minute)
+	for {
+		out := c.MustRun(t, "get", "pods", "-o", `jsonpath={range .items[?(@.metadata.deletionTimestamp)]}{.metadata.name}{" "}{end}`)
+		if strings.TrimSpace(out) == "" {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("k8s: pods still terminating after 3 minutes: %s", out)
+		}
+		time.Sleep(500 * time.Millisecond) // polling the API server for a condition, under a deadline
 	}
 }
 
