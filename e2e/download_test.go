@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/url"
@@ -281,11 +282,13 @@ func TestQuarantine(t *testing.T) {
 		t.Logf("%s: the emulator evaluates no bucket policy; checked that the object left its key instead", testenv.Profile())
 		return
 	}
-	reader := stack.S3.CreateS3User(t, "reader")
+	// A user of its own: the k8s profile's versitygw outlives the test.
+	readerName := fmt.Sprintf("reader-%d", time.Now().UnixNano())
+	reader := stack.S3.CreateS3User(t, readerName)
 	policy := `{"Version": "2012-10-17", "Statement": [
-	  {"Sid": "Read", "Effect": "Allow", "Principal": {"AWS": ["reader"]}, "Action": "s3:GetObject",
+	  {"Sid": "Read", "Effect": "Allow", "Principal": {"AWS": ["` + readerName + `"]}, "Action": "s3:GetObject",
 	   "Resource": "arn:aws:s3:::` + stack.S3.Bucket + `/*"},
-	  {"Sid": "NoQuarantine", "Effect": "Deny", "Principal": {"AWS": ["reader"]}, "Action": "s3:GetObject",
+	  {"Sid": "NoQuarantine", "Effect": "Deny", "Principal": {"AWS": ["` + readerName + `"]}, "Action": "s3:GetObject",
 	   "Resource": "arn:aws:s3:::` + stack.S3.Bucket + `/quarantine/*"}]}`
 	cmd := exec.Command("python3", filepath.Join(testenv.Root(), "e2e", "testdata", "s3policy.py"), stack.S3.Endpoint, stack.S3.Bucket, policy)
 	cmd.Env = append(os.Environ(), "AWS_ACCESS_KEY_ID="+stack.S3.AccessKey, "AWS_SECRET_ACCESS_KEY="+stack.S3.SecretKey)
