@@ -605,19 +605,23 @@ func (r *run) checkEvents(s *summary, shas map[string]*item) {
 	require.NoError(t, err)
 	// Delivery is at least once: the outbox publishes a row again when its
 	// delete failed (the database went away right after the publish), with
-	// the same CloudEvent id. A redelivery is counted, not a duplicate; a
-	// second event (another id) for the same upload is.
+	// the same CloudEvent id and data. A redelivery is counted, not a
+	// duplicate; a second event (another id) for the same upload is.
 	byFile := map[string][]contract.FileCompleted{}
 	seen := map[string]bool{}
 	for _, e := range completed {
 		// The outbox names each event by its row: without that, a
 		// redelivery would look like a second event.
 		require.True(t, strings.HasPrefix(e.ID, "outbox-"), "file.completed's CloudEvent id %q is not the outbox row's", e.ID)
-		if seen[e.ID] {
+		// The row id is unique per database only: on the k8s profile the
+		// stream outlives the run's own database, whose rows start at 1
+		// again. A redelivery carries the same data as well.
+		key := e.ID + "\x00" + string(e.Data)
+		if seen[key] {
 			s.Redelivered++
 			continue
 		}
-		seen[e.ID] = true
+		seen[key] = true
 		var ev contract.FileCompleted
 		require.NoError(t, json.Unmarshal(e.Data, &ev))
 		byFile[ev.FileID] = append(byFile[ev.FileID], ev)
