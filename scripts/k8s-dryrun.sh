@@ -16,9 +16,17 @@ die() { printf '\033[1;31mk8s-dryrun:\033[0m %s\n' "$*" >&2; exit 1; }
 dir=$(mktemp -d)
 pids=()
 cleanup() {
-  local p
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
+  # The API server first, etcd last: an API server whose etcd is already
+  # gone can hang in its shutdown. Each gets 20 s after SIGTERM, then
+  # SIGKILL, so that nothing outlives the script.
+  local i p
+  for ((i = ${#pids[@]} - 1; i >= 0; i--)); do
+    p=${pids[i]}
+    kill "$p" 2>/dev/null || continue
+    for _ in $(seq 40); do kill -0 "$p" 2>/dev/null || break; sleep 0.5; done
+    kill -9 "$p" 2>/dev/null || true
+    wait "$p" 2>/dev/null || true
+  done
   rm -rf "$dir"
 }
 trap cleanup EXIT
