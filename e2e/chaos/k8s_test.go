@@ -51,15 +51,22 @@ func TestK8sDeletePods(t *testing.T) {
 		processing, waiting, ids := r.ready(waitsFor[app])
 		// A pod still terminating from an earlier fault is "Running" too:
 		// the fault goes to one that is not being deleted.
+		// Its replacement may not be running yet: wait for one, under a
+		// deadline.
 		pod := ""
-		for _, line := range strings.Split(k.MustRun(t, "get", "pod", "-l", "app.kubernetes.io/name="+app,
-			"--field-selector", "status.phase=Running", "-o",
-			`jsonpath={range .items[*]}{.metadata.name} {.metadata.deletionTimestamp}{"\n"}{end}`), "\n") {
-			if f := strings.Fields(line); len(f) == 1 && pod == "" {
-				pod = f[0]
+		for deadline := time.Now().Add(2 * time.Minute); pod == "" && time.Now().Before(deadline); {
+			for _, line := range strings.Split(k.MustRun(t, "get", "pod", "-l", "app.kubernetes.io/name="+app,
+				"--field-selector", "status.phase=Running", "-o",
+				`jsonpath={range .items[*]}{.metadata.name} {.metadata.deletionTimestamp}{"\n"}{end}`), "\n") {
+				if f := strings.Fields(line); len(f) == 1 && pod == "" {
+					pod = f[0]
+				}
+			}
+			if pod == "" {
+				time.Sleep(250 * time.Millisecond) // polling the API server for a condition, under a deadline
 			}
 		}
-		require.NotEmpty(t, pod, "no running pod of %s that is not being deleted", app)
+		require.NotEmpty(t, pod, "no running pod of %s that is not being deleted, after 2 minutes", app)
 		deleted := time.Now()
 		k.MustRun(t, "delete", "pod", pod, "--wait=false")
 		hit := r.struck("kubectl delete pod "+pod, ids, deleted)
