@@ -20,6 +20,7 @@ import (
 
 	"github.com/intellidox/intellidox/internal/contract"
 	tc "github.com/intellidox/intellidox/internal/extract/internal/testcorpus"
+	"github.com/intellidox/intellidox/internal/testenv"
 )
 
 func codes(fs []contract.Finding) []string {
@@ -393,7 +394,7 @@ func TestInspect7z(t *testing.T) {
 // LZMA-encoded headers, encryption), where it is installed.
 func TestInspect7zFrom7Zip(t *testing.T) {
 	if _, err := exec.LookPath("7z"); err != nil {
-		t.Skip("7z not installed")
+		testenv.SkipRequired(t, "7z is needed for the cross-check (scripts/infra.sh installs it)")
 	}
 	dir := t.TempDir()
 	src := filepath.Join(dir, "src")

@@ -14,6 +14,7 @@ import (
 
 	"github.com/intellidox/intellidox/internal/extract/office"
 	"github.com/intellidox/intellidox/internal/scan/samples"
+	"github.com/intellidox/intellidox/internal/testenv"
 )
 
 func embedded(t *testing.T, b []byte, lim office.EmbeddedLimits) ([]office.Embedded, error) {
@@ -153,7 +154,7 @@ func TestReadEmbedded(t *testing.T) {
 // takes from the stream is what the stream holds after its header.
 func TestEmbeddedAgainst7z(t *testing.T) {
 	if _, err := exec.LookPath("7z"); err != nil {
-		t.Skip("7z not installed")
+		testenv.SkipRequired(t, "7z is needed for the cross-check (scripts/infra.sh installs it)")
 	}
 	dir := t.TempDir()
 	doc := filepath.Join(dir, "embedding.doc")

@@ -15,6 +15,7 @@ import (
 	tc "github.com/intellidox/intellidox/internal/extract/internal/testcorpus"
 	"github.com/intellidox/intellidox/internal/extract/pdf"
 	"github.com/intellidox/intellidox/internal/scan/samples"
+	"github.com/intellidox/intellidox/internal/testenv"
 )
 
 var wide = pdf.StreamLimits{MaxStreams: 100, MaxStreamBytes: 1 << 20, MaxTotalBytes: 1 << 20}
@@ -168,7 +169,7 @@ func TestStreamsEmbeddedFiles(t *testing.T) {
 // of the sample and attach a file itself, as a real writer lays it out.
 func TestStreamsEmbeddedQpdf(t *testing.T) {
 	if _, err := exec.LookPath("qpdf"); err != nil {
-		t.Skip("qpdf not installed")
+		testenv.SkipRequired(t, "qpdf is needed for the cross-check (scripts/infra.sh installs it)")
 	}
 	dir := t.TempDir()
 	sample := filepath.Join(dir, "sample.pdf")

@@ -422,7 +422,7 @@ func BenchmarkViews(b *testing.B) {
 // qpdf's own check of our object-stream sample is part of it.
 func TestViewsOfQpdfObjectStreams(t *testing.T) {
 	if _, err := exec.LookPath("qpdf"); err != nil {
-		t.Skip("qpdf not installed")
+		testenv.SkipRequired(t, "qpdf is needed for the cross-check (scripts/infra.sh installs it)")
 	}
 	dir := t.TempDir()
 	sample := filepath.Join(dir, "sample.pdf")
