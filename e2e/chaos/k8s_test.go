@@ -5,7 +5,6 @@ package chaos
 import (
 	"context"
 	"fmt"
-	"strings"
 	"testing"
 	"time"
 
@@ -49,24 +48,17 @@ func TestK8sDeletePods(t *testing.T) {
 	for i, app := range plan {
 		r.at(moments[i])
 		processing, waiting, ids := r.ready(waitsFor[app])
-		// A pod still terminating from an earlier fault is "Running" too:
-		// the fault goes to one that is not being deleted.
-		// Its replacement may not be running yet: wait for one, under a
-		// deadline.
-		pod := ""
-		for deadline := time.Now().Add(2 * time.Minute); pod == "" && time.Now().Before(deadline); {
-			for _, line := range strings.Split(k.MustRun(t, "get", "pod", "-l", "app.kubernetes.io/name="+app,
-				"--field-selector", "status.phase=Running", "-o",
-				`jsonpath={range .items[*]}{.metadata.name} {.metadata.deletionTimestamp}{"\n"}{end}`), "\n") {
-				if f := strings.Fields(line); len(f) == 1 && pod == "" {
-					pod = f[0]
-				}
+		// A pod still terminating from an earlier fault is "Running" too,
+		// and its replacement may not be ready yet: the fault goes to a
+		// live pod, once there is one.
+		var pod string
+		require.Eventually(t, func() bool {
+			live := k.LivePods(app)
+			if len(live) > 0 {
+				pod = live[0]
 			}
-			if pod == "" {
-				time.Sleep(250 * time.Millisecond) // polling the API server for a condition, under a deadline
-			}
-		}
-		require.NotEmpty(t, pod, "no running pod of %s that is not being deleted, after 2 minutes", app)
+			return pod != ""
+		}, 2*time.Minute, 250*time.Millisecond, "no live pod of %s", app)
 		deleted := time.Now()
 		k.MustRun(t, "delete", "pod", pod, "--wait=false")
 		hit := r.struck("kubectl delete pod "+pod, ids, deleted)

@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/stretchr/testify/require"
 )
 
 // Cluster is IntelliDox as deploy/overlays/local-k8s runs it on the
@@ -222,17 +223,30 @@ func (c Cluster) rollouts(t testing.TB) {
 	for d := range appContainers {
 		c.MustRun(t, "rollout", "status", "deploy/"+d, "--timeout", "5m")
 	}
-	deadline := time.Now().Add(3 * time.Minute)
-	for {
-		out := c.MustRun(t, "get", "pods", "-o", `jsonpath={range .items[?(@.metadata.deletionTimestamp)]}{.metadata.name}{" "}{end}`)
-		if strings.TrimSpace(out) == "" {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("k8s: pods still terminating after 3 minutes: %s", out)
-		}
-		time.Sleep(500 * time.Millisecond) // polling the API server for a condition, under a deadline
+	require.Eventually(t, func() bool {
+		out, err := c.Run(context.Background(), "get", "pods", "-o",
+			`jsonpath={range .items[?(@.metadata.deletionTimestamp)]}{.metadata.name}{" "}{end}`)
+		return err == nil && strings.TrimSpace(out) == ""
+	}, 3*time.Minute, 500*time.Millisecond, "k8s: pods still terminating after 3 minutes")
+}
+
+// LivePods returns app's pods that are ready and not being deleted (a
+// terminating pod is still "Running"); none when kubectl fails, so that
+// a poll (require.Eventually, whose condition runs on another goroutine)
+// asks again.
+func (c Cluster) LivePods(app string) []string {
+	out, err := c.Run(context.Background(), "get", "pods", "-l", "app.kubernetes.io/name="+app, "-o",
+		`jsonpath={range .items[*]}{.metadata.name} {.status.conditions[?(@.type=="Ready")].status} {.metadata.deletionTimestamp}{"\n"}{end}`)
+	if err != nil {
+		return nil
 	}
+	var pods []string
+	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+		if f := strings.Fields(line); len(f) == 2 && f[1] == "True" { // ready, no deletion time
+			pods = append(pods, f[0])
+		}
+	}
+	return pods
 }
 
 // inClusterDB is how pods reach the cluster's PostgreSQL (the Secret
@@ -480,24 +494,10 @@ func (c Cluster) replica(t testing.TB, s *Stack, appID string) (appPort, daprHTT
 	})
 	c.MustRun(t, "rollout", "status", "deploy/"+appID, "--timeout", "5m")
 	var pods []string
-	deadline := time.Now().Add(3 * time.Minute)
-	for {
-		out := c.MustRun(t, "get", "pods", "-l", "app.kubernetes.io/name="+appID, "-o",
-			`jsonpath={range .items[*]}{.metadata.name} {.status.conditions[?(@.type=="Ready")].status} {.metadata.deletionTimestamp}{"\n"}{end}`)
-		pods = pods[:0]
-		for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
-			if f := strings.Fields(line); len(f) == 2 && f[1] == "True" { // ready, not terminating
-				pods = append(pods, f[0])
-			}
-		}
-		if len(pods) == 2 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("k8s: deploy/%s never had two ready pods: %s", appID, out)
-		}
-		time.Sleep(time.Second) // polling the API server for a condition, under a deadline
-	}
+	require.Eventually(t, func() bool {
+		pods = c.LivePods(appID)
+		return len(pods) == 2
+	}, 3*time.Minute, time.Second, "k8s: deploy/%s never had two ready pods", appID)
 	first := fmt.Sprintf("http://127.0.0.1:%d", c.PortForward(t, "pod/"+pods[0], 8080))
 	if APIContract != nil {
 		first = APIContract.Proxy(t, first, "")
