@@ -25,10 +25,10 @@ import (
 // use.
 var baseApps = map[string][]string{
 	"api":                {"blobstore", "events", "live", "reconcile", "secrets"},
-	"extractor":          {"blobstore", "events"},
+	"extractor":          {"blobstore", "events", "secrets"},
 	"scanner-clamav":     {"blobstore", "events", "scanresults"},
-	"scanner-yara":       {"blobstore", "events", "scanresults"},
-	"scanner-reputation": {"blobstore", "events", "scanresults"},
+	"scanner-yara":       {"blobstore", "events", "scanresults", "secrets"},
+	"scanner-reputation": {"blobstore", "events", "scanresults", "secrets"},
 }
 
 // projectScanner reports whether app runs the project's scanner binary

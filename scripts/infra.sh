@@ -154,7 +154,21 @@ moto_check() {
     "Without it make test SKIPS the AWS profile (components/aws), and with CI=true that fails the run."
 }
 
+# The key that seals archive password lists (docs/security.md), for the
+# local secret store components/local/secrets.yaml reads. Made once per
+# checkout, never committed: a new one makes lists sealed before unreadable.
+secrets_up() {
+  local f=$root/components/local/secrets.json
+  [[ -s $f ]] && return
+  say "making the archive password key: components/local/secrets.json"
+  local key
+  key=$(head -c 32 /dev/urandom | base64 -w0)
+  (umask 077 && printf '{"intellidox/archive-passwords-key": "%s"}\n' "$key" >"$f.tmp")
+  mv "$f.tmp" "$f"
+}
+
 up() {
+  secrets_up
   redis_up
   postgres_up
   versitygw_up

@@ -53,6 +53,7 @@ app() {
   secret intellidox-dapr-api-token "token=$(openssl rand -hex 24)"
   secret intellidox-app-api-token "token=$(openssl rand -hex 24)"
   secret intellidox-s3 accessKey=intellidox "secretKey=$(openssl rand -hex 20)"
+  secret intellidox-archive-passwords "key=$(openssl rand -base64 32)"
   kubectl -n "$ns" create configmap clamav-signatures --from-file="$root/clamav/db" \
     --dry-run=client -o yaml | kubectl apply -f - >/dev/null
   say "kubectl apply -k deploy/overlays/local-k8s"

@@ -25,9 +25,11 @@ import (
 	"github.com/intellidox/intellidox/internal/app"
 	"github.com/intellidox/intellidox/internal/auth"
 	"github.com/intellidox/intellidox/internal/config"
+	"github.com/intellidox/intellidox/internal/contract"
 	"github.com/intellidox/intellidox/internal/files"
 	"github.com/intellidox/intellidox/internal/objstore"
 	"github.com/intellidox/intellidox/internal/pgstore"
+	"github.com/intellidox/intellidox/internal/seal"
 	"github.com/intellidox/intellidox/internal/sidecar"
 	"github.com/intellidox/intellidox/internal/verdict"
 	"github.com/intellidox/intellidox/internal/webhooks"
@@ -73,6 +75,7 @@ type settings struct {
 	bootstrap   string // an API key to ensure at start (local runs and tests)
 	bootTenant  string
 	appToken    string
+	passwordKey string // the secret holding the archive password key
 	stuckAfter  time.Duration
 	maxRedrives int
 	actions     files.ActionConfig
@@ -114,6 +117,7 @@ func load() (settings, error) {
 		bootstrap:   e.String("BOOTSTRAP_API_KEY", ""),
 		bootTenant:  e.String("BOOTSTRAP_TENANT", "default"),
 		appToken:    e.String("APP_API_TOKEN", ""),
+		passwordKey: e.String("SEAL_KEY_NAME", contract.ArchivePasswordsKey),
 		stuckAfter:  e.Duration("RECONCILE_STUCK_AFTER", 2*time.Minute),
 		maxRedrives: e.Int("RECONCILE_MAX_REDRIVES", 5),
 		actions: files.ActionConfig{
@@ -213,6 +217,10 @@ func realMain(ctx context.Context, log *slog.Logger) error {
 	// objects presigns uploads and checks they arrived (HEAD), presigns
 	// downloads and writes verdict tags, all with aws-sdk-go-v2: the one
 	// place the api touches storage without Dapr (docs/architecture.md).
+	// Archive password lists are sealed with a key read through the
+	// sidecar's secret store, on first use.
+	keyring := seal.NewKeyring(sc, cfg.passwordKey)
+	cfg.files.Sealer = keyring
 	svc := files.NewService(store, objects, objects, outbox, cfg.policy, cfg.files)
 	var hooks *webhooks.Service
 	var notifier files.Notifier
@@ -232,7 +240,7 @@ func realMain(ctx context.Context, log *slog.Logger) error {
 	opts := api.Options{DB: store, Sidecar: health, WebDir: cfg.webDir, SSEResync: cfg.sseResync,
 		Auth: authenticators, Limiter: auth.NewLimiter(cfg.rateLimit, cfg.rateBurst),
 		Failures: auth.NewFailureLimiter(cfg.failRate, cfg.failBurst, cfg.trusted), AppToken: cfg.appToken,
-		DeadLetters: store, Reconciler: recon, Actions: actions}
+		DeadLetters: store, Reconciler: recon, Actions: actions, Passwords: files.NewPasswords(store, keyring)}
 	if hooks != nil {
 		opts.Webhooks = hooks
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/intellidox/intellidox/internal/contract"
 	"github.com/intellidox/intellidox/internal/extract"
 	"github.com/intellidox/intellidox/internal/extractor"
+	"github.com/intellidox/intellidox/internal/seal"
 	"github.com/intellidox/intellidox/internal/sidecar"
 )
 
@@ -53,7 +54,8 @@ func realMain(ctx context.Context, log *slog.Logger) error {
 		return err
 	}
 	defer sc.Close()
-	svc := extractor.NewService(sc, log, lim)
+	keys := seal.NewKeyring(sc, env.String("SEAL_KEY_NAME", contract.ArchivePasswordsKey))
+	svc := extractor.NewService(sc, keys, log, lim)
 	r := sidecar.Router(log, os.Getenv("APP_API_TOKEN"), sidecar.Subscription{
 		Topic: contract.TopicFileUploaded, Route: "/events/file-uploaded", Handler: svc.OnUploaded,
 	})

@@ -22,6 +22,7 @@ import (
 	"github.com/intellidox/intellidox/internal/scan/clamav"
 	"github.com/intellidox/intellidox/internal/scan/reputation"
 	"github.com/intellidox/intellidox/internal/scan/yara"
+	"github.com/intellidox/intellidox/internal/seal"
 	"github.com/intellidox/intellidox/internal/sidecar"
 )
 
@@ -52,7 +53,13 @@ func realMain(ctx context.Context, log *slog.Logger) error {
 		return err
 	}
 	defer sc.Close()
-	svc := scan.NewService(engine, sc, log, scan.Config{Timeout: timeout, Concurrency: concurrency})
+	cfg := scan.Config{Timeout: timeout, Concurrency: concurrency}
+	if name == "yara" || name == "reputation" {
+		// The engines that open archives try the password lists events
+		// carry; only they may read the key (the secret store's scopes).
+		cfg.Keys = seal.NewKeyring(sc, env.String("SEAL_KEY_NAME", contract.ArchivePasswordsKey))
+	}
+	svc := scan.NewService(engine, sc, log, cfg)
 	go scan.WatchSignatures(ctx, engine, sc, log, checkEvery)
 	r := sidecar.Router(log, os.Getenv("APP_API_TOKEN"), sidecar.Subscription{
 		Topic: contract.TopicFileExtracted, Route: "/events/file-extracted", Handler: svc.OnExtracted,

@@ -51,6 +51,7 @@ type Server struct {
 	recon   Reconciler
 	actions *files.Actions
 	hooks   Webhooks
+	pws     *files.Passwords
 }
 
 // Options configure a Server.
@@ -81,6 +82,9 @@ type Options struct {
 	// Webhooks serves /v1/webhooks and takes verdict events for delivery;
 	// nil turns webhooks off.
 	Webhooks Webhooks
+	// Passwords serves /v1/settings/archive-passwords; nil answers
+	// passwords_unavailable.
+	Passwords *files.Passwords
 }
 
 // New returns a Server.
@@ -90,7 +94,7 @@ func New(svc *files.Service, log *slog.Logger, o Options) *Server {
 	}
 	return &Server{files: svc, log: log, db: o.DB, sidecar: o.Sidecar, hub: live.NewHub(), webDir: o.WebDir,
 		resync: o.SSEResync, auth: o.Auth, limiter: o.Limiter, fails: o.Failures, token: o.AppToken, dlq: o.DeadLetters, recon: o.Reconciler,
-		actions: o.Actions, hooks: o.Webhooks}
+		actions: o.Actions, hooks: o.Webhooks, pws: o.Passwords}
 }
 
 // MaxBodyBytes bounds JSON request bodies.
@@ -123,6 +127,9 @@ func (s *Server) Routes() http.Handler {
 	v1(http.MethodGet, "/v1/files/{id}/download", s.download)
 	v1(http.MethodGet, "/v1/settings/download-policy", s.getPolicy)
 	v1(http.MethodPut, "/v1/settings/download-policy", s.admin(s.putPolicy))
+	v1(http.MethodGet, "/v1/settings/archive-passwords", s.getPasswords)
+	v1(http.MethodPut, "/v1/settings/archive-passwords", s.admin(s.putPasswords))
+	v1(http.MethodDelete, "/v1/settings/archive-passwords", s.admin(s.deletePasswords))
 	v1(http.MethodGet, "/v1/admin/deadletters", s.admin(s.listDeadLetters))
 	v1(http.MethodPost, "/v1/admin/deadletters/{id}/redrive", s.admin(s.redrive))
 	s.webhookRoutes(v1)

@@ -37,6 +37,9 @@ Usage:
   intellidox rescan [--engines a,b] ID
   intellidox get (--sha256|--sha1|--md5) HASH [--json]
   intellidox download [-o FILE] ID    save a file's bytes if its verdict allows; -o - writes to stdout
+  intellidox passwords show|set|clear the tenant's archive passwords; set reads one per line from stdin
+
+scan --password PW (repeatable) is tried on that scan's encrypted archives and PDFs.
 
 Common flags (also from the environment):
   --api URL      API base URL (INTELLIDOX_API, default http://127.0.0.1:8080)
@@ -67,6 +70,11 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer, isTTY boo
 		timeout := fs.Duration("timeout", 30*time.Minute, "give up waiting for a verdict after this long")
 		failOn := fs.String("fail-on", "suspicious", "lowest verdict that fails: malicious, suspicious or unscanned")
 		parallel := fs.Int("parallel", 4, "files processed at once")
+		var passwords []string
+		fs.Func("password", "an archive password to try on these files (repeatable)", func(v string) error {
+			passwords = append(passwords, v)
+			return nil
+		})
 		run = func(c *client.Client) int {
 			threshold, ok := thresholds[*failOn]
 			if !ok {
@@ -80,7 +88,7 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer, isTTY boo
 			ctx, cancel := context.WithTimeout(ctx, *timeout)
 			defer cancel()
 			return scan(ctx, c, fs.Args(), scanOptions{json: *asJSON, failOn: threshold, parallel: max(1, *parallel),
-				out: stdout, err: stderr, tty: isTTY})
+				out: stdout, err: stderr, tty: isTTY, passwords: passwords})
 		}
 	case "status":
 		run = func(c *client.Client) int {
@@ -132,6 +140,14 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer, isTTY boo
 				return ExitUsage
 			}
 			return download(ctx, c, fs.Arg(0), *out, stdout, stderr)
+		}
+	case "passwords":
+		run = func(c *client.Client) int {
+			if fs.NArg() != 1 {
+				fmt.Fprintln(stderr, "intellidox passwords: give show, set or clear")
+				return ExitUsage
+			}
+			return passwords(ctx, c, fs.Arg(0), stdin, stdout, stderr)
 		}
 	default:
 		fmt.Fprintf(stderr, "intellidox: unknown command %q\n\n%s", cmd, usage)

@@ -25,6 +25,8 @@ type scanOptions struct {
 	parallel int
 	out, err io.Writer
 	tty      bool
+	// passwords are sent with every upload, for its encrypted archives.
+	passwords []string
 }
 
 // report is one file's outcome, as printed and as --json.
@@ -101,7 +103,7 @@ func scan(ctx context.Context, c *client.Client, paths []string, o scanOptions) 
 			defer wg.Done()
 			sem <- struct{}{}
 			defer func() { <-sem }()
-			reports[i] = scanOne(ctx, c, path, prog[i])
+			reports[i] = scanOne(ctx, c, path, prog[i], o.passwords)
 			prog[i].set(phaseOf(reports[i]), 0)
 		}()
 	}
@@ -132,7 +134,7 @@ func phaseOf(r report) string {
 	return string(r.Verdict)
 }
 
-func scanOne(ctx context.Context, c *client.Client, path string, p *progress) report {
+func scanOne(ctx context.Context, c *client.Client, path string, p *progress, passwords []string) report {
 	r := report{File: path}
 	failed := func(err error) report { r.Error = describe(err); return r }
 	f, err := os.Open(path)
@@ -153,7 +155,8 @@ func scanOne(ctx context.Context, c *client.Client, path string, p *progress) re
 		return failed(err)
 	}
 	r.SHA256 = hex.EncodeToString(h.Sum(nil))
-	cr, err := c.Create(ctx, client.CreateRequest{Name: filepath.Base(path), Size: st.Size(), SHA256: r.SHA256})
+	cr, err := c.Create(ctx, client.CreateRequest{Name: filepath.Base(path), Size: st.Size(), SHA256: r.SHA256,
+		ArchivePasswords: passwords})
 	if err != nil {
 		return failed(err)
 	}

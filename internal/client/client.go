@@ -110,6 +110,9 @@ type CreateRequest struct {
 	Size        int64  `json:"size"`
 	SHA256      string `json:"sha256"`
 	ContentType string `json:"contentType,omitempty"`
+	// ArchivePasswords are tried on this upload's encrypted archives and
+	// PDFs, after the tenant's list and the built-in one.
+	ArchivePasswords []string `json:"archivePasswords,omitempty"`
 }
 
 // Create asks for an upload.
@@ -180,8 +183,15 @@ func (c *Client) Put(ctx context.Context, up *files.Created, body io.Reader, siz
 
 // UploadBytes creates, uploads (unless the content is known) and confirms.
 func (c *Client) UploadBytes(ctx context.Context, name string, data []byte) (Created, error) {
+	return c.UploadBytesWith(ctx, CreateRequest{Name: name}, data)
+}
+
+// UploadBytesWith is UploadBytes for a request with more than a name: its
+// size and hash are those of data.
+func (c *Client) UploadBytesWith(ctx context.Context, r CreateRequest, data []byte) (Created, error) {
 	sum := sha256.Sum256(data)
-	cr, err := c.Create(ctx, CreateRequest{Name: name, Size: int64(len(data)), SHA256: hex.EncodeToString(sum[:])})
+	r.Size, r.SHA256 = int64(len(data)), hex.EncodeToString(sum[:])
+	cr, err := c.Create(ctx, r)
 	if err != nil {
 		return cr, err
 	}
@@ -339,4 +349,26 @@ func (c *Client) Fetch(ctx context.Context, d files.Download, w io.Writer) (int6
 		return 0, &StorageError{Status: resp.StatusCode}
 	}
 	return io.Copy(w, resp.Body)
+}
+
+// PasswordList is what the api says of a tenant's archive passwords: how
+// many, and who set them; never the passwords.
+type PasswordList = files.PasswordList
+
+// ArchivePasswords returns what may be known of the tenant's list.
+func (c *Client) ArchivePasswords(ctx context.Context) (PasswordList, error) {
+	var l PasswordList
+	err := c.do(ctx, http.MethodGet, "/v1/settings/archive-passwords", nil, &l)
+	return l, err
+}
+
+// SetArchivePasswords replaces the tenant's list (administrators only); an
+// empty list removes it.
+func (c *Client) SetArchivePasswords(ctx context.Context, passwords []string) (PasswordList, error) {
+	if passwords == nil {
+		passwords = []string{}
+	}
+	var l PasswordList
+	err := c.do(ctx, http.MethodPut, "/v1/settings/archive-passwords", map[string][]string{"passwords": passwords}, &l)
+	return l, err
 }

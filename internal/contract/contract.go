@@ -16,7 +16,15 @@ const (
 	// LivePubSub reads the same topics as PubSub with a consumer group per
 	// sidecar instance, so that every api replica sees every event.
 	LivePubSub = "live"
+	// SecretStore holds the key that seals archive passwords
+	// (ArchivePasswordsKey). The api, the extractor and the scanners that
+	// open archives read it; nothing else is read through it.
+	SecretStore = "secrets"
 )
+
+// ArchivePasswordsKey is the default name of the secret holding the
+// base64 of the 32-byte AES-256-GCM key that seals password lists.
+const ArchivePasswordsKey = "intellidox/archive-passwords-key"
 
 // Topics.
 const (
@@ -45,7 +53,26 @@ type FileUploaded struct {
 	ObjectKey   string `json:"objectKey"`
 	ContentType string `json:"contentType,omitempty"`
 	Name        string `json:"name,omitempty"`
+	// Passwords are the sealed password lists to try on encrypted
+	// content besides the built-in one: the tenant's and the upload's.
+	Passwords []SealedPasswords `json:"passwords,omitempty"`
 }
+
+// SealedPasswords is a password list that travels sealed: AES-256-GCM under
+// the key in SecretStore, with the source as additional data. Brokers,
+// logs and the dead-letter store see only ciphertext.
+type SealedPasswords struct {
+	// Source names the list in results and metadata ("tenant", "upload"),
+	// never its passwords.
+	Source string `json:"source"`
+	Sealed string `json:"sealed"`
+}
+
+// Password list sources besides the built-in one.
+const (
+	PasswordsTenant = "tenant"
+	PasswordsUpload = "upload"
+)
 
 // FileExtracted is published by the extractor once it has read the object.
 // Exactly one of Rejection or the verified fields is meaningful.
@@ -64,6 +91,9 @@ type FileExtracted struct {
 	// Engines, when set, makes this a rescan request for just these
 	// engines: scanners not listed acknowledge the event without scanning.
 	Engines []string `json:"engines,omitempty"`
+	// Passwords are the sealed lists the engines try on encrypted
+	// content, as on FileUploaded.
+	Passwords []SealedPasswords `json:"passwords,omitempty"`
 }
 
 // ForEngine reports whether engine should act on the event.

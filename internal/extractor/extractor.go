@@ -12,6 +12,7 @@ import (
 
 	"github.com/intellidox/intellidox/internal/contract"
 	"github.com/intellidox/intellidox/internal/extract"
+	"github.com/intellidox/intellidox/internal/seal"
 	"github.com/intellidox/intellidox/internal/sidecar"
 )
 
@@ -26,11 +27,12 @@ type Service struct {
 	log    *slog.Logger
 	http   *http.Client
 	limits extract.Limits
+	keys   seal.Opener
 }
 
 // NewService returns an extractor with the given safe limits.
-func NewService(dapr sidecarAPI, log *slog.Logger, limits extract.Limits) *Service {
-	return &Service{dapr: dapr, log: log, limits: limits, http: &http.Client{Transport: &http.Transport{
+func NewService(dapr sidecarAPI, keys seal.Opener, log *slog.Logger, limits extract.Limits) *Service {
+	return &Service{dapr: dapr, keys: keys, log: log, limits: limits, http: &http.Client{Transport: &http.Transport{
 		Proxy:               http.ProxyFromEnvironment,
 		MaxIdleConnsPerHost: 32,
 		IdleConnTimeout:     90 * time.Second,
@@ -66,7 +68,7 @@ func (s *Service) OnUploaded(ctx context.Context, ev sidecar.Event) sidecar.Stat
 // extract returns the event to publish. An error means a transient failure.
 func (s *Service) extract(ctx context.Context, up contract.FileUploaded) (contract.FileExtracted, error) {
 	out := contract.FileExtracted{Version: contract.SchemaVersion, FileID: up.FileID, SHA256: up.SHA256,
-		Size: up.Size, ObjectKey: up.ObjectKey}
+		Size: up.Size, ObjectKey: up.ObjectKey, Passwords: up.Passwords}
 	reject := func(code, reason string) (contract.FileExtracted, error) {
 		out.Rejection = &contract.Rejection{Code: code, Reason: reason}
 		return out, nil
@@ -96,8 +98,10 @@ func (s *Service) extract(ctx context.Context, up contract.FileUploaded) (contra
 	// One streaming pass over the body for hashes and streaming formats;
 	// formats that need random access read ranges of the same object.
 	src := extract.NewHTTPReaderAt(s.http, url, up.Size)
+	limits := s.limits
+	limits.Passwords = seal.Passwords(ctx, s.log, s.keys, up.Passwords)
 	sum, err := extract.Inspect(ctx, resp.Body, src, up.Size, extract.Options{
-		Name: up.Name, DeclaredContentType: up.ContentType, Limits: s.limits,
+		Name: up.Name, DeclaredContentType: up.ContentType, Limits: limits,
 	})
 	if err != nil {
 		return out, err

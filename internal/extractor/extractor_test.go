@@ -60,7 +60,7 @@ func TestExtract(t *testing.T) {
 	o := newObjects(t)
 	content := []byte("%PDF-1.4\n1 0 obj << /Type /Catalog /OpenAction 2 0 R >> endobj\n%%EOF\n")
 	o.data["k"] = content
-	svc := NewService(o, slog.New(slog.NewTextHandler(io.Discard, nil)), extract.DefaultLimits())
+	svc := NewService(o, nil, slog.New(slog.NewTextHandler(io.Discard, nil)), extract.DefaultLimits())
 	up := contract.FileUploaded{Version: 1, FileID: "f", SHA256: sum(content), Size: int64(len(content)), ObjectKey: "k", Name: "doc.pdf"}
 
 	out, err := svc.extract(context.Background(), up)

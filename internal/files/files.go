@@ -66,6 +66,8 @@ type NewUpload struct {
 	ContentType string
 	ObjectKey   string // used only if the content is new
 	ExpiresAt   time.Time
+	// Passwords is the upload's own password list, sealed; nil if none.
+	Passwords *string
 }
 
 // Created is the answer to a create request.

@@ -57,6 +57,9 @@ type Config struct {
 	// RescanLookback bounds automatic rescans after a signature update to
 	// content scanned this recently.
 	RescanLookback time.Duration
+	// Sealer seals uploads' password lists; without one, an upload that
+	// brings passwords is refused with passwords_unavailable.
+	Sealer Sealer
 }
 
 // Service implements the file use cases.
@@ -81,6 +84,9 @@ type CreateRequest struct {
 	Size        *int64  `json:"size"`
 	SHA256      *string `json:"sha256"`
 	ContentType *string `json:"contentType"`
+	// ArchivePasswords are tried, after the tenant's list and the built-in
+	// one, on this upload's encrypted archives and PDFs. Write-only.
+	ArchivePasswords []string `json:"archivePasswords"`
 }
 
 var sha256Hex = regexp.MustCompile(`^[0-9a-fA-F]{64}$`)
@@ -107,6 +113,9 @@ func (s *Service) validate(r CreateRequest) (NewUpload, error) {
 	if *r.Size > s.cfg.MaxSize {
 		return u, &problem.Error{Kind: problem.TooLarge, Code: "file_too_large", Field: "size",
 			Detail: fmt.Sprintf("size %d exceeds the maximum of %d bytes.", *r.Size, s.cfg.MaxSize)}
+	}
+	if err := ValidatePasswords("archivePasswords", r.ArchivePasswords); err != nil {
+		return u, err
 	}
 	if !sha256Hex.MatchString(*r.SHA256) {
 		return u, problem.Field("invalid_sha256", "sha256", "sha256 must be 64 hexadecimal digits.")
@@ -159,6 +168,13 @@ func (s *Service) Create(ctx context.Context, tenant string, r CreateRequest) (C
 	}
 	u.Tenant = tenant
 	u.ExpiresAt = time.Now().Add(s.cfg.PresignTTL)
+	if len(r.ArchivePasswords) > 0 {
+		sealed, err := seal(ctx, s.cfg.Sealer, contract.PasswordsUpload, r.ArchivePasswords)
+		if err != nil {
+			return Created{}, err
+		}
+		u.Passwords = &sealed.Sealed
+	}
 	f, err := s.store.CreateUpload(ctx, u)
 	if err != nil {
 		return Created{}, err

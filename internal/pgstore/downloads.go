@@ -128,3 +128,34 @@ func (s *Store) RenameObject(ctx context.Context, from, to string) error {
 		return err
 	})
 }
+
+// ArchivePasswords implements files.PasswordStore: the count and who set
+// the list, never the list.
+func (s *Store) ArchivePasswords(ctx context.Context, tenant string) (files.PasswordList, error) {
+	var l files.PasswordList
+	var at time.Time
+	err := s.pool.QueryRow(ctx, `SELECT count, updated_by, updated_at FROM archive_password_lists WHERE tenant = $1`,
+		tenant).Scan(&l.Count, &l.UpdatedBy, &at)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return files.PasswordList{}, nil
+	}
+	l.UpdatedAt = &at
+	return l, classify("archive passwords", err)
+}
+
+// SetArchivePasswords implements files.PasswordStore.
+func (s *Store) SetArchivePasswords(ctx context.Context, tenant, sealed string, count int, by string) (files.PasswordList, error) {
+	l := files.PasswordList{Count: count, UpdatedBy: by}
+	var at time.Time
+	err := s.pool.QueryRow(ctx, `INSERT INTO archive_password_lists (tenant, sealed, count, updated_by) VALUES ($1, $2, $3, $4)
+		ON CONFLICT (tenant) DO UPDATE SET sealed = $2, count = $3, updated_by = $4, updated_at = now()
+		RETURNING updated_at`, tenant, sealed, count, by).Scan(&at)
+	l.UpdatedAt = &at
+	return l, classify("set archive passwords", err)
+}
+
+// DeleteArchivePasswords implements files.PasswordStore.
+func (s *Store) DeleteArchivePasswords(ctx context.Context, tenant string) error {
+	_, err := s.pool.Exec(ctx, `DELETE FROM archive_password_lists WHERE tenant = $1`, tenant)
+	return classify("delete archive passwords", err)
+}

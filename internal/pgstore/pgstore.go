@@ -125,9 +125,10 @@ SELECT coalesce(b.state, 'new'), coalesce(b.size, 0), coalesce(b.verdict, 'pendi
 FROM (SELECT $1::text AS sha256) x LEFT JOIN blobs b USING (sha256)`
 
 const insertUpload = `
-INSERT INTO uploads (id, tenant, name, size, sha256, content_type, status, expires_at, confirmed_at, object_key, dispatched)
+INSERT INTO uploads (id, tenant, name, size, sha256, content_type, status, expires_at, confirmed_at, object_key, dispatched,
+                     archive_passwords)
 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, CASE WHEN $7 <> 'awaiting_upload' THEN now() END,
-        CASE WHEN $7 = 'awaiting_upload' THEN $9 END, $7 <> 'awaiting_upload')
+        CASE WHEN $7 = 'awaiting_upload' THEN $9 END, $7 <> 'awaiting_upload', $10)
 RETURNING created_at, updated_at`
 
 // CreateUpload implements files.Store.
@@ -149,7 +150,7 @@ func (s *Store) CreateUpload(ctx context.Context, u files.NewUpload) (files.File
 			f.ObjectKey = u.ObjectKey
 		}
 		if err := tx.QueryRow(ctx, insertUpload, u.ID, u.Tenant, u.Name, u.Size, u.SHA256, u.ContentType,
-			f.Status, u.ExpiresAt, u.ObjectKey).Scan(&f.CreatedAt, &f.UpdatedAt); err != nil {
+			f.Status, u.ExpiresAt, u.ObjectKey, u.Passwords).Scan(&f.CreatedAt, &f.UpdatedAt); err != nil {
 			return err
 		}
 		if f.Status != files.Done {
@@ -284,7 +285,7 @@ func (s *Store) Confirm(ctx context.Context, tenant, id string) (files.File, []i
 		if !dispatched {
 			return nil
 		}
-		oid, err := enqueue(ctx, tx, contract.TopicFileUploaded, uploadedEvent(f))
+		oid, err := enqueueUploaded(ctx, tx, f)
 		ids = append(ids, oid)
 		return err
 	})
@@ -300,12 +301,40 @@ func enqueueCompleted(ctx context.Context, tx pgx.Tx, id, sha string, v contract
 	})
 }
 
-// uploadedEvent asks the extractor to verify (and extract) an upload's own
-// bytes.
-func uploadedEvent(f files.File) contract.FileUploaded {
-	return contract.FileUploaded{Version: contract.SchemaVersion, FileID: f.ID, SHA256: f.SHA256, Size: f.Size,
-		ObjectKey: f.ObjectKey, ContentType: f.ContentType, Name: f.Name}
+// enqueueUploaded queues file.uploaded: it asks the extractor to verify
+// (and extract) an upload's own bytes, with the password lists of the
+// upload and its tenant, still sealed.
+func enqueueUploaded(ctx context.Context, tx pgx.Tx, f files.File) (int64, error) {
+	lists, err := sealedLists(ctx, tx, f.ID)
+	if err != nil {
+		return 0, err
+	}
+	return enqueue(ctx, tx, contract.TopicFileUploaded, contract.FileUploaded{Version: contract.SchemaVersion,
+		FileID: f.ID, SHA256: f.SHA256, Size: f.Size, ObjectKey: f.ObjectKey, ContentType: f.ContentType,
+		Name: f.Name, Passwords: lists})
 }
+
+// sealedLists returns the sealed password lists an upload brings: its
+// tenant's, then its own.
+func sealedLists(ctx context.Context, tx pgx.Tx, uploadID string) ([]contract.SealedPasswords, error) {
+	var own, tenant *string
+	err := tx.QueryRow(ctx, `SELECT u.archive_passwords, l.sealed FROM uploads u
+		LEFT JOIN archive_password_lists l ON l.tenant = u.tenant WHERE u.id = $1`, uploadID).Scan(&own, &tenant)
+	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+		return nil, err
+	}
+	var out []contract.SealedPasswords
+	if tenant != nil {
+		out = append(out, contract.SealedPasswords{Source: contract.PasswordsTenant, Sealed: *tenant})
+	}
+	if own != nil {
+		out = append(out, contract.SealedPasswords{Source: contract.PasswordsUpload, Sealed: *own})
+	}
+	return out, nil
+}
+
+// maxContentLists bounds the sealed lists kept with a content for rescans.
+const maxContentLists = 8
 
 // RecordExtraction implements files.Store.
 func (s *Store) RecordExtraction(ctx context.Context, ev contract.FileExtracted, d files.Decider) ([]int64, error) {
@@ -339,9 +368,23 @@ func (s *Store) RecordExtraction(ctx context.Context, ev contract.FileExtracted,
 				findings = []contract.Finding{}
 			}
 			if _, err := tx.Exec(ctx, `UPDATE blobs SET state = 'verified', md5 = $2, sha1 = $3, mime_type = $4,
-				metadata = $5, findings = $6, size = $7, object_key = $8, reason = NULL, updated_at = now() WHERE sha256 = $1`,
-				ev.SHA256, ev.MD5, ev.SHA1, ev.MIMEType, meta, findings, ev.Size, ev.ObjectKey); err != nil {
+				metadata = $5, findings = $6, size = $7, object_key = $8, reason = NULL, archive_passwords = $9,
+				updated_at = now() WHERE sha256 = $1`,
+				ev.SHA256, ev.MD5, ev.SHA1, ev.MIMEType, meta, findings, ev.Size, ev.ObjectKey, nullIfEmpty(ev.Passwords)); err != nil {
 				return err
+			}
+		case files.ProveUpload:
+			// The scanners try the lists this upload brings on content they
+			// could not open (docs/scanner-contract.md): keep them, so that
+			// rescans try them too.
+			if len(ev.Passwords) > 0 {
+				if _, err := tx.Exec(ctx, `UPDATE blobs SET archive_passwords = (
+					SELECT jsonb_agg(x ORDER BY n) FROM (
+						SELECT x, n FROM jsonb_array_elements(coalesce(archive_passwords, '[]') || $2::jsonb)
+							WITH ORDINALITY AS t(x, n) ORDER BY n DESC LIMIT $3) kept)
+					WHERE sha256 = $1`, ev.SHA256, ev.Passwords, maxContentLists); err != nil {
+					return err
+				}
 			}
 		}
 		if err := prove(ctx, tx, ev); err != nil {
@@ -436,7 +479,7 @@ func dispatch(ctx context.Context, tx pgx.Tx, f files.File, ids *[]int64) error 
 	if _, err := tx.Exec(ctx, `UPDATE uploads SET dispatched = true, redrives = 0, updated_at = now() WHERE id = $1`, f.ID); err != nil {
 		return err
 	}
-	oid, err := enqueue(ctx, tx, contract.TopicFileUploaded, uploadedEvent(f))
+	oid, err := enqueueUploaded(ctx, tx, f)
 	*ids = append(*ids, oid)
 	return err
 }
@@ -580,6 +623,14 @@ func finish(ctx context.Context, tx pgx.Tx, sha string, v contract.Verdict, ids 
 	return nil
 }
 
+// nullIfEmpty stores no lists as NULL.
+func nullIfEmpty(l []contract.SealedPasswords) any {
+	if len(l) == 0 {
+		return nil
+	}
+	return l
+}
+
 func validUUID(s string) bool {
 	if len(s) != 36 {
 		return false
@@ -632,10 +683,23 @@ func (s *Store) Rescan(ctx context.Context, tenant, id string, engines []string)
 // extractor recorded, for the given engines (all when empty).
 func enqueueRescan(ctx context.Context, tx pgx.Tx, sha, fileID string, engines []string) (int64, error) {
 	ev := contract.FileExtracted{Version: contract.SchemaVersion, FileID: fileID, SHA256: sha, Engines: engines}
-	err := tx.QueryRow(ctx, `SELECT size, object_key, coalesce(md5, ''), coalesce(sha1, ''), coalesce(mime_type, ''), metadata, findings
-		FROM blobs WHERE sha256 = $1`, sha).Scan(&ev.Size, &ev.ObjectKey, &ev.MD5, &ev.SHA1, &ev.MIMEType, &ev.Metadata, &ev.Findings)
+	err := tx.QueryRow(ctx, `SELECT size, object_key, coalesce(md5, ''), coalesce(sha1, ''), coalesce(mime_type, ''), metadata, findings,
+		archive_passwords FROM blobs WHERE sha256 = $1`, sha).Scan(&ev.Size, &ev.ObjectKey, &ev.MD5, &ev.SHA1, &ev.MIMEType,
+		&ev.Metadata, &ev.Findings, &ev.Passwords)
 	if err != nil {
 		return 0, err
+	}
+	if fileID != "" {
+		// A rescan someone asked for also tries the lists of the upload
+		// it names and of that upload's tenant, as they are now.
+		lists, err := sealedLists(ctx, tx, fileID)
+		if err != nil {
+			return 0, err
+		}
+		ev.Passwords = append(lists, ev.Passwords...)
+		if len(ev.Passwords) > maxContentLists {
+			ev.Passwords = ev.Passwords[:maxContentLists]
+		}
 	}
 	return enqueue(ctx, tx, contract.TopicFileExtracted, ev)
 }

@@ -102,7 +102,7 @@ func (r *Reconciler) reconcileOne(ctx context.Context, tx pgx.Tx, u stuck, ids *
 		case err != nil:
 			return "", err
 		default:
-			id, err := enqueue(ctx, tx, contract.TopicFileUploaded, uploadedEvent(carrier))
+			id, err := enqueueUploaded(ctx, tx, carrier)
 			if err != nil {
 				return "", err
 			}
@@ -129,7 +129,7 @@ func (r *Reconciler) reconcileOne(ctx context.Context, tx pgx.Tx, u stuck, ids *
 		return "", err
 	}
 	for _, f := range unproven {
-		id, err := enqueue(ctx, tx, contract.TopicFileUploaded, uploadedEvent(f))
+		id, err := enqueueUploaded(ctx, tx, f)
 		if err != nil {
 			return "", err
 		}

@@ -15,7 +15,9 @@ import (
 	"time"
 
 	"github.com/intellidox/intellidox/internal/contract"
+	"github.com/intellidox/intellidox/internal/extract/archive"
 	"github.com/intellidox/intellidox/internal/metrics"
+	"github.com/intellidox/intellidox/internal/seal"
 	"github.com/intellidox/intellidox/internal/sidecar"
 )
 
@@ -57,6 +59,9 @@ type File struct {
 	SHA256, MD5, SHA1 string
 	Size              int64
 	MIMEType          string
+	// Passwords are the lists to try on encrypted content, the built-in
+	// one first (internal/seal).
+	Passwords []archive.Passwords
 }
 
 // Finding is an engine's raw answer, before normalization.
@@ -112,6 +117,9 @@ type Config struct {
 	// Concurrency bounds the scans in progress; further events wait for a
 	// slot (the sidecar's app-max-concurrency bounds how many wait).
 	Concurrency int
+	// Keys opens the sealed password lists events carry; nil tries the
+	// built-in list only.
+	Keys seal.Opener
 }
 
 // Service scans files with one engine.
@@ -193,7 +201,7 @@ func (s *Service) result(ctx context.Context, log *slog.Logger, e contract.FileE
 		return contract.Result{}, err
 	}
 	key := StateKey(e.SHA256, s.engine.Name())
-	if cached, ok, err := s.cached(ctx, key, sigVersion); err != nil || ok {
+	if cached, ok, err := s.cached(ctx, key, sigVersion, e); err != nil || ok {
 		return cached, err // same content, same signatures: never scanned twice
 	}
 	select {
@@ -204,7 +212,7 @@ func (s *Service) result(ctx context.Context, log *slog.Logger, e contract.FileE
 	}
 	// Another delivery of the same content (a redelivery, or a second
 	// upload) may have stored its result while this one waited for a slot.
-	if cached, ok, err := s.cached(ctx, key, sigVersion); err != nil || ok {
+	if cached, ok, err := s.cached(ctx, key, sigVersion, e); err != nil || ok {
 		return cached, err
 	}
 	log.InfoContext(ctx, LogEngineRun, "signature_version", sigVersion, "started_at", time.Now())
@@ -222,11 +230,12 @@ func (s *Service) result(ctx context.Context, log *slog.Logger, e contract.FileE
 	return res, nil
 }
 
-// cached returns the stored result of key if it stands for sigVersion.
-func (s *Service) cached(ctx context.Context, key, sigVersion string) (contract.Result, bool, error) {
+// cached returns the stored result of key if it stands for sigVersion and
+// for the event e.
+func (s *Service) cached(ctx context.Context, key, sigVersion string, e contract.FileExtracted) (contract.Result, bool, error) {
 	var cached contract.Result
 	switch err := s.dapr.GetState(ctx, key, &cached); {
-	case err == nil && cached.SignatureVersion == sigVersion && reusable(cached):
+	case err == nil && cached.SignatureVersion == sigVersion && reusable(cached, len(e.Passwords) > 0):
 		return cached, true, nil
 	case err != nil && !errors.Is(err, sidecar.ErrNotFound):
 		return contract.Result{}, false, err
@@ -235,9 +244,19 @@ func (s *Service) cached(ctx context.Context, key, sigVersion string) (contract.
 }
 
 // reusable reports whether a cached result with current signatures stands.
-// Errors and timeouts may pass, so a redelivered event tries again.
-func reusable(r contract.Result) bool {
-	return r.Result != contract.Error && !(r.Result == contract.Skipped && SkipReason(r.Detail) == ReasonTimeout)
+// Errors and timeouts may pass, so a redelivered event tries again; content
+// that stayed encrypted is tried again when the event brings passwords.
+func reusable(r contract.Result, passwords bool) bool {
+	if r.Result == contract.Error {
+		return false
+	}
+	switch SkipReason(r.Detail) {
+	case ReasonTimeout:
+		return r.Result != contract.Skipped
+	case ReasonEncrypted:
+		return r.Result != contract.Skipped || !passwords
+	}
+	return true
 }
 
 // errObjectRead marks failures reading the object, as opposed to the
@@ -276,6 +295,7 @@ func (s *Service) scan(parent context.Context, e contract.FileExtracted) (contra
 	file := File{SHA256: e.SHA256, MD5: e.MD5, SHA1: e.SHA1, Size: e.Size, MIMEType: e.MIMEType}
 	var body io.Reader = http.NoBody
 	if needsContent(s.engine, file) {
+		file.Passwords = seal.Passwords(ctx, s.log, s.cfg.Keys, e.Passwords)
 		rc, err := s.dapr.OpenObject(ctx, e.ObjectKey)
 		switch {
 		case errors.Is(err, sidecar.ErrNotFound):

@@ -17,7 +17,9 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/intellidox/intellidox/internal/contract"
+	"github.com/intellidox/intellidox/internal/extract/archive"
 	"github.com/intellidox/intellidox/internal/scan"
+	"github.com/intellidox/intellidox/internal/seal"
 	"github.com/intellidox/intellidox/internal/sidecar"
 )
 
@@ -89,14 +91,16 @@ type fakeEngine struct {
 	sigs   string
 	scans  atomic.Int32
 	scanFn func(ctx context.Context, r io.Reader) (scan.Finding, error)
+	last   scan.File // the file of the latest scan (tests scan serially)
 }
 
 func (e *fakeEngine) Name() string { return "fake" }
 func (e *fakeEngine) Versions(context.Context) (string, string, error) {
 	return "1.0", e.sigs, nil
 }
-func (e *fakeEngine) Scan(ctx context.Context, r io.Reader, _ scan.File) (scan.Finding, error) {
+func (e *fakeEngine) Scan(ctx context.Context, r io.Reader, f scan.File) (scan.Finding, error) {
 	e.scans.Add(1)
+	e.last = f
 	return e.scanFn(ctx, r)
 }
 
@@ -218,6 +222,48 @@ func TestTimeoutsAndErrorsAreRetriedOnRedelivery(t *testing.T) {
 			assert.EqualValues(t, 2, eng.scans.Load())
 		})
 	}
+}
+
+type secrets map[string]string
+
+func (s secrets) GetSecret(context.Context, string, string) (map[string]string, error) { return s, nil }
+
+// Content that stayed encrypted is scanned again when an event brings
+// password lists, and only then; the engine gets the built-in list first.
+func TestPasswordsReopenEncryptedSkips(t *testing.T) {
+	keys := seal.NewKeyring(secrets{contract.ArchivePasswordsKey: seal.NewKey()}, "")
+	tenant, err := keys.Seal(context.Background(), contract.PasswordsTenant, []string{"s3cret"})
+	require.NoError(t, err)
+	withPasswords := func() sidecar.Event {
+		b, err := json.Marshal(contract.FileExtracted{Version: contract.SchemaVersion, FileID: "f2",
+			SHA256: sha, Size: 7, ObjectKey: "obj", Passwords: []contract.SealedPasswords{tenant}})
+		require.NoError(t, err)
+		return sidecar.Event{ID: "e2", Data: b}
+	}
+	dapr := newFake()
+	eng := &fakeEngine{sigs: "s1"}
+	eng.scanFn = func(context.Context, io.Reader) (scan.Finding, error) {
+		if len(eng.last.Passwords) < 2 {
+			return scan.Skip(scan.ReasonEncrypted, "a.zip/x is encrypted and no known password opens it"), nil
+		}
+		return scan.Finding{Outcome: contract.Clean}, nil
+	}
+	svc := scan.NewService(eng, dapr, quiet(), scan.Config{Keys: keys})
+	ctx := context.Background()
+
+	require.Equal(t, sidecar.Success, svc.OnExtracted(ctx, event(t, "obj")))
+	require.Equal(t, sidecar.Success, svc.OnExtracted(ctx, event(t, "obj")))
+	assert.EqualValues(t, 1, eng.scans.Load(), "no passwords: the encrypted skip stands")
+	assert.Equal(t, []archive.Passwords{archive.Builtin()}, eng.last.Passwords)
+
+	require.Equal(t, sidecar.Success, svc.OnExtracted(ctx, withPasswords()))
+	assert.EqualValues(t, 2, eng.scans.Load(), "passwords: tried again")
+	assert.Equal(t, []archive.Passwords{archive.Builtin(), {Source: contract.PasswordsTenant, List: []string{"s3cret"}}},
+		eng.last.Passwords)
+	assert.Equal(t, contract.Clean, dapr.last().Result)
+
+	require.Equal(t, sidecar.Success, svc.OnExtracted(ctx, withPasswords()))
+	assert.EqualValues(t, 2, eng.scans.Load(), "opened and judged: reused")
 }
 
 func TestConcurrencyIsBounded(t *testing.T) {

@@ -120,6 +120,15 @@ func (c *Client) SaveState(ctx context.Context, key string, v any) error {
 	return nil
 }
 
+// GetSecret reads the secret name from the secret store named store.
+func (c *Client) GetSecret(ctx context.Context, store, name string) (map[string]string, error) {
+	m, err := c.dapr.GetSecret(ctx, store, name, nil)
+	if err != nil {
+		return nil, fmt.Errorf("get secret %s from %s: %w", name, store, err)
+	}
+	return m, nil
+}
+
 // PresignGet asks the blobstore binding for a GET URL for key, valid for ttl.
 func (c *Client) PresignGet(ctx context.Context, key string, ttl time.Duration) (string, error) {
 	out, err := c.dapr.InvokeBinding(ctx, &dapr.InvokeBindingRequest{

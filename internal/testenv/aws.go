@@ -14,7 +14,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
+	"github.com/intellidox/intellidox/internal/contract"
 	"github.com/intellidox/intellidox/internal/objstore"
 )
 
@@ -107,6 +109,15 @@ func StartAWSEmulator(t testing.TB) AWSEmulator {
 	if _, err := ddb.UpdateTimeToLive(ctx, &dynamodb.UpdateTimeToLiveInput{TableName: aws.String(e.Table),
 		TimeToLiveSpecification: &types.TimeToLiveSpecification{AttributeName: aws.String("expiresAt"), Enabled: aws.Bool(true)}}); err != nil {
 		t.Fatalf("enable ttl on moto: %v", err)
+	}
+	// The archive password key, where components/aws's secret store
+	// (AWS Secrets Manager) finds it.
+	sm := secretsmanager.New(secretsmanager.Options{Region: "us-east-1", BaseEndpoint: aws.String(e.Endpoint),
+		Credentials: credentials.NewStaticCredentialsProvider("testing", "testing", "")})
+	if _, err := sm.CreateSecret(ctx, &secretsmanager.CreateSecretInput{
+		Name: aws.String(contract.ArchivePasswordsKey), SecretString: aws.String(newSealKey()),
+	}); err != nil {
+		t.Fatalf("create the archive password key on moto: %v", err)
 	}
 	return e
 }

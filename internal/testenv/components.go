@@ -2,11 +2,17 @@ package testenv
 
 import (
 	"bytes"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/json"
+	"maps"
 	"os"
 	"path/filepath"
 	"testing"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/intellidox/intellidox/internal/contract"
 )
 
 // LocalComponents copies components/local into a private folder with the
@@ -14,11 +20,20 @@ import (
 // components/local carries literal local-only values (daprd never sees
 // dapr.yaml's env under the Dapr CLI), so a stack on private ports points
 // its sidecars elsewhere by rewriting them; every value named must exist
-// as a literal `value`, or the test fails.
+// as a literal `value`, or the test fails. Unless set names it, the
+// secrets component reads a file of the copy's own, with a fresh archive
+// password key (SecretsFile).
 func LocalComponents(t testing.TB, set map[string]map[string]string) string {
 	t.Helper()
 	src := filepath.Join(Root(), "components", "local")
 	dst := t.TempDir()
+	if _, ok := set["secrets"]; !ok {
+		set = maps.Clone(set)
+		if set == nil {
+			set = map[string]map[string]string{}
+		}
+		set["secrets"] = map[string]string{"secretsFile": SecretsFile(t, t.TempDir())}
+	}
 	files, err := filepath.Glob(filepath.Join(src, "*.yaml"))
 	if err != nil || len(files) == 0 {
 		t.Fatalf("components/local: %v (%d files)", err, len(files))
@@ -97,4 +112,31 @@ func seq(n *yaml.Node) []*yaml.Node {
 		return nil
 	}
 	return n.Content
+}
+
+// SecretsFile writes, in dir, the file a secretstores.local.file component
+// reads: a fresh archive password key under its default name. It returns
+// the file's path.
+func SecretsFile(t testing.TB, dir string) string {
+	t.Helper()
+	b, err := json.Marshal(map[string]string{contract.ArchivePasswordsKey: newSealKey()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, "secrets.json")
+	if err := os.WriteFile(path, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// newSealKey returns a fresh archive password key as the secret store holds
+// it (seal.NewKey; testenv cannot import seal, which archive's tests would
+// then import in a cycle).
+func newSealKey() string {
+	key := make([]byte, 32)
+	if _, err := rand.Read(key); err != nil {
+		panic(err)
+	}
+	return base64.StdEncoding.EncodeToString(key)
 }

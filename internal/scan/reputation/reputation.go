@@ -144,7 +144,7 @@ func (e *Engine) Scan(ctx context.Context, r io.Reader, f scan.File) (scan.Findi
 	idx := e.index.Load()
 	var members *memberResult
 	if e.NeedsContent(f) && r != nil {
-		m, err := e.members(ctx, r, idx)
+		m, err := e.members(ctx, r, idx, f.Passwords)
 		if err != nil {
 			return scan.Finding{}, err
 		}
@@ -228,7 +228,7 @@ func (m *memberResult) summary() string {
 // password, past a limit) is named in the detail; it does not make the
 // result a skip, because the engine's own judgement, by the archive's
 // hashes, is complete, and the rule engines report what they could not see.
-func (e *Engine) members(ctx context.Context, r io.Reader, idx *index) (*memberResult, error) {
+func (e *Engine) members(ctx context.Context, r io.Reader, idx *index, passwords []archive.Passwords) (*memberResult, error) {
 	f, err := os.CreateTemp(e.cfg.TempDir, "reputation-*")
 	if err != nil {
 		return nil, fmt.Errorf("%w: staging: %v", scan.ErrUnavailable, err)
@@ -245,7 +245,11 @@ func (e *Engine) members(ctx context.Context, r io.Reader, idx *index) (*memberR
 			Message: fmt.Sprintf("the archive is larger than %d bytes", e.cfg.MaxArchiveSize)})
 		return res, nil
 	}
-	err = archive.WalkMembers(ctx, f, n, e.cfg.Members, func(m archive.Member) error {
+	lim := e.cfg.Members
+	if passwords != nil {
+		lim.Passwords = passwords
+	}
+	err = archive.WalkMembers(ctx, f, n, lim, func(m archive.Member) error {
 		h := sha256.New()
 		if _, err := io.Copy(h, m.Body); err != nil {
 			return err

@@ -168,7 +168,7 @@ func (e *Engine) Scan(ctx context.Context, r io.Reader, f scan.File) (scan.Findi
 	if n > e.cfg.MaxSize {
 		return scan.Skip(scan.ReasonTooLarge, fmt.Sprintf("more than %d bytes, the yara engine's limit", e.cfg.MaxSize)), nil
 	}
-	members, limits, err := e.extract(ctx, obj, dir, n)
+	members, limits, err := e.extract(ctx, obj, dir, n, f.Passwords)
 	if err != nil {
 		return scan.Finding{}, err
 	}
@@ -242,17 +242,21 @@ func stage(path string, r io.Reader, limit int64) (int64, error) {
 }
 
 // extract writes the members of an archive object (zip, tar, gzip, 7z,
-// RAR, nested within limits; encrypted ones opened with the built-in
-// passwords) beside it, through archive.WalkMembers. It returns the members
+// RAR, nested within limits; encrypted ones opened with the password
+// lists of the file, the built-in one when it has none) beside it, through archive.WalkMembers. It returns the members
 // and the limits that kept it from others.
-func (e *Engine) extract(ctx context.Context, obj, dir string, size int64) ([]target, []contract.Finding, error) {
+func (e *Engine) extract(ctx context.Context, obj, dir string, size int64, passwords []archive.Passwords) ([]target, []contract.Finding, error) {
 	f, err := os.Open(obj)
 	if err != nil {
 		return nil, nil, fmt.Errorf("%w: staging: %v", scan.ErrUnavailable, err)
 	}
 	defer f.Close()
 	var out []target
-	err = archive.WalkMembers(ctx, f, size, e.cfg.Archive, func(m archive.Member) error {
+	lim := e.cfg.Archive
+	if passwords != nil {
+		lim.Passwords = passwords
+	}
+	err = archive.WalkMembers(ctx, f, size, lim, func(m archive.Member) error {
 		path := filepath.Join(dir, fmt.Sprintf("member-%05d", len(out)))
 		if err := writeMember(path, m.Body); err != nil {
 			return err
