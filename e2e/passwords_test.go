@@ -211,3 +211,44 @@ func assertProblem(t *testing.T, err error, status int, code string) {
 		assert.Equal(t, code, p.Code, p.Detail)
 	}
 }
+
+// TestContractViews: with EXTRACT_VIEWS on, the extractor stores a file's
+// decoded views beside it and lists them in file.extracted, and an engine
+// in another language that opts in through the scanner contract (the Node
+// example) finds what only a view shows, naming the view.
+func TestContractViews(t *testing.T) {
+	stack := testenv.StartStack(t, testenv.StackOptions{Env: map[string]string{"EXTRACT_VIEWS": "true"}})
+	c := stack.Client()
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	pdf := samples.PDFAttachment("payload.txt", []byte("attached "+samples.Marker))
+	require.False(t, bytes.Contains(pdf, []byte(samples.Marker)), "the attachment is deflated: only its view shows the marker")
+	attached, err := c.UploadBytes(ctx, "attached.pdf", pdf)
+	require.NoError(t, err)
+	plain, err := c.UploadBytes(ctx, "plain.txt", []byte("no views in here "+time.Now().String()))
+	require.NoError(t, err)
+
+	for _, tc := range []struct {
+		id, result, detail string
+	}{
+		{attached.ID, "malicious", "marker string found in pdf:embedded payload.txt"},
+		{plain.ID, "clean", "no marker in "},
+	} {
+		_, err := c.Wait(ctx, tc.id)
+		require.NoError(t, err)
+		s, err := c.Scans(ctx, tc.id)
+		require.NoError(t, err)
+		var node *contract.Result
+		for i := range s.Engines {
+			if s.Engines[i].Engine == "node-marker" {
+				node = &s.Engines[i]
+			}
+		}
+		require.NotNil(t, node, "no node-marker result for %s", tc.id)
+		assert.EqualValues(t, tc.result, node.Result, node.Detail)
+		assert.Contains(t, node.Detail, tc.detail)
+		if tc.id == plain.ID {
+			assert.NotContains(t, node.Detail, "decoded views", "a file without views gets none")
+		}
+	}
+}

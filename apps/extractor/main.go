@@ -14,6 +14,7 @@ import (
 	"github.com/intellidox/intellidox/internal/config"
 	"github.com/intellidox/intellidox/internal/contract"
 	"github.com/intellidox/intellidox/internal/extract"
+	"github.com/intellidox/intellidox/internal/extract/views"
 	"github.com/intellidox/intellidox/internal/extractor"
 	"github.com/intellidox/intellidox/internal/seal"
 	"github.com/intellidox/intellidox/internal/sidecar"
@@ -55,10 +56,20 @@ func realMain(ctx context.Context, log *slog.Logger) error {
 	}
 	defer sc.Close()
 	keys := seal.NewKeyring(sc, env.String("SEAL_KEY_NAME", contract.ArchivePasswordsKey))
-	svc := extractor.NewService(sc, keys, log, lim)
+	vs := extractor.Views{On: env.Bool("EXTRACT_VIEWS", false), Limits: views.Limits{
+		MaxViews:      env.Int("VIEWS_MAX", 0),
+		MaxViewBytes:  env.Int64("VIEWS_MAX_SIZE", 0),
+		MaxTotalBytes: env.Int64("VIEWS_MAX_TOTAL", 0),
+		MinBlobBytes:  env.Int("VIEWS_MIN_BLOB_SIZE", 0),
+		MaxTextBytes:  env.Int64("VIEWS_MAX_TEXT_SEARCH", 0),
+	}}
+	if err := env.Err(); err != nil {
+		return fmt.Errorf("configuration: %w", err)
+	}
+	svc := extractor.NewService(sc, keys, log, lim, vs)
 	r := sidecar.Router(log, os.Getenv("APP_API_TOKEN"), sidecar.Subscription{
 		Topic: contract.TopicFileUploaded, Route: "/events/file-uploaded", Handler: svc.OnUploaded,
 	})
-	log.Info("starting", "limits", fmt.Sprintf("%+v", lim))
+	log.Info("starting", "limits", fmt.Sprintf("%+v", lim), "views", vs.On)
 	return app.Serve(ctx, log, app.ListenAddr("8081"), r)
 }

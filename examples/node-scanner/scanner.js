@@ -5,7 +5,7 @@
 //   POST /events/file-extracted          one event; reply SUCCESS, RETRY or DROP
 //   POST {sidecar}/v1.0/state/scanresults/bulk   cached result, if any
 //   POST {sidecar}/v1.0/bindings/blobstore       presign a GET for the object
-//   GET  {presigned URL}                         stream the object
+//   GET  {presigned URL}                         stream the object, then its decoded views
 //   POST {sidecar}/v1.0/state/scanresults        store the result
 //   POST {sidecar}/v1.0/publish/events/scan.completed
 //
@@ -70,15 +70,13 @@ async function cached(sha256) {
   return item && item.data ? item.data : null;
 }
 
-// scan streams the object and looks for the marker, holding one chunk and
-// the marker's length of the previous one.
-async function scan(ev) {
-  if (ev.size > MAX_SIZE) {
-    return { result: 'skipped', detail: `too large: ${ev.size} bytes exceeds this engine's limit of ${MAX_SIZE} bytes` };
-  }
+// search streams one object and looks for the marker, holding one chunk
+// and the marker's length of the previous one. It answers {found, seen},
+// {missing} for an object not in storage, or {tooLarge}.
+async function search(key) {
   const presigned = await sidecar('/v1.0/bindings/blobstore', {
     operation: 'presign',
-    metadata: { key: ev.objectKey, presignTTL: '15m' },
+    metadata: { key, presignTTL: '15m' },
   });
   let res;
   try {
@@ -86,9 +84,7 @@ async function scan(ev) {
   } catch (err) {
     throw new Retry(`object store: ${err.message}`);
   }
-  if (res.status === 404) {
-    return { result: 'error', detail: `unreadable: object ${JSON.stringify(ev.objectKey)} is not in storage` };
-  }
+  if (res.status === 404) return { missing: true };
   if (!res.ok) throw new Retry(`object store: ${res.status}`);
   let tail = Buffer.alloc(0);
   let seen = 0;
@@ -96,19 +92,43 @@ async function scan(ev) {
     for await (const chunk of res.body) {
       seen += chunk.length;
       // Returning from the loop cancels the download.
-      if (seen > MAX_SIZE) {
-        return { result: 'skipped', detail: `too large: more than ${MAX_SIZE} bytes, this engine's limit` };
-      }
+      if (seen > MAX_SIZE) return { tooLarge: true };
       const window = Buffer.concat([tail, chunk]);
-      if (window.includes(MARKER)) {
-        return { result: 'malicious', threats: ['NodeExample.Marker'], detail: 'marker string found' };
-      }
+      if (window.includes(MARKER)) return { found: true, seen };
       tail = window.subarray(Math.max(0, window.length - MARKER.length + 1));
     }
   } catch (err) {
     throw new Retry(`reading the object: ${err.message}`);
   }
-  return { result: 'clean', detail: `no marker in ${seen} bytes` };
+  return { found: false, seen };
+}
+
+// scan searches the object, then the decoded views the extractor stored
+// beside it, if any (docs/scanner-contract.md, "Decoded views"): this
+// engine opts in by reading them. A hit in a view names it.
+async function scan(ev) {
+  if (ev.size > MAX_SIZE) {
+    return { result: 'skipped', detail: `too large: ${ev.size} bytes exceeds this engine's limit of ${MAX_SIZE} bytes` };
+  }
+  const raw = await search(ev.objectKey);
+  if (raw.missing) {
+    return { result: 'error', detail: `unreadable: object ${JSON.stringify(ev.objectKey)} is not in storage` };
+  }
+  if (raw.tooLarge) {
+    return { result: 'skipped', detail: `too large: more than ${MAX_SIZE} bytes, this engine's limit` };
+  }
+  if (raw.found) return { result: 'malicious', threats: ['NodeExample.Marker'], detail: 'marker string found' };
+  const views = Array.isArray(ev.views) ? ev.views : [];
+  for (const v of views) {
+    const hit = await search(v.objectKey);
+    // A view that is gone (or too large) is not this file's content:
+    // the raw bytes were searched whole.
+    if (hit.found) {
+      return { result: 'malicious', threats: ['NodeExample.Marker'], detail: `marker string found in ${v.name}` };
+    }
+  }
+  const also = views.length ? ` and ${views.length} decoded views` : '';
+  return { result: 'clean', detail: `no marker in ${raw.seen} bytes${also}` };
 }
 
 async function onExtracted(ce) {

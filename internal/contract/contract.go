@@ -94,6 +94,20 @@ type FileExtracted struct {
 	// Passwords are the sealed lists the engines try on encrypted
 	// content, as on FileUploaded.
 	Passwords []SealedPasswords `json:"passwords,omitempty"`
+	// Views are decoded views of the file (VBA source, inflated PDF
+	// streams, embedded files, base64 and hex blobs) that the extractor
+	// stored beside it, for engines that opt in (docs/scanner-contract.md,
+	// "Decoded views"). Set only when the extractor makes them
+	// (EXTRACT_VIEWS) and the file has some.
+	Views []View `json:"views,omitempty"`
+}
+
+// View is one decoded view of a file, stored as an object of its own.
+type View struct {
+	Kind      string `json:"kind"` // "vba", "pdf-stream", "embedded", "base64", "hex"
+	Name      string `json:"name"` // where it comes from, e.g. "pdf:embedded eicar.com"
+	ObjectKey string `json:"objectKey"`
+	Size      int64  `json:"size"`
 }
 
 // ForEngine reports whether engine should act on the event.

@@ -6,12 +6,14 @@ package extractor
 import (
 	"context"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"time"
 
 	"github.com/intellidox/intellidox/internal/contract"
 	"github.com/intellidox/intellidox/internal/extract"
+	"github.com/intellidox/intellidox/internal/extract/views"
 	"github.com/intellidox/intellidox/internal/seal"
 	"github.com/intellidox/intellidox/internal/sidecar"
 )
@@ -19,7 +21,19 @@ import (
 type sidecarAPI interface {
 	Publish(ctx context.Context, topic string, v any) error
 	PresignGet(ctx context.Context, key string, ttl time.Duration) (string, error)
+	PutObject(ctx context.Context, key string, data []byte) error
 }
+
+// Views configures the decoded views the extractor stores for engines that
+// opt in through the scanner contract. Off unless On.
+type Views struct {
+	On     bool
+	Limits views.Limits
+}
+
+// MaxStoredView bounds one stored view: daprd takes at most 4 MiB per
+// request, and a view travels to the binding in base64.
+const MaxStoredView = 2 << 20
 
 // Service extracts metadata from uploaded files.
 type Service struct {
@@ -28,11 +42,15 @@ type Service struct {
 	http   *http.Client
 	limits extract.Limits
 	keys   seal.Opener
+	views  Views
 }
 
 // NewService returns an extractor with the given safe limits.
-func NewService(dapr sidecarAPI, keys seal.Opener, log *slog.Logger, limits extract.Limits) *Service {
-	return &Service{dapr: dapr, keys: keys, log: log, limits: limits, http: &http.Client{Transport: &http.Transport{
+func NewService(dapr sidecarAPI, keys seal.Opener, log *slog.Logger, limits extract.Limits, v Views) *Service {
+	if v.Limits.MaxViewBytes <= 0 || v.Limits.MaxViewBytes > MaxStoredView {
+		v.Limits.MaxViewBytes = MaxStoredView
+	}
+	return &Service{dapr: dapr, keys: keys, log: log, limits: limits, views: v, http: &http.Client{Transport: &http.Transport{
 		Proxy:               http.ProxyFromEnvironment,
 		MaxIdleConnsPerHost: 32,
 		IdleConnTimeout:     90 * time.Second,
@@ -114,5 +132,34 @@ func (s *Service) extract(ctx context.Context, up contract.FileUploaded) (contra
 	}
 	out.MD5, out.SHA1, out.MIMEType = sum.MD5, sum.SHA1, sum.MIMEType
 	out.Metadata, out.Findings = sum.Metadata, sum.Findings
+	if s.views.On {
+		if out.Views, err = s.storeViews(ctx, src, up); err != nil {
+			return out, err
+		}
+	}
+	return out, nil
+}
+
+// storeViews stores the decoded views of a verified object under
+// views/<sha256>/<n>, for engines that opt in. The decoder sniffs the
+// object first: files of a type without views cost one small read. A
+// limit that cut the views short is logged (YARA reports its own).
+func (s *Service) storeViews(ctx context.Context, src io.ReaderAt, up contract.FileUploaded) ([]contract.View, error) {
+	d := views.NewDecoder(s.views.Limits)
+	var out []contract.View
+	err := d.Decode(ctx, src, up.Size, func(v views.View) error {
+		key := fmt.Sprintf("views/%s/%d", up.SHA256, len(out))
+		if err := s.dapr.PutObject(ctx, key, v.Data); err != nil {
+			return err
+		}
+		out = append(out, contract.View{Kind: v.Kind, Name: v.Name, ObjectKey: key, Size: int64(len(v.Data))})
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("decoded views: %w", err)
+	}
+	for _, f := range d.Findings() {
+		s.log.WarnContext(ctx, "decoded views cut short", "file_id", up.FileID, "code", f.Code, "detail", f.Message)
+	}
 	return out, nil
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -17,6 +18,7 @@ import (
 
 	"github.com/intellidox/intellidox/internal/contract"
 	"github.com/intellidox/intellidox/internal/extract"
+	"github.com/intellidox/intellidox/internal/scan/samples"
 )
 
 // objects serves stored bytes the way a presigned GET does (with Range
@@ -25,6 +27,7 @@ type objects struct {
 	srv  *httptest.Server
 	data map[string][]byte
 	fail bool
+	puts int // PutObject calls
 }
 
 func newObjects(t *testing.T) *objects {
@@ -51,6 +54,12 @@ func (o *objects) PresignGet(_ context.Context, key string, _ time.Duration) (st
 
 func (o *objects) Publish(context.Context, string, any) error { return nil }
 
+func (o *objects) PutObject(_ context.Context, key string, data []byte) error {
+	o.puts++
+	o.data[key] = bytes.Clone(data)
+	return nil
+}
+
 func sum(b []byte) string {
 	s := sha256.Sum256(b)
 	return hex.EncodeToString(s[:])
@@ -60,7 +69,7 @@ func TestExtract(t *testing.T) {
 	o := newObjects(t)
 	content := []byte("%PDF-1.4\n1 0 obj << /Type /Catalog /OpenAction 2 0 R >> endobj\n%%EOF\n")
 	o.data["k"] = content
-	svc := NewService(o, nil, slog.New(slog.NewTextHandler(io.Discard, nil)), extract.DefaultLimits())
+	svc := NewService(o, nil, slog.New(slog.NewTextHandler(io.Discard, nil)), extract.DefaultLimits(), Views{})
 	up := contract.FileUploaded{Version: 1, FileID: "f", SHA256: sum(content), Size: int64(len(content)), ObjectKey: "k", Name: "doc.pdf"}
 
 	out, err := svc.extract(context.Background(), up)
@@ -95,4 +104,41 @@ func TestExtract(t *testing.T) {
 	o.fail = true
 	_, err = svc.extract(context.Background(), up)
 	assert.Error(t, err, "storage trouble is transient: retry, do not reject")
+}
+
+// Decoded views are stored beside the object only when turned on, and
+// only for files that have some.
+func TestViews(t *testing.T) {
+	quiet := slog.New(slog.DiscardHandler)
+	pdf := samples.PDFAttachment("payload.txt", []byte("attached "+samples.Marker))
+	text := []byte("nothing to decode here\n")
+	for name, tc := range map[string]struct {
+		on    bool
+		data  []byte
+		views []string
+	}{
+		"off":              {false, pdf, nil},
+		"on, a PDF":        {true, pdf, []string{"pdf:embedded payload.txt"}},
+		"on, a plain text": {true, text, nil},
+	} {
+		t.Run(name, func(t *testing.T) {
+			o := newObjects(t)
+			o.data["k"] = tc.data
+			svc := NewService(o, nil, quiet, extract.DefaultLimits(), Views{On: tc.on})
+			out, err := svc.extract(context.Background(), contract.FileUploaded{Version: 1, FileID: "f",
+				SHA256: sum(tc.data), Size: int64(len(tc.data)), ObjectKey: "k", Name: "x"})
+			require.NoError(t, err)
+			var names []string
+			for i, v := range out.Views {
+				names = append(names, v.Name)
+				assert.Equal(t, fmt.Sprintf("views/%s/%d", sum(tc.data), i), v.ObjectKey)
+				assert.EqualValues(t, len(o.data[v.ObjectKey]), v.Size)
+			}
+			assert.Equal(t, tc.views, names)
+			assert.Equal(t, len(tc.views), o.puts)
+			if len(out.Views) > 0 {
+				assert.Equal(t, "attached "+samples.Marker, string(o.data[out.Views[0].ObjectKey]))
+			}
+		})
+	}
 }

@@ -369,8 +369,9 @@ func (s *Store) RecordExtraction(ctx context.Context, ev contract.FileExtracted,
 			}
 			if _, err := tx.Exec(ctx, `UPDATE blobs SET state = 'verified', md5 = $2, sha1 = $3, mime_type = $4,
 				metadata = $5, findings = $6, size = $7, object_key = $8, reason = NULL, archive_passwords = $9,
-				updated_at = now() WHERE sha256 = $1`,
-				ev.SHA256, ev.MD5, ev.SHA1, ev.MIMEType, meta, findings, ev.Size, ev.ObjectKey, nullIfEmpty(ev.Passwords)); err != nil {
+				views = $10, updated_at = now() WHERE sha256 = $1`,
+				ev.SHA256, ev.MD5, ev.SHA1, ev.MIMEType, meta, findings, ev.Size, ev.ObjectKey, nullIfEmpty(ev.Passwords),
+				nullIfNone(ev.Views)); err != nil {
 				return err
 			}
 		case files.ProveUpload:
@@ -631,6 +632,14 @@ func nullIfEmpty(l []contract.SealedPasswords) any {
 	return l
 }
 
+// nullIfNone stores no views as NULL.
+func nullIfNone(v []contract.View) any {
+	if len(v) == 0 {
+		return nil
+	}
+	return v
+}
+
 func validUUID(s string) bool {
 	if len(s) != 36 {
 		return false
@@ -684,8 +693,8 @@ func (s *Store) Rescan(ctx context.Context, tenant, id string, engines []string)
 func enqueueRescan(ctx context.Context, tx pgx.Tx, sha, fileID string, engines []string) (int64, error) {
 	ev := contract.FileExtracted{Version: contract.SchemaVersion, FileID: fileID, SHA256: sha, Engines: engines}
 	err := tx.QueryRow(ctx, `SELECT size, object_key, coalesce(md5, ''), coalesce(sha1, ''), coalesce(mime_type, ''), metadata, findings,
-		archive_passwords FROM blobs WHERE sha256 = $1`, sha).Scan(&ev.Size, &ev.ObjectKey, &ev.MD5, &ev.SHA1, &ev.MIMEType,
-		&ev.Metadata, &ev.Findings, &ev.Passwords)
+		archive_passwords, views FROM blobs WHERE sha256 = $1`, sha).Scan(&ev.Size, &ev.ObjectKey, &ev.MD5, &ev.SHA1, &ev.MIMEType,
+		&ev.Metadata, &ev.Findings, &ev.Passwords, &ev.Views)
 	if err != nil {
 		return 0, err
 	}
