@@ -8,7 +8,6 @@ import (
 	"unicode/utf8"
 
 	"github.com/intellidox/intellidox/internal/contract"
-	"github.com/intellidox/intellidox/internal/objstore"
 	"github.com/intellidox/intellidox/internal/problem"
 )
 
@@ -62,7 +61,7 @@ type ActionStore interface {
 
 // Storage presigns downloads, tags objects and moves them.
 type Storage interface {
-	PresignGet(ctx context.Context, key, name string, ttl time.Duration) (objstore.Download, error)
+	PresignGet(ctx context.Context, key, name string, ttl time.Duration) (PresignedGet, error)
 	PutTags(ctx context.Context, key string, tags map[string]string) error
 	Copy(ctx context.Context, from, to string) error
 	Delete(ctx context.Context, key string) error

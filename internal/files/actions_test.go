@@ -11,7 +11,6 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/intellidox/intellidox/internal/contract"
-	"github.com/intellidox/intellidox/internal/objstore"
 	"github.com/intellidox/intellidox/internal/problem"
 )
 
@@ -118,8 +117,8 @@ func (f *fakeBucket) RenameObject(_ context.Context, from, to string) error {
 	}
 	return nil
 }
-func (f *fakeBucket) PresignGet(context.Context, string, string, time.Duration) (objstore.Download, error) {
-	return objstore.Download{}, nil
+func (f *fakeBucket) PresignGet(context.Context, string, string, time.Duration) (PresignedGet, error) {
+	return PresignedGet{}, nil
 }
 func (f *fakeBucket) PutTags(_ context.Context, key string, tags map[string]string) error {
 	return f.step("tag " + key + " " + tags[TagVerdict])

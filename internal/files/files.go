@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/intellidox/intellidox/internal/contract"
-	"github.com/intellidox/intellidox/internal/objstore"
 )
 
 // Status is an upload's lifecycle state.
@@ -72,10 +71,10 @@ type NewUpload struct {
 
 // Created is the answer to a create request.
 type Created struct {
-	ID     string           `json:"id"`
-	Status Status           `json:"status"`
-	SHA256 string           `json:"sha256"`
-	Upload *objstore.Upload `json:"upload"`
+	ID     string  `json:"id"`
+	Status Status  `json:"status"`
+	SHA256 string  `json:"sha256"`
+	Upload *Upload `json:"upload"`
 }
 
 // Scans is the per-engine view of a file.
@@ -141,4 +140,18 @@ type Query struct {
 	SHA256, SHA1, MD5 string // exact hash filters, lower case
 	Limit             int
 	Cursor            string
+}
+
+// Upload is a presigned PUT: the client sends the bytes to URL with Headers.
+type Upload struct {
+	URL       string            `json:"url"`
+	Method    string            `json:"method"`
+	Headers   map[string]string `json:"headers"`
+	ExpiresAt time.Time         `json:"expiresAt"`
+}
+
+// PresignedGet is a presigned GET.
+type PresignedGet struct {
+	URL       string    `json:"url"`
+	ExpiresAt time.Time `json:"expiresAt"`
 }

@@ -15,7 +15,6 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/intellidox/intellidox/internal/contract"
-	"github.com/intellidox/intellidox/internal/objstore"
 	"github.com/intellidox/intellidox/internal/problem"
 )
 
@@ -36,7 +35,7 @@ func Unavailable(code, what string, err error) error {
 
 // Presigner issues uploads bound to size and hash.
 type Presigner interface {
-	PresignPut(ctx context.Context, key string, size int64, sha256Hex string, ttl time.Duration) (objstore.Upload, error)
+	PresignPut(ctx context.Context, key string, size int64, sha256Hex string, ttl time.Duration) (Upload, error)
 }
 
 // Objects tells whether an object is in storage.

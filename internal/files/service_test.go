@@ -10,7 +10,6 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/intellidox/intellidox/internal/objstore"
 	"github.com/intellidox/intellidox/internal/problem"
 )
 
@@ -93,8 +92,8 @@ func (f fakeObjects) ObjectSize(context.Context, string) (int64, bool, error) {
 
 type fakePresign struct{}
 
-func (fakePresign) PresignPut(context.Context, string, int64, string, time.Duration) (objstore.Upload, error) {
-	return objstore.Upload{URL: "http://s3/x", Method: "PUT"}, nil
+func (fakePresign) PresignPut(context.Context, string, int64, string, time.Duration) (Upload, error) {
+	return Upload{URL: "http://s3/x", Method: "PUT"}, nil
 }
 
 type fakeRelay struct{ ids []int64 }

@@ -11,6 +11,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"github.com/intellidox/intellidox/internal/files"
 	"net/http"
 	"strings"
 	"time"
@@ -61,20 +62,12 @@ func New(ctx context.Context, cfg Config) (*Store, error) {
 	return &Store{bucket: cfg.Bucket, client: client, presign: s3.NewPresignClient(client)}, nil
 }
 
-// Upload is a presigned PUT: the client sends the bytes to URL with Headers.
-type Upload struct {
-	URL       string            `json:"url"`
-	Method    string            `json:"method"`
-	Headers   map[string]string `json:"headers"`
-	ExpiresAt time.Time         `json:"expiresAt"`
-}
-
 // PresignPut returns a PUT for key that storage accepts only with exactly
 // size bytes whose SHA-256 is sha256Hex.
-func (s *Store) PresignPut(ctx context.Context, key string, size int64, sha256Hex string, ttl time.Duration) (Upload, error) {
+func (s *Store) PresignPut(ctx context.Context, key string, size int64, sha256Hex string, ttl time.Duration) (files.Upload, error) {
 	sum, err := hex.DecodeString(sha256Hex)
 	if err != nil || len(sum) != 32 {
-		return Upload{}, fmt.Errorf("presign %s: bad sha256 %q", key, sha256Hex)
+		return files.Upload{}, fmt.Errorf("presign %s: bad sha256 %q", key, sha256Hex)
 	}
 	checksum := base64.StdEncoding.EncodeToString(sum)
 	req, err := s.presign.PresignPutObject(ctx, &s3.PutObjectInput{
@@ -84,9 +77,9 @@ func (s *Store) PresignPut(ctx context.Context, key string, size int64, sha256He
 		ChecksumSHA256: aws.String(checksum),
 	}, s3.WithPresignExpires(ttl))
 	if err != nil {
-		return Upload{}, fmt.Errorf("presign %s: %w", key, err)
+		return files.Upload{}, fmt.Errorf("presign %s: %w", key, err)
 	}
-	return Upload{
+	return files.Upload{
 		URL:       req.URL,
 		Method:    http.MethodPut,
 		Headers:   clientHeaders(req.SignedHeader),
@@ -169,16 +162,10 @@ func notFound(err error) bool {
 	return err != nil && (errors.As(err, &nf) || errors.As(err, &nsk) || (errors.As(err, &re) && re.HTTPStatusCode() == http.StatusNotFound))
 }
 
-// Download is a presigned GET.
-type Download struct {
-	URL       string    `json:"url"`
-	ExpiresAt time.Time `json:"expiresAt"`
-}
-
 // PresignGet returns a GET for key whose response storage sends as an
 // attachment named name, so a browser saves an uploaded HTML or SVG file
 // instead of rendering it from the bucket's origin.
-func (s *Store) PresignGet(ctx context.Context, key, name string, ttl time.Duration) (Download, error) {
+func (s *Store) PresignGet(ctx context.Context, key, name string, ttl time.Duration) (files.PresignedGet, error) {
 	req, err := s.presign.PresignGetObject(ctx, &s3.GetObjectInput{
 		Bucket:                     aws.String(s.bucket),
 		Key:                        aws.String(key),
@@ -186,9 +173,9 @@ func (s *Store) PresignGet(ctx context.Context, key, name string, ttl time.Durat
 		ResponseContentType:        aws.String("application/octet-stream"),
 	}, s3.WithPresignExpires(ttl))
 	if err != nil {
-		return Download{}, fmt.Errorf("presign get %s: %w", key, err)
+		return files.PresignedGet{}, fmt.Errorf("presign get %s: %w", key, err)
 	}
-	return Download{URL: req.URL, ExpiresAt: time.Now().Add(ttl).UTC().Truncate(time.Second)}, nil
+	return files.PresignedGet{URL: req.URL, ExpiresAt: time.Now().Add(ttl).UTC().Truncate(time.Second)}, nil
 }
 
 // Attachment is a Content-Disposition that saves the file as name: an ASCII
