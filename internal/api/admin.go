@@ -10,8 +10,8 @@ import (
 	"github.com/gorilla/mux"
 
 	"github.com/intellidox/intellidox/internal/auth"
+	"github.com/intellidox/intellidox/internal/files"
 	"github.com/intellidox/intellidox/internal/metrics"
-	"github.com/intellidox/intellidox/internal/pgstore"
 	"github.com/intellidox/intellidox/internal/problem"
 	"github.com/intellidox/intellidox/internal/sidecar"
 )
@@ -19,7 +19,7 @@ import (
 // DeadLetters keeps messages subscribers dropped.
 type DeadLetters interface {
 	SaveDeadLetter(ctx context.Context, topic, eventID string, data json.RawMessage) error
-	DeadLetters(ctx context.Context, all bool, limit int) ([]pgstore.DeadLetter, error)
+	DeadLetters(ctx context.Context, all bool, limit int) ([]files.DeadLetter, error)
 	PendingDeadLetters(ctx context.Context) (int, error)
 	Redrive(ctx context.Context, id int64) ([]int64, error)
 }
@@ -68,7 +68,7 @@ func (s *Server) listDeadLetters(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if list == nil {
-		list = []pgstore.DeadLetter{}
+		list = []files.DeadLetter{}
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"items": list})
 }

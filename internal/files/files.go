@@ -155,3 +155,13 @@ type PresignedGet struct {
 	URL       string    `json:"url"`
 	ExpiresAt time.Time `json:"expiresAt"`
 }
+
+// DeadLetter is a message a subscriber dropped.
+type DeadLetter struct {
+	ID         int64           `json:"id"`
+	Topic      string          `json:"topic"`
+	EventID    string          `json:"eventId"`
+	Data       json.RawMessage `json:"data"`
+	ReceivedAt time.Time       `json:"receivedAt"`
+	RedrivenAt *time.Time      `json:"redrivenAt,omitempty"`
+}

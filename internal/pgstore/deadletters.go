@@ -4,22 +4,11 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"time"
 
 	"github.com/jackc/pgx/v5"
 
 	"github.com/intellidox/intellidox/internal/files"
 )
-
-// DeadLetter is a message a subscriber dropped.
-type DeadLetter struct {
-	ID         int64           `json:"id"`
-	Topic      string          `json:"topic"`
-	EventID    string          `json:"eventId"`
-	Data       json.RawMessage `json:"data"`
-	ReceivedAt time.Time       `json:"receivedAt"`
-	RedrivenAt *time.Time      `json:"redrivenAt,omitempty"`
-}
 
 // SaveDeadLetter keeps a dead-lettered message; a redelivery of the same
 // event is stored once.
@@ -34,13 +23,13 @@ func (s *Store) SaveDeadLetter(ctx context.Context, topic, eventID string, data 
 }
 
 // DeadLetters lists messages, newest first; pending only unless all.
-func (s *Store) DeadLetters(ctx context.Context, all bool, limit int) ([]DeadLetter, error) {
+func (s *Store) DeadLetters(ctx context.Context, all bool, limit int) ([]files.DeadLetter, error) {
 	rows, err := s.pool.Query(ctx, `SELECT id, topic, event_id, data, received_at, redriven_at FROM dead_letters
 		WHERE $1 OR redriven_at IS NULL ORDER BY id DESC LIMIT $2`, all, limit)
 	if err != nil {
 		return nil, classify("dead letters", err)
 	}
-	out, err := pgx.CollectRows(rows, pgx.RowToStructByPos[DeadLetter])
+	out, err := pgx.CollectRows(rows, pgx.RowToStructByPos[files.DeadLetter])
 	return out, classify("dead letters", err)
 }
 
