@@ -131,10 +131,21 @@ tools_up() {
   # exiftool, 7z and osslsigncode for the extractor's cross-checks; qpdf
   # for the yara views' (PDF object streams written by a real tool); wrk
   # for make bench.
-  apt_install yara chromium poppler-utils libimage-exiftool-perl p7zip-full osslsigncode qpdf wrk
+  apt_install yara chromium poppler-utils libimage-exiftool-perl p7zip-full osslsigncode qpdf wrk \
+    libyara-dev golang-github-hillu-go-yara-dev
   command -v node >/dev/null || apt_install nodejs npm
+  yara_helper_up
   "$root/scripts/daprd.sh"
   moto_check
+}
+
+# The yara scanner's helper (tools/yara-helper): libyara through cgo and
+# Debian's go-yara source, which the module proxy does not serve, so it is
+# a module of its own, built here rather than by make build.
+yara_helper_up() {
+  say "building bin/yara-helper (libyara, cgo)"
+  (cd "$root/tools/yara-helper" && CGO_ENABLED=1 go build -trimpath -o "$root/bin/yara-helper.tmp" .)
+  mv "$root/bin/yara-helper.tmp" "$root/bin/yara-helper"
 }
 
 # moto (the AWS emulator of the AWS test profile) is a Python package, and

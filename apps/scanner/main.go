@@ -87,6 +87,7 @@ func newEngine(ctx context.Context, log *slog.Logger, name string, env *config.E
 			RulesDir: env.String("YARA_RULES_DIR", "rules/yara"),
 			Yara:     env.String("YARA_BIN", "yara"),
 			Yarac:    env.String("YARAC_BIN", "yarac"),
+			Helper:   env.String("YARA_HELPER", ""),
 			MaxSize:  env.Int64("YARA_MAX_SIZE", 512<<20),
 			Archive: archive.Limits{
 				MaxArchiveDepth:     env.Int("YARA_MAX_ARCHIVE_DEPTH", 0),

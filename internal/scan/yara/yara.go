@@ -52,14 +52,18 @@ type Config struct {
 	// RawOnly scans the raw bytes and members only, without decoded views:
 	// it shows what the views add, and is no setting for production.
 	RawOnly bool
+	// Helper, when set, is tools/yara-helper: libyara in long-lived
+	// processes (helper.go) instead of a yara process per scan.
+	Helper string
 }
 
 // Engine scans with the project's rule pack.
 type Engine struct {
 	cfg      Config
-	compiled string // compiled rules, in a private temporary directory
-	version  string // yara's version, e.g. "4.2.3"
-	sigs     string // "rules-<hash of the pack>"
+	helpers  *helpers // nil: the yara CLI
+	compiled string   // compiled rules, in a private temporary directory
+	version  string   // yara's version, e.g. "4.2.3"
+	sigs     string   // "rules-<hash of the pack>"
 }
 
 // New compiles the rule pack and returns the engine. Close removes the
@@ -105,11 +109,25 @@ func New(ctx context.Context, cfg Config) (*Engine, error) {
 		os.RemoveAll(dir)
 		return nil, fmt.Errorf("yara: compiling %s: %v\n%s", cfg.RulesDir, err, msg)
 	}
+	if cfg.Helper != "" {
+		// One empty request proves the helper runs here (libyara present,
+		// the compiled rules readable) before any file depends on it.
+		e.helpers = &helpers{bin: cfg.Helper, rules: e.compiled}
+		if _, err := e.helpers.scan(ctx, rawKind, []string{}); err != nil {
+			e.Close()
+			return nil, fmt.Errorf("yara: helper %s: %w", cfg.Helper, err)
+		}
+	}
 	return e, nil
 }
 
-// Close removes the compiled rules.
-func (e *Engine) Close() error { return os.RemoveAll(filepath.Dir(e.compiled)) }
+// Close stops the helpers and removes the compiled rules.
+func (e *Engine) Close() error {
+	if e.helpers != nil {
+		e.helpers.close()
+	}
+	return os.RemoveAll(filepath.Dir(e.compiled))
+}
 
 // packVersion hashes the rule files' names and contents.
 func packVersion(files []string) (string, error) {
@@ -318,8 +336,11 @@ func (e *Engine) run(ctx context.Context, dir string, targets []target) ([]match
 	return out, nil
 }
 
-// runKind scans targets of one kind in one yara process.
+// runKind scans targets of one kind in one yara process, or with a helper.
 func (e *Engine) runKind(ctx context.Context, dir, kind string, targets []target) ([]match, error) {
+	if e.helpers != nil {
+		return e.runHelper(ctx, kind, targets)
+	}
 	list := filepath.Join(dir, "list-"+kind)
 	var lb strings.Builder
 	for _, t := range targets {
@@ -360,6 +381,35 @@ func (e *Engine) runKind(ctx context.Context, dir, kind string, targets []target
 		m := match{rule: rule, label: targets[t].label, unlockedBy: targets[t].unlockedBy, severity: "suspicious"}
 		if s := severityMeta.FindStringSubmatch(meta); s != nil {
 			m.severity = s[1]
+		}
+		out = append(out, m)
+	}
+	return out, nil
+}
+
+// runHelper scans targets of one kind with a yara-helper.
+func (e *Engine) runHelper(ctx context.Context, kind string, targets []target) ([]match, error) {
+	view := kind
+	if view == "" {
+		view = rawKind
+	}
+	paths := make([]string, len(targets))
+	for i, t := range targets {
+		paths[i] = t.path
+	}
+	found, err := e.helpers.scan(ctx, view, paths)
+	if err != nil {
+		return nil, err
+	}
+	var out []match
+	for _, f := range found {
+		t := slices.IndexFunc(targets, func(t target) bool { return t.path == f.Path })
+		if t < 0 {
+			return nil, fmt.Errorf("yara helper: a match on a path never sent: %q", f.Path)
+		}
+		m := match{rule: f.Rule, label: targets[t].label, unlockedBy: targets[t].unlockedBy, severity: "suspicious"}
+		if f.Severity != "" {
+			m.severity = f.Severity
 		}
 		out = append(out, m)
 	}
