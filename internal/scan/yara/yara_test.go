@@ -354,26 +354,48 @@ func TestStagingIsRemoved(t *testing.T) {
 // BenchmarkScan measures a whole scan: staging the object to a temporary
 // file, one yara process, parsing. The empty case is the per-scan overhead
 // of calling the CLI.
+// BenchmarkScan scans random data through the yara CLI (a process per
+// scan) and through a yara-helper (libyara in a long-lived process). The
+// scans are sequential, so the time per scan is the CPU of the scanner and
+// of yara together, staging included.
 func BenchmarkScan(b *testing.B) {
-	e := newEngine(b, yara.Config{MaxSize: 1 << 30})
-	for _, size := range []int{0, 1 << 20, 100 << 20} {
-		data := make([]byte, size)
-		_, _ = rand.Read(data)
-		b.Run(sizeName(size), func(b *testing.B) {
-			b.SetBytes(int64(size))
-			for b.Loop() {
-				f, err := e.Scan(context.Background(), bytes.NewReader(data), scan.File{Size: int64(size)})
-				if err != nil || f.Outcome != contract.Clean {
-					b.Fatal(f, err)
+	modes := map[string]string{"cli": ""}
+	if bin := filepath.Join(testenv.Root(), "bin", "yara-helper"); fileExists(bin) {
+		modes["helper"] = bin
+	}
+	for _, mode := range []string{"cli", "helper"} {
+		bin, ok := modes[mode]
+		if !ok {
+			continue
+		}
+		e := newEngine(b, yara.Config{MaxSize: 1 << 30, Helper: bin})
+		for _, size := range []int{0, 10_000, 1 << 20, 100 << 20} {
+			data := make([]byte, size)
+			_, _ = rand.Read(data)
+			b.Run(mode+"/"+sizeName(size), func(b *testing.B) {
+				b.SetBytes(int64(size))
+				for b.Loop() {
+					f, err := e.Scan(context.Background(), bytes.NewReader(data), scan.File{Size: int64(size)})
+					if err != nil || f.Outcome != contract.Clean {
+						b.Fatal(f, err)
+					}
 				}
-			}
-		})
+			})
+		}
 	}
 }
 
+func fileExists(path string) bool {
+	_, err := os.Stat(path)
+	return err == nil
+}
+
 func sizeName(n int) string {
-	if n == 0 {
+	switch {
+	case n == 0:
 		return "empty"
+	case n < 1<<20:
+		return fmt.Sprintf("%dKB", n/1000)
 	}
 	return fmt.Sprintf("%dMiB", n>>20)
 }
