@@ -180,6 +180,18 @@ func TestArchivePasswords(t *testing.T) {
 			assert.NotContains(t, stream.String(), s)
 		}
 	})
+
+	t.Run("only an administrator clears the list", func(t *testing.T) {
+		assertProblem(t, user.ClearArchivePasswords(ctx), 403, "forbidden")
+		l, err := user.ArchivePasswords(ctx)
+		require.NoError(t, err)
+		assert.Equal(t, 3, l.Count, "a refused clear keeps the list")
+		require.NoError(t, admin.ClearArchivePasswords(ctx))
+		l, err = user.ArchivePasswords(ctx)
+		require.NoError(t, err)
+		assert.Equal(t, 0, l.Count)
+		require.NoError(t, admin.ClearArchivePasswords(ctx), "clearing nothing is not an error")
+	})
 }
 
 // results returns a file's yara and reputation results.

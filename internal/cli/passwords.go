@@ -39,7 +39,7 @@ func passwords(ctx context.Context, c *client.Client, action string, in io.Reade
 		}
 		l, err = c.SetArchivePasswords(ctx, list)
 	case "clear":
-		l, err = c.SetArchivePasswords(ctx, nil)
+		err = c.ClearArchivePasswords(ctx)
 	default:
 		fmt.Fprintf(stderr, "intellidox passwords: %q: want show, set or clear\n", action)
 		return ExitUsage

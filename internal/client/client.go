@@ -372,3 +372,9 @@ func (c *Client) SetArchivePasswords(ctx context.Context, passwords []string) (P
 	err := c.do(ctx, http.MethodPut, "/v1/settings/archive-passwords", map[string][]string{"passwords": passwords}, &l)
 	return l, err
 }
+
+// ClearArchivePasswords removes the tenant's list (administrators only); the
+// built-in list is still tried.
+func (c *Client) ClearArchivePasswords(ctx context.Context) error {
+	return c.do(ctx, http.MethodDelete, "/v1/settings/archive-passwords", nil, nil)
+}

@@ -91,7 +91,14 @@ type fakeEngine struct {
 	sigs   string
 	scans  atomic.Int32
 	scanFn func(ctx context.Context, r io.Reader) (scan.Finding, error)
-	last   scan.File // the file of the latest scan (tests scan serially)
+	mu     sync.Mutex
+	last   scan.File // the file of the latest scan
+}
+
+func (e *fakeEngine) lastFile() scan.File {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.last
 }
 
 func (e *fakeEngine) Name() string { return "fake" }
@@ -100,7 +107,9 @@ func (e *fakeEngine) Versions(context.Context) (string, string, error) {
 }
 func (e *fakeEngine) Scan(ctx context.Context, r io.Reader, f scan.File) (scan.Finding, error) {
 	e.scans.Add(1)
+	e.mu.Lock()
 	e.last = f
+	e.mu.Unlock()
 	return e.scanFn(ctx, r)
 }
 
@@ -243,7 +252,7 @@ func TestPasswordsReopenEncryptedSkips(t *testing.T) {
 	dapr := newFake()
 	eng := &fakeEngine{sigs: "s1"}
 	eng.scanFn = func(context.Context, io.Reader) (scan.Finding, error) {
-		if len(eng.last.Passwords) < 2 {
+		if len(eng.lastFile().Passwords) < 2 {
 			return scan.Skip(scan.ReasonEncrypted, "a.zip/x is encrypted and no known password opens it"), nil
 		}
 		return scan.Finding{Outcome: contract.Clean}, nil
@@ -254,12 +263,12 @@ func TestPasswordsReopenEncryptedSkips(t *testing.T) {
 	require.Equal(t, sidecar.Success, svc.OnExtracted(ctx, event(t, "obj")))
 	require.Equal(t, sidecar.Success, svc.OnExtracted(ctx, event(t, "obj")))
 	assert.EqualValues(t, 1, eng.scans.Load(), "no passwords: the encrypted skip stands")
-	assert.Equal(t, []archive.Passwords{archive.Builtin()}, eng.last.Passwords)
+	assert.Equal(t, []archive.Passwords{archive.Builtin()}, eng.lastFile().Passwords)
 
 	require.Equal(t, sidecar.Success, svc.OnExtracted(ctx, withPasswords()))
 	assert.EqualValues(t, 2, eng.scans.Load(), "passwords: tried again")
 	assert.Equal(t, []archive.Passwords{archive.Builtin(), {Source: contract.PasswordsTenant, List: []string{"s3cret"}}},
-		eng.last.Passwords)
+		eng.lastFile().Passwords)
 	assert.Equal(t, contract.Clean, dapr.last().Result)
 
 	require.Equal(t, sidecar.Success, svc.OnExtracted(ctx, withPasswords()))
