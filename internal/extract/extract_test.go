@@ -363,3 +363,46 @@ func TestInspectSlowBodyIsNotATimeout(t *testing.T) {
 	assert.NotContains(t, codes(s.Findings), "analysis_timeout")
 	assert.True(t, s.Metadata["pdf"].(*pdf.Info).HasJavaScript)
 }
+
+// TestInspectEncryptedPDF: an encrypted PDF is opened with the empty
+// password or a listed one and read decrypted, naming the list; one that
+// stays locked is unscanned with the reason, and so is one whose security
+// handler cannot be read.
+func TestInspectEncryptedPDF(t *testing.T) {
+	js := samples.PDFObjStmJavaScriptEncrypted("infected")
+	s := inspect(t, js, Options{})
+	p := s.Metadata["pdf"].(*pdf.Info)
+	assert.True(t, p.Encrypted)
+	assert.Equal(t, "AES-256", p.Encryption)
+	assert.True(t, p.Decrypted)
+	assert.Equal(t, archive.SourceBuiltin, p.UnlockedBy)
+	assert.True(t, p.HasJavaScript, "read inside the decrypted object stream")
+	assert.True(t, p.HasAutoAction)
+	assert.NotContains(t, codes(s.Findings), "encrypted_document")
+
+	lim := DefaultLimits()
+	lim.Passwords = []archive.Passwords{{Source: "tenant", List: []string{"x", "s3cret"}}}
+	s = inspect(t, samples.PDFObjStmJavaScriptEncrypted("s3cret"), Options{Limits: lim})
+	p = s.Metadata["pdf"].(*pdf.Info)
+	assert.Equal(t, "tenant", p.UnlockedBy)
+	assert.True(t, p.HasJavaScript)
+	raw, err := json.Marshal(s.Metadata)
+	require.NoError(t, err)
+	assert.NotContains(t, string(raw), "s3cret", "the password never shows")
+
+	s = inspect(t, samples.PDFObjStmJavaScriptEncrypted("unknown-password"), Options{})
+	p = s.Metadata["pdf"].(*pdf.Info)
+	assert.True(t, p.Encrypted)
+	assert.False(t, p.Decrypted)
+	assert.False(t, p.HasJavaScript)
+	require.Contains(t, codes(s.Findings), "encrypted_document")
+	for _, f := range s.Findings {
+		if f.Code == "encrypted_document" {
+			assert.Equal(t, contract.VerdictUnscanned, f.Effect)
+			assert.Contains(t, f.Message, "encrypted (AES-256) and neither the empty password nor any known password opens it")
+		}
+	}
+
+	s = inspect(t, tc.PDF(tc.PDFOptions{Encrypted: true}), Options{})
+	require.Contains(t, codes(s.Findings), "encrypted_document", "a handler that cannot be opened is unscanned too")
+}

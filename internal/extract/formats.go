@@ -2,7 +2,9 @@ package extract
 
 import (
 	"context"
+	"fmt"
 	"io"
+	"strings"
 
 	"github.com/gabriel-vasile/mimetype"
 
@@ -32,7 +34,7 @@ func formatOf(mt *mimetype.MIME) format {
 	case is(mt, "application/gzip"), is(mt, "application/x-tar"):
 		return format{name: "archive", stream: streamArchive}
 	case is(mt, "application/pdf"):
-		return format{name: "pdf", stream: streamPDF}
+		return format{name: "pdf", stream: streamPDF, random: unlockPDF}
 	case is(mt, "application/x-ole-storage"):
 		return format{name: "office", random: readOLE}
 	case executable(mt):
@@ -104,6 +106,36 @@ func streamPDF(ctx context.Context, r io.Reader, _ int64, lim Limits, res *resul
 	if info.Version != "" {
 		res.describe("PDF document, version " + info.Version)
 	}
+}
+
+// unlockPDF opens an encrypted PDF that streamPDF found, with the empty
+// user password or one of the password lists, and reads it again
+// decrypted. A PDF that stays locked, or whose security handler is not
+// supported, is unscanned with the reason.
+func unlockPDF(ctx context.Context, src io.ReaderAt, size int64, lim Limits, res *result) {
+	res.mu.Lock()
+	info, _ := res.meta["pdf"].(*pdf.Info)
+	res.mu.Unlock()
+	if info == nil || !info.Encrypted {
+		return
+	}
+	sec, err := info.Security()
+	if err != nil {
+		res.finding("encrypted_document", contract.VerdictUnscanned,
+			"the PDF is encrypted and cannot be opened: "+strings.TrimPrefix(err.Error(), "pdf: "))
+		return
+	}
+	dec, source, ok := sec.Unlock(lim.Passwords)
+	if !ok {
+		res.finding("encrypted_document", contract.VerdictUnscanned, fmt.Sprintf(
+			"the PDF is encrypted (%s) and neither the empty password nor any known password opens it: its content cannot be inspected", sec.Method()))
+		return
+	}
+	opened, fs := pdf.ScanDecrypted(ctx, io.NewSectionReader(src, 0, size), lim.MaxUncompressedSize, dec)
+	opened.Decrypted, opened.UnlockedBy = true, source
+	opened.Damaged = opened.Damaged || info.Damaged
+	res.set("pdf", opened)
+	res.add(fs...)
 }
 
 func readImage(_ context.Context, src io.ReaderAt, size int64, _ Limits, res *result) {

@@ -16,6 +16,7 @@ import (
 	"compress/zlib"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"strconv"
 	"strings"
@@ -31,7 +32,7 @@ type Info struct {
 	Version   string `json:"version"`   // from the header, or the catalog's /Version if later
 	PageCount int    `json:"pageCount"` // from the page tree, or counted pages
 	// Document information. Empty when absent, or when the document is
-	// encrypted (its strings are then ciphertext).
+	// encrypted and was not opened (its strings are then ciphertext).
 	Title        string `json:"title,omitempty"`
 	Author       string `json:"author,omitempty"`
 	Creator      string `json:"creator,omitempty"`
@@ -39,6 +40,14 @@ type Info struct {
 	CreationDate string `json:"creationDate,omitempty"` // RFC 3339 when parseable, else as written
 	ModDate      string `json:"modDate,omitempty"`
 	Encrypted    bool   `json:"encrypted"`
+	// Encryption names the cipher of an encrypted document ("AES-256",
+	// "RC4 128-bit"...). Decrypted says its content was read through it:
+	// the empty user password or a listed one opened it, and UnlockedBy
+	// then names the password list, "" for the empty password. Never the
+	// password.
+	Encryption string `json:"encryption,omitempty"`
+	Decrypted  bool   `json:"decrypted,omitempty"`
+	UnlockedBy string `json:"unlockedBy,omitempty"`
 	// HasJavaScript: a /JavaScript or /JS name anywhere.
 	HasJavaScript bool `json:"hasJavaScript"`
 	// HasAutoAction: /OpenAction or /AA (additional actions), which run
@@ -52,7 +61,15 @@ type Info struct {
 	// Damaged is true when the file did not parse to its end cleanly
 	// (truncated, or no %PDF header): the fields hold what was found.
 	Damaged bool `json:"damaged,omitempty"`
+
+	sec    *Security // the security handler of an encrypted document
+	secErr error     // why it cannot be opened, if it cannot
 }
+
+// Security returns the security handler of an encrypted document, or the
+// error that says why it cannot be opened; nil, nil when the document is
+// not encrypted.
+func (i *Info) Security() (*Security, error) { return i.sec, i.secErr }
 
 // Caps on the work one file may cause.
 const (
@@ -69,7 +86,15 @@ const (
 // for limits that tripped. maxInflate bounds the bytes decompressed from
 // object streams in total.
 func Scan(ctx context.Context, r io.Reader, maxInflate int64) (*Info, []contract.Finding) {
-	s := &scanner{ctx: ctx, info: &Info{}, infoDicts: map[int]dict{}, strs: map[int]string{}, budget: maxInflate}
+	return ScanDecrypted(ctx, r, maxInflate, nil)
+}
+
+// ScanDecrypted is Scan of an encrypted PDF that Security.Unlock opened
+// with dec: strings and object streams are decrypted before they are
+// read.
+func ScanDecrypted(ctx context.Context, r io.Reader, maxInflate int64, dec *Decrypter) (*Info, []contract.Finding) {
+	s := &scanner{ctx: ctx, info: &Info{}, infoDicts: map[int]dict{}, strs: map[int]string{}, budget: maxInflate,
+		dec: dec, cur: ref{num: -1}}
 	br := newReader(r)
 	// The header may follow some junk; readers accept it within 1 KiB.
 	br.fill(1024)
@@ -118,6 +143,17 @@ type scanner struct {
 	// object number of each stream a file specification's /EF points at,
 	// and the name the specification gives.
 	files map[int]string
+	// dec decrypts the strings and streams of object cur (num -1 outside
+	// objects and inside object streams, whose content is decrypted as a
+	// whole).
+	dec *Decrypter
+	cur ref
+	// enc holds the dictionaries that may be the /Encrypt one, by object;
+	// finish finds the trailer's and reads it into sec, or why not into
+	// secErr.
+	enc    map[int]dict
+	sec    *Security
+	secErr error
 	// What the object being parsed may still keep in memory: the rest is
 	// parsed and dropped, so that memory stays proportional to these caps
 	// and not to the file.
@@ -154,11 +190,11 @@ func (s *scanner) scan(l *lexer) {
 		case t.kind == tEOF:
 			return
 		case t.kind == tKeyword && t.s == "obj":
-			num := -1
+			num, gen := -1, 0
 			if prev2.kind == tNumber && prev2.isInt && prev1.kind == tNumber && prev1.isInt {
-				num = int(prev2.num)
+				num, gen = int(prev2.num), int(prev1.num)
 			}
-			s.object(l, num)
+			s.object(l, num, gen)
 		case t.kind == tKeyword && t.s == "trailer":
 			s.kept, s.keptBytes = 0, 0
 			if d, ok := s.value(l, l.token(), 0).(dict); ok {
@@ -170,13 +206,16 @@ func (s *scanner) scan(l *lexer) {
 	}
 }
 
-// object parses the body of object num (after "num gen obj").
-func (s *scanner) object(l *lexer, num int) {
+// object parses the body of object num, generation gen (after "num gen
+// obj").
+func (s *scanner) object(l *lexer, num, gen int) {
 	s.kept, s.keptBytes = 0, 0
 	s.objects++
 	if s.objects > maxObjects {
 		return
 	}
+	s.cur = ref{num, gen}
+	defer func() { s.cur = ref{num: -1} }()
 	v := s.value(l, l.token(), 0)
 	t := l.token()
 	if t.kind == tKeyword && t.s == "stream" {
@@ -217,6 +256,12 @@ func (s *scanner) record(num int, v any) {
 		if t, _ := v["Type"].(name); t == "XRef" {
 			s.addTrailer(v) // a cross-reference stream is also the trailer
 		}
+		if _, ok := v["Filter"].(name); ok && v["O"] != nil && v["U"] != nil && num >= 0 && len(s.enc) < maxEncryptDicts {
+			if s.enc == nil {
+				s.enc = map[int]dict{}
+			}
+			s.enc[num] = v
+		}
 	case string:
 		if num >= 0 && len(s.strs) < maxInfoStrings && len(v) <= 1024 {
 			s.strs[num] = v
@@ -246,6 +291,9 @@ func (s *scanner) value(l *lexer, t token, depth int) any {
 	case tName:
 		return name(t.s)
 	case tString:
+		if s.dec != nil && s.cur.num >= 0 {
+			return s.dec.string(s.cur.num, s.cur.gen, t.s)
+		}
 		return t.s
 	case tNumber:
 		if !t.isInt || t.num < 0 {
@@ -453,8 +501,17 @@ func (s *scanner) stream(l *lexer, d dict) {
 		r.skipPast(endstream)
 		return
 	}
-	data := r.until(endstream)
-	defer func() { _, _ = io.Copy(io.Discard, data) }()
+	var data io.Reader = r.until(endstream)
+	defer func(all io.Reader) { _, _ = io.Copy(io.Discard, all) }(data)
+	if s.dec != nil {
+		// Decrypted as a whole, within the inflate budget: the ciphertext
+		// is no larger than what it inflates to, bar a few bytes.
+		raw, _ := io.ReadAll(io.LimitReader(data, max(s.budget, 0)+64))
+		data = bytes.NewReader(s.dec.stream(s.cur.num, s.cur.gen, d, raw))
+		outer := s.cur
+		s.cur = ref{num: -1} // the objects inside are not encrypted one by one
+		defer func() { s.cur = outer }()
+	}
 	zr, err := zlib.NewReader(data)
 	if err != nil {
 		return // encrypted or damaged: nothing to see
@@ -537,9 +594,14 @@ func (b *budgetReader) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// finish resolves the document information and the page count.
+// maxEncryptDicts bounds the dictionaries kept as /Encrypt candidates.
+const maxEncryptDicts = 64
+
+// finish resolves the document information, the page count and the
+// security handler.
 func (s *scanner) finish() {
 	s.info.ObjectCount = s.objects
+	s.security()
 	if s.catalogV != "" && versionLess(s.info.Version, s.catalogV) {
 		s.info.Version = s.catalogV
 	}
@@ -559,7 +621,7 @@ func (s *scanner) finish() {
 	if info == nil {
 		info = s.lastInfo
 	}
-	if info == nil || s.info.Encrypted {
+	if info == nil || (s.info.Encrypted && s.dec == nil) {
 		return
 	}
 	str := func(k string) string {
@@ -670,4 +732,32 @@ func date(s string) string {
 		}
 	}
 	return time.Date(y, time.Month(mo), da, h, mi, se, 0, loc).Format(time.RFC3339)
+}
+
+// security reads the /Encrypt dictionary of the last trailer that names
+// one into s.sec (or why it cannot be read into s.secErr), and its cipher
+// into the document's Encryption.
+func (s *scanner) security() {
+	for i := len(s.trailers) - 1; i >= 0; i-- {
+		t := s.trailers[i]
+		switch e := t["Encrypt"].(type) {
+		case nil:
+			continue
+		case ref:
+			if d, ok := s.enc[e.num]; ok {
+				s.sec, s.secErr = security(d, e.num, t)
+			} else {
+				s.secErr = errHandler{fmt.Sprintf("the /Encrypt dictionary (object %d) was not found", e.num)}
+			}
+		case dict:
+			s.sec, s.secErr = security(e, -1, t)
+		default:
+			s.secErr = errHandler{"the /Encrypt entry is not a dictionary"}
+		}
+		break
+	}
+	if s.sec != nil {
+		s.info.Encryption = s.sec.Method()
+	}
+	s.info.sec, s.info.secErr = s.sec, s.secErr
 }

@@ -43,7 +43,7 @@ func TestScan(t *testing.T) {
 		{"form", tc.PDFOptions{Form: true},
 			Info{Version: "1.7", PageCount: 1, HasForms: true}},
 		{"encrypted hides its strings", tc.PDFOptions{Encrypted: true, Title: "ciphertext really"},
-			Info{Version: "1.7", PageCount: 1, Encrypted: true}},
+			Info{Version: "1.7", PageCount: 1, Encrypted: true, Encryption: "RC4 40-bit"}},
 		{"utf-16 title", tc.PDFOptions{Title: "Ünïcode ☃ report", UTF16Title: true},
 			Info{Version: "1.7", PageCount: 1, Title: "Ünïcode ☃ report"}},
 		{"escaped names", tc.PDFOptions{EscapeNames: true, JavaScript: true, OpenAction: true, Form: true, EmbeddedFile: true, Pages: 4},
@@ -53,7 +53,7 @@ func TestScan(t *testing.T) {
 			Info{Version: "1.5", PageCount: 5, Title: "Packed", Author: "Bob",
 				HasJavaScript: true, HasAutoAction: true, HasForms: true, HasEmbeddedFiles: true}},
 		{"object stream, encrypted", tc.PDFOptions{ObjectStream: true, Version: "1.6", Encrypted: true, Title: "T"},
-			Info{Version: "1.6", PageCount: 1, Encrypted: true}},
+			Info{Version: "1.6", PageCount: 1, Encrypted: true, Encryption: "RC4 40-bit"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -61,6 +61,10 @@ func TestScan(t *testing.T) {
 			require.NotNil(t, got)
 			assert.Positive(t, got.ObjectCount)
 			got.ObjectCount = 0
+			sec, err := got.Security()
+			require.NoError(t, err)
+			assert.Equal(t, tt.opts.Encrypted, sec != nil)
+			got.sec = nil
 			assert.Equal(t, tt.want, *got)
 		})
 	}

@@ -39,7 +39,15 @@ type StreamLimits struct {
 	MaxStreams     int   // streams inflated
 	MaxStreamBytes int64 // inflated bytes kept per stream
 	MaxTotalBytes  int64 // inflated bytes over all streams
+	// Decrypter, for an encrypted PDF that Security.Unlock opened,
+	// decrypts each stream before it is inflated. Without it the streams
+	// of an encrypted PDF do not inflate and none is passed.
+	Decrypter *Decrypter
 }
+
+// maxRawStream bounds the encrypted bytes of one stream read to be
+// decrypted.
+const maxRawStream = 64 << 20
 
 // maxDictWindow is how much of the text before "stream" is kept to find
 // the stream's dictionary and object number.
@@ -70,7 +78,7 @@ func Streams(ctx context.Context, src io.ReaderAt, size int64, lim StreamLimits,
 	br := bufio.NewReaderSize(sr, 64<<10)
 	var window []byte // text since the last stream or object keyword
 	var embedded []embeddedStream
-	object := -1
+	object, gen := -1, 0
 	count := 0
 	total := int64(0)
 	limited := false
@@ -94,8 +102,8 @@ func Streams(ctx context.Context, src io.ReaderAt, size int64, lim StreamLimits,
 		}
 		switch c {
 		case 'j':
-			if n, ok := objectHeader(window); ok {
-				object = n
+			if n, g, ok := objectHeader(window); ok {
+				object, gen = n, g
 				window = window[:0]
 			}
 			continue
@@ -121,7 +129,7 @@ func Streams(ctx context.Context, src io.ReaderAt, size int64, lim StreamLimits,
 				continue
 			}
 			read, _ := sr.Seek(0, io.SeekCurrent)
-			embedded = append(embedded, embeddedStream{object: object, offset: read - int64(br.Buffered()), dict: d})
+			embedded = append(embedded, embeddedStream{object: object, gen: gen, offset: read - int64(br.Buffered()), dict: d})
 			continue
 		}
 		if !bytes.Contains(dict, []byte("/Fl")) { // /FlateDecode, or /Fl abbreviated
@@ -134,7 +142,12 @@ func Streams(ctx context.Context, src io.ReaderAt, size int64, lim StreamLimits,
 			limited = true
 			continue // keep reading: the rest of the file yields nothing more
 		}
-		zr, err := zlib.NewReader(br) // br is an io.ByteReader: zlib reads no further than the stream
+		var data io.Reader = br // an io.ByteReader: zlib reads no further than the stream
+		if lim.Decrypter != nil {
+			raw := readUntil(br, endstream, maxRawStream)
+			data = bytes.NewReader(lim.Decrypter.stream(object, gen, parseDict(dict), raw))
+		}
+		zr, err := zlib.NewReader(data)
 		if err != nil {
 			continue
 		}
@@ -165,7 +178,7 @@ func Streams(ctx context.Context, src io.ReaderAt, size int64, lim StreamLimits,
 			break
 		}
 		keep := min(lim.MaxStreamBytes, lim.MaxTotalBytes-total)
-		data, ok := e.read(src, size, keep)
+		data, ok := e.read(src, size, keep, lim.Decrypter)
 		if !ok {
 			continue
 		}
@@ -183,6 +196,7 @@ func Streams(ctx context.Context, src io.ReaderAt, size int64, lim StreamLimits,
 // object, the offset of its data in the file and its dictionary.
 type embeddedStream struct {
 	object int
+	gen    int
 	offset int64
 	dict   dict
 }
@@ -195,32 +209,68 @@ func embeddedDict(text []byte) (dict, bool) {
 	if !bytes.Contains(text, []byte("Em")) && bytes.IndexByte(text, '#') < 0 {
 		return nil, false
 	}
-	l := &lexer{r: &reader{r: bytes.NewReader(text), buf: make([]byte, 4096)}}
-	s := &scanner{ctx: context.Background(), info: &Info{}}
-	var d dict
-	for t := l.token(); t.kind != tEOF; t = l.token() {
-		if t.kind == tDictOpen {
-			d, _ = s.value(l, t, 0).(dict) // the last dictionary is the stream's
-		}
-	}
+	d := parseDict(text)
 	if t, _ := d["Type"].(name); t != "EmbeddedFile" {
 		return nil, false
 	}
 	return d, true
 }
 
+// parseDict parses the text before "stream" and returns the last
+// dictionary in it, the stream's.
+func parseDict(text []byte) dict {
+	l := &lexer{r: &reader{r: bytes.NewReader(text), buf: make([]byte, 4096)}}
+	s := &scanner{ctx: context.Background(), info: &Info{}, cur: ref{num: -1}}
+	var d dict
+	for t := l.token(); t.kind != tEOF; t = l.token() {
+		if t.kind == tDictOpen {
+			d, _ = s.value(l, t, 0).(dict)
+		}
+	}
+	return d
+}
+
+// readUntil reads br up to and past marker, or max bytes, and returns what
+// came before the marker without the end of line before it.
+func readUntil(br *bufio.Reader, marker []byte, max int) []byte {
+	var b []byte
+	for len(b) < max+len(marker) {
+		c, err := br.ReadByte()
+		if err != nil {
+			break
+		}
+		b = append(b, c)
+		if c == marker[len(marker)-1] && bytes.HasSuffix(b, marker) {
+			b = b[:len(b)-len(marker)]
+			break
+		}
+	}
+	b = bytes.TrimSuffix(b, []byte("\n"))
+	return bytes.TrimSuffix(b, []byte("\r"))
+}
+
 // read returns the data of the embedded stream, at most keep+1 bytes so
 // that the caller sees a cut, inflated if it is FlateDecode; ok is false
 // for other filters and for data that does not inflate.
-func (e embeddedStream) read(src io.ReaderAt, size int64, keep int64) (data []byte, ok bool) {
+func (e embeddedStream) read(src io.ReaderAt, size int64, keep int64, dec *Decrypter) (data []byte, ok bool) {
 	rest := io.NewSectionReader(src, e.offset, max(0, size-e.offset))
-	if _, filtered := e.dict["Filter"]; !filtered {
-		return rawStream(rest, e.dict, keep), true
-	}
-	if !flateOnly(e.dict) {
+	_, filtered := e.dict["Filter"]
+	if filtered && !flateOnly(e.dict) {
 		return nil, false
 	}
-	zr, err := zlib.NewReader(bufio.NewReader(rest))
+	var r io.Reader = bufio.NewReader(rest)
+	if dec != nil {
+		raw := rawStream(rest, e.dict, maxRawStream)
+		r = bytes.NewReader(dec.stream(e.object, e.gen, e.dict, raw))
+	}
+	if !filtered {
+		if dec != nil {
+			b, _ := io.ReadAll(io.LimitReader(r, keep+1))
+			return b, true
+		}
+		return rawStream(rest, e.dict, keep), true
+	}
+	zr, err := zlib.NewReader(r)
 	if err != nil {
 		return nil, false
 	}
@@ -265,23 +315,25 @@ func binary(b []byte) bool {
 	return n*8 > len(b)
 }
 
-// objectHeader reports whether window ends with "N G obj" and returns N.
-func objectHeader(w []byte) (int, bool) {
+// objectHeader reports whether window ends with "N G obj" and returns N
+// and G.
+func objectHeader(w []byte) (n, gen int, ok bool) {
 	if !bytes.HasSuffix(w, []byte("obj")) || bytes.HasSuffix(w, []byte("endobj")) {
-		return 0, false
+		return 0, 0, false
 	}
 	fields := bytes.Fields(w[max(0, len(w)-40) : len(w)-3])
 	if len(fields) < 2 {
-		return 0, false
+		return 0, 0, false
 	}
-	if _, err := strconv.Atoi(string(fields[len(fields)-1])); err != nil {
-		return 0, false
+	gen, err := strconv.Atoi(string(fields[len(fields)-1]))
+	if err != nil || gen < 0 {
+		return 0, 0, false
 	}
-	n, err := strconv.Atoi(string(fields[len(fields)-2]))
+	n, err = strconv.Atoi(string(fields[len(fields)-2]))
 	if err != nil || n < 0 {
-		return 0, false
+		return 0, 0, false
 	}
-	return n, true
+	return n, gen, true
 }
 
 // isObjStm reports whether a stream dictionary declares an object stream.
