@@ -13,6 +13,7 @@ import (
 
 	"github.com/intellidox/intellidox/internal/contract"
 	"github.com/intellidox/intellidox/internal/extract"
+	"github.com/intellidox/intellidox/internal/extract/archive"
 	"github.com/intellidox/intellidox/internal/extract/views"
 	"github.com/intellidox/intellidox/internal/seal"
 	"github.com/intellidox/intellidox/internal/sidecar"
@@ -133,7 +134,7 @@ func (s *Service) extract(ctx context.Context, up contract.FileUploaded) (contra
 	out.MD5, out.SHA1, out.MIMEType = sum.MD5, sum.SHA1, sum.MIMEType
 	out.Metadata, out.Findings = sum.Metadata, sum.Findings
 	if s.views.On {
-		if out.Views, err = s.storeViews(ctx, src, up); err != nil {
+		if out.Views, err = s.storeViews(ctx, src, up, limits.Passwords); err != nil {
 			return out, err
 		}
 	}
@@ -142,10 +143,13 @@ func (s *Service) extract(ctx context.Context, up contract.FileUploaded) (contra
 
 // storeViews stores the decoded views of a verified object under
 // views/<sha256>/<n>, for engines that opt in. The decoder sniffs the
-// object first: files of a type without views cost one small read. A
+// object first: files of a type without views cost one small read; an
+// encrypted PDF is opened with the same password lists as the extraction. A
 // limit that cut the views short is logged (YARA reports its own).
-func (s *Service) storeViews(ctx context.Context, src io.ReaderAt, up contract.FileUploaded) ([]contract.View, error) {
-	d := views.NewDecoder(s.views.Limits)
+func (s *Service) storeViews(ctx context.Context, src io.ReaderAt, up contract.FileUploaded, passwords []archive.Passwords) ([]contract.View, error) {
+	lim := s.views.Limits
+	lim.Passwords = passwords
+	d := views.NewDecoder(lim)
 	var out []contract.View
 	err := d.Decode(ctx, src, up.Size, func(v views.View) error {
 		key := fmt.Sprintf("views/%s/%d", up.SHA256, len(out))

@@ -23,6 +23,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/intellidox/intellidox/internal/contract"
+	"github.com/intellidox/intellidox/internal/extract/archive"
 	"github.com/intellidox/intellidox/internal/extract/office"
 	"github.com/intellidox/intellidox/internal/extract/pdf"
 )
@@ -52,6 +53,11 @@ const CodeViewsLimit = "views_limit"
 // files (logs, data) are common and harmless.
 const CodeViewsTextLimit = "views_text_limit"
 
+// CodeEncrypted is the finding code when an encrypted PDF could not be
+// opened, so that none of its streams was decoded; its effect is
+// unscanned, as for an archive's locked members.
+const CodeEncrypted = "encrypted_document"
+
 // View is one decoded view of a file.
 type View struct {
 	Kind string
@@ -62,6 +68,9 @@ type View struct {
 	// is named by both: "pdf:embedded a.doc/vba:Module1".
 	Name string
 	Data []byte
+	// UnlockedBy names the password list that opened the encrypted PDF
+	// the view comes from; "" when no password was needed.
+	UnlockedBy string
 }
 
 // Limits bound the views made for one scanned file, its archive members
@@ -77,6 +86,9 @@ type Limits struct {
 	// MaxTextBytes bounds the bytes of one text (a file, member or view)
 	// searched for blobs; default 16 MiB.
 	MaxTextBytes int64
+	// Passwords are tried, after the empty password, on encrypted PDFs
+	// (pdf.Security.Unlock); nil means the built-in list alone.
+	Passwords []archive.Passwords
 }
 
 // Defaults for Limits.
@@ -105,6 +117,9 @@ func (l Limits) WithDefaults() Limits {
 	}
 	if l.MaxTextBytes <= 0 {
 		l.MaxTextBytes = DefaultMaxTextBytes
+	}
+	if l.Passwords == nil {
+		l.Passwords = []archive.Passwords{archive.Builtin()}
 	}
 	return l
 }
@@ -229,6 +244,7 @@ func (d *Decoder) nested(ctx context.Context, v View, depth int, fn func(View) e
 	defer func() { d.outer = d.outer[:len(d.outer)-1] }()
 	return d.decode(ctx, bytes.NewReader(v.Data), int64(len(v.Data)), depth+1, func(c View) error {
 		c.Name = v.Name + "/" + c.Name
+		c.UnlockedBy = cmp.Or(c.UnlockedBy, v.UnlockedBy)
 		return fn(c)
 	})
 }
@@ -272,12 +288,31 @@ func (d *Decoder) vba(src io.ReaderAt, size int64, fn func(View) error) error {
 func (d *Decoder) pdf(ctx context.Context, src io.ReaderAt, size int64, fn func(View) error) error {
 	views, _ := d.room()
 	lim := pdf.StreamLimits{MaxStreams: views, MaxStreamBytes: d.lim.MaxViewBytes, MaxTotalBytes: d.lim.MaxTotalBytes - d.bytes}
-	err := pdf.Streams(ctx, src, size, lim, func(s pdf.Stream) error {
+	sec, err := pdf.Encryption(ctx, src, size)
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	unlockedBy := ""
+	switch {
+	case err != nil:
+		d.locked(fmt.Sprintf("an encrypted PDF (%s) cannot be opened: %s; its streams were not decoded",
+			d.where(), strings.TrimPrefix(err.Error(), "pdf: ")))
+		return nil
+	case sec != nil:
+		dec, source, ok := sec.Unlock(d.lim.Passwords)
+		if !ok {
+			d.locked(fmt.Sprintf("a PDF (%s) is encrypted (%s) and neither the empty password nor any known password opens it; its streams were not decoded",
+				d.where(), sec.Method()))
+			return nil
+		}
+		lim.Decrypter, unlockedBy = dec, source
+	}
+	err = pdf.Streams(ctx, src, size, lim, func(s pdf.Stream) error {
 		obj := "?"
 		if s.Object >= 0 {
 			obj = strconv.Itoa(s.Object)
 		}
-		v := View{Kind: KindPDFStream, Name: "pdf:obj " + obj, Data: s.Data}
+		v := View{Kind: KindPDFStream, Name: "pdf:obj " + obj, Data: s.Data, UnlockedBy: unlockedBy}
 		switch {
 		case s.Embedded:
 			v.Kind, v.Name = KindEmbedded, "pdf:embedded "+cmp.Or(fileName(s.FileName), "obj "+obj)
@@ -294,6 +329,25 @@ func (d *Decoder) pdf(ctx context.Context, src io.ReaderAt, size int64, fn func(
 		return nil
 	}
 	return err
+}
+
+// locked records that an encrypted PDF stayed closed, once per file.
+func (d *Decoder) locked(msg string) {
+	for _, f := range d.findings {
+		if f.Message == msg {
+			return
+		}
+	}
+	d.findings = append(d.findings, contract.Finding{Code: CodeEncrypted, Effect: contract.VerdictUnscanned, Message: msg})
+}
+
+// where names the file being decoded: the view it is in, or the file
+// itself.
+func (d *Decoder) where() string {
+	if len(d.outer) == 0 {
+		return "the file"
+	}
+	return strings.Join(d.outer, "/")
 }
 
 func (d *Decoder) tripSize(name string) {

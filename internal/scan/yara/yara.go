@@ -12,6 +12,7 @@ package yara
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -192,7 +193,7 @@ func (e *Engine) Scan(ctx context.Context, r io.Reader, f scan.File) (scan.Findi
 	}
 	targets := append([]target{{path: obj}}, members...)
 	if !e.cfg.RawOnly {
-		vs, vlimits, err := e.decode(ctx, dir, targets)
+		vs, vlimits, err := e.decode(ctx, dir, targets, f.Passwords)
 		if err != nil {
 			return scan.Finding{}, err
 		}
@@ -210,8 +211,12 @@ func (e *Engine) Scan(ctx context.Context, r io.Reader, f scan.File) (scan.Findi
 // them, within the engine's view limits, and returns them with the limits
 // that tripped. Only OLE files, PDFs and text have views; for others
 // decode reads their first bytes and moves on.
-func (e *Engine) decode(ctx context.Context, dir string, targets []target) ([]target, []contract.Finding, error) {
-	d := views.NewDecoder(e.cfg.Views)
+func (e *Engine) decode(ctx context.Context, dir string, targets []target, passwords []archive.Passwords) ([]target, []contract.Finding, error) {
+	lim := e.cfg.Views
+	if passwords != nil {
+		lim.Passwords = passwords
+	}
+	d := views.NewDecoder(lim)
 	var out []target
 	for _, t := range targets {
 		f, err := os.Open(t.path)
@@ -232,7 +237,7 @@ func (e *Engine) decode(ctx context.Context, dir string, targets []target) ([]ta
 			if t.label != "" {
 				label = t.label + "/" + v.Name
 			}
-			out = append(out, target{path: path, label: label, kind: v.Kind, unlockedBy: t.unlockedBy})
+			out = append(out, target{path: path, label: label, kind: v.Kind, unlockedBy: cmp.Or(v.UnlockedBy, t.unlockedBy)})
 			return nil
 		})
 		f.Close()
@@ -489,7 +494,7 @@ func judge(matches []match, findings []contract.Finding, members, views int) sca
 // skipReason maps an archive limit to the skip reason it stands for.
 func skipReason(code string) string {
 	switch code {
-	case archive.CodeEncrypted:
+	case archive.CodeEncrypted, views.CodeEncrypted:
 		return scan.ReasonEncrypted
 	case archive.CodeUnsupported:
 		return scan.ReasonUnsupported

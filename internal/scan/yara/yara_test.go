@@ -71,6 +71,8 @@ func TestRulePack(t *testing.T) {
 		{"pdf javascript in an object stream only", samples.PDFObjStmJavaScript(), contract.Suspicious, []string{"PDF_JavaScript_In_Stream"},
 			"PDF_JavaScript_In_Stream in pdf:objstm 5"},
 		{"pdf object stream without javascript", samples.PDFObjStmPlain(), contract.Clean, []string{}, "no rule matched; 1 decoded views scanned"},
+		{"AES-256 pdf, password infected, javascript in an object stream", samples.PDFObjStmJavaScriptEncrypted("infected"), contract.Suspicious,
+			[]string{"PDF_JavaScript_In_Stream"}, "PDF_JavaScript_In_Stream in pdf:objstm 5 (opened with the builtin password list)"},
 		{"manual macro document", samples.MacroDocumentManual(), contract.Clean, []string{}, "informational: OOXML_VBA_Project"},
 		{"plain document", samples.Document(), contract.Clean, []string{}, "no rule matched; 3 archive members scanned"},
 		{"pdf javascript", samples.PDFJavaScript(), contract.Suspicious, []string{"PDF_JavaScript", "PDF_AutoAction_Script"}, "informational: PDF_AutoAction"},
@@ -290,6 +292,21 @@ func TestSkips(t *testing.T) {
 		assert.Equal(t, scan.ReasonEncrypted, scan.SkipReason(f.Detail), f.Detail)
 		assert.Contains(t, f.Detail, "eicar.com")
 		assert.NotContains(t, f.Detail, "not-a-listed-password")
+	})
+	t.Run("encrypted pdf with an unknown password", func(t *testing.T) {
+		f := scanBytes(t, e, samples.PDFObjStmJavaScriptEncrypted("not-a-listed-password"))
+		assert.Equal(t, contract.Skipped, f.Outcome)
+		assert.Equal(t, scan.ReasonEncrypted, scan.SkipReason(f.Detail), f.Detail)
+		assert.Contains(t, f.Detail, "encrypted (AES-256)")
+		assert.NotContains(t, f.Detail, "not-a-listed-password")
+	})
+	t.Run("encrypted pdf opened by the file's own list", func(t *testing.T) {
+		b := samples.PDFObjStmJavaScriptEncrypted("tenant-secret")
+		f, err := e.Scan(context.Background(), bytes.NewReader(b), scan.File{Size: int64(len(b)),
+			Passwords: []archive.Passwords{archive.Builtin(), {Source: "tenant", List: []string{"tenant-secret"}}}})
+		require.NoError(t, err)
+		assert.Equal(t, contract.Suspicious, f.Outcome, f.Detail)
+		assert.Contains(t, f.Detail, "PDF_JavaScript_In_Stream in pdf:objstm 5 (opened with the tenant password list)")
 	})
 	t.Run("encrypted rar with an unknown password", func(t *testing.T) {
 		f := scanBytes(t, e, samples.RAR("not-a-listed-password", "eicar.com", []byte(samples.EICAR)))
