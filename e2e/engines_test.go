@@ -209,6 +209,8 @@ func TestDecodedViews(t *testing.T) {
 			expect{contract.Malicious, "Office_VBA_AutoOpen_Shell", "Office_VBA_AutoOpen_Shell in word/vbaProject.bin/vba:Module1"}},
 		{"packed.pdf", samples.PDFObjStmJavaScript(), contract.VerdictSuspicious,
 			expect{contract.Suspicious, "PDF_JavaScript_In_Stream", "PDF_JavaScript_In_Stream in pdf:objstm 5"}},
+		{"packed-aes256.pdf", samples.PDFObjStmJavaScriptEncrypted("infected"), contract.VerdictSuspicious,
+			expect{contract.Suspicious, "PDF_JavaScript_In_Stream", "PDF_JavaScript_In_Stream in pdf:objstm 5 (opened with the builtin password list)"}},
 		{"packed-plain.pdf", samples.PDFObjStmPlain(), contract.VerdictClean,
 			expect{contract.Clean, "", "1 decoded views scanned"}},
 		{"attachment.pdf", samples.PDFAttachment("eicar.com", []byte(samples.EICAR)), contract.VerdictMalicious,

@@ -82,6 +82,10 @@ func TestArchivePasswords(t *testing.T) {
 	require.NoError(t, err)
 	locked, err := user.UploadBytes(ctx, "locked.zip", samples.EICARAESZip(pw("in-no-list")))
 	require.NoError(t, err)
+	pdfByTenant, err := user.UploadBytes(ctx, "tenant.pdf", samples.PDFObjStmJavaScriptEncrypted(tenantPW))
+	require.NoError(t, err)
+	pdfLocked, err := user.UploadBytes(ctx, "locked.pdf", samples.PDFObjStmJavaScriptEncrypted(pw("pdf-in-no-list")))
+	require.NoError(t, err)
 
 	cases := []struct {
 		name, id, list string
@@ -125,6 +129,44 @@ func TestArchivePasswords(t *testing.T) {
 			}
 		})
 	}
+
+	t.Run("a PDF opened by the tenant's list", func(t *testing.T) {
+		f, err := user.Wait(ctx, pdfByTenant.ID)
+		require.NoError(t, err)
+		yara, _ := results(t, ctx, user, pdfByTenant.ID)
+		assert.Equal(t, contract.VerdictSuspicious, f.Verdict, yara.Detail)
+		assert.Contains(t, yara.Detail, "PDF_JavaScript_In_Stream in pdf:objstm 5 (opened with the "+contract.PasswordsTenant+" password list)")
+		var meta struct {
+			PDF struct {
+				Encryption    string `json:"encryption"`
+				Decrypted     bool   `json:"decrypted"`
+				UnlockedBy    string `json:"unlockedBy"`
+				HasJavaScript bool   `json:"hasJavaScript"`
+			} `json:"pdf"`
+		}
+		require.NoError(t, json.Unmarshal(f.Metadata, &meta), string(f.Metadata))
+		assert.Equal(t, "AES-256", meta.PDF.Encryption)
+		assert.True(t, meta.PDF.Decrypted, "the extractor opened it too")
+		assert.Equal(t, contract.PasswordsTenant, meta.PDF.UnlockedBy)
+		assert.True(t, meta.PDF.HasJavaScript)
+	})
+
+	t.Run("a PDF no list opens", func(t *testing.T) {
+		f, err := user.Wait(ctx, pdfLocked.ID)
+		require.NoError(t, err)
+		assert.Equal(t, contract.VerdictUnscanned, f.Verdict)
+		yara, _ := results(t, ctx, user, pdfLocked.ID)
+		assert.Equal(t, contract.Skipped, yara.Result, yara.Detail)
+		assert.True(t, strings.HasPrefix(yara.Detail, "encrypted: "), yara.Detail)
+		var meta findingsMeta
+		require.NoError(t, json.Unmarshal(f.Metadata, &meta), string(f.Metadata))
+		require.Contains(t, codes(meta.Findings), "encrypted_document", "the extractor says why")
+		for _, fd := range meta.Findings {
+			if fd.Code == "encrypted_document" {
+				assert.Contains(t, fd.Message, "encrypted (AES-256)")
+			}
+		}
+	})
 
 	t.Run("a list set later opens judged content on rescan", func(t *testing.T) {
 		require.NoError(t, user.Rescan(ctx, late.ID, nil))
