@@ -11,7 +11,7 @@ import "time"
 // component YAML behind them changes.
 const (
 	PubSub     = "events"      // pub/sub component
-	StateStore = "scanresults" // state store shared by the scanners and the api
+	StateStore = "scanresults" // the scanners' result cache (the api keeps the record in PostgreSQL)
 	BlobStore  = "blobstore"   // output binding over the object store
 	// LivePubSub reads the same topics as PubSub with a consumer group per
 	// sidecar instance, so that every api replica sees every event.
