@@ -103,9 +103,11 @@ func load() (settings, error) {
 			PathStyle: e.Bool("S3_PATH_STYLE", false),
 		},
 		files: files.Config{
-			MaxSize:        e.Int64("MAX_FILE_SIZE", 2<<30),
-			PresignTTL:     e.Duration("PRESIGN_TTL", 15*time.Minute),
-			RescanLookback: e.Duration("RESCAN_LOOKBACK", 30*24*time.Hour),
+			MaxSize:            e.Int64("MAX_FILE_SIZE", 100<<30),
+			MultipartThreshold: e.Int64("MULTIPART_THRESHOLD", files.DefaultMultipartThreshold),
+			MultipartTTL:       e.Duration("MULTIPART_TTL", files.DefaultMultipartTTL),
+			PresignTTL:         e.Duration("PRESIGN_TTL", 15*time.Minute),
+			RescanLookback:     e.Duration("RESCAN_LOOKBACK", 30*24*time.Hour),
 		},
 		policy:      verdict.Policy{Engines: e.List("ENGINES", []string{"clamav"})},
 		webDir:      e.String("WEB_DIR", ""),
@@ -221,6 +223,7 @@ func realMain(ctx context.Context, log *slog.Logger) error {
 	// sidecar's secret store, on first use.
 	keyring := seal.NewKeyring(sc, cfg.passwordKey)
 	cfg.files.Sealer = keyring
+	cfg.files.Multipart = objects
 	svc := files.NewService(store, objects, objects, outbox, cfg.policy, cfg.files)
 	var hooks *webhooks.Service
 	var notifier files.Notifier

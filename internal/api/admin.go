@@ -104,6 +104,16 @@ func (s *Server) reconcile(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "reconcile failed", http.StatusServiceUnavailable)
 		return
 	}
+	aborted, err := s.files.AbortExpiredUploads(ctx)
+	if aborted > 0 {
+		if actions == nil {
+			actions = map[string]int{}
+		}
+		actions["aborted_multipart"] = aborted
+	}
+	if err != nil {
+		s.log.WarnContext(ctx, "aborting expired multipart uploads failed; the next tick retries", "err", err)
+	}
 	for action, n := range actions {
 		metrics.ReconcilerActions.WithLabelValues(action).Add(float64(n))
 	}

@@ -120,6 +120,7 @@ func (s *Server) Routes() http.Handler {
 	v1(http.MethodGet, "/v1/files", s.list)
 	v1(http.MethodGet, "/v1/files/{id}", s.get)
 	v1(http.MethodPost, "/v1/files/{id}/confirm", s.confirm)
+	v1(http.MethodGet, "/v1/files/{id}/upload", s.uploadState)
 	v1(http.MethodGet, "/v1/files/{id}/scans", s.scans)
 	v1(http.MethodGet, "/v1/files/{id}/events", s.events)
 	v1(http.MethodPost, "/v1/files/{id}/rescan", s.rescan)
@@ -261,6 +262,17 @@ func (s *Server) confirm(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusAccepted, map[string]any{"id": f.ID, "status": f.Status})
+}
+
+// uploadState answers what storage holds of an awaiting upload, with fresh
+// URLs for the rest: a client resumes from it.
+func (s *Server) uploadState(w http.ResponseWriter, r *http.Request) {
+	st, err := s.files.UploadState(r.Context(), tenant(r), mux.Vars(r)["id"])
+	if err != nil {
+		problem.Write(w, r, s.log, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, st)
 }
 
 func (s *Server) list(w http.ResponseWriter, r *http.Request) {

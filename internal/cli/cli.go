@@ -40,6 +40,8 @@ Usage:
   intellidox passwords show|set|clear the tenant's archive passwords; set reads one per line from stdin
 
 scan --password PW (repeatable) is tried on that scan's encrypted archives and PDFs.
+Files over 64 MiB go up in parts, four at a time; an upload cut short says how to
+finish it: scan --resume ID FILE sends only the parts storage lacks.
 
 Common flags (also from the environment):
   --api URL      API base URL (INTELLIDOX_API, default http://127.0.0.1:8080)
@@ -70,6 +72,7 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer, isTTY boo
 		timeout := fs.Duration("timeout", 30*time.Minute, "give up waiting for a verdict after this long")
 		failOn := fs.String("fail-on", "suspicious", "lowest verdict that fails: malicious, suspicious or unscanned")
 		parallel := fs.Int("parallel", 4, "files processed at once")
+		resume := fs.String("resume", "", "the id of an interrupted upload of the one file named: send only what storage lacks")
 		var passwords []string
 		fs.Func("password", "an archive password to try on these files (repeatable)", func(v string) error {
 			passwords = append(passwords, v)
@@ -85,10 +88,14 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer, isTTY boo
 				fmt.Fprintln(stderr, "intellidox scan: name at least one file")
 				return ExitUsage
 			}
+			if *resume != "" && fs.NArg() != 1 {
+				fmt.Fprintln(stderr, "intellidox scan: --resume takes the one file whose upload it resumes")
+				return ExitUsage
+			}
 			ctx, cancel := context.WithTimeout(ctx, *timeout)
 			defer cancel()
 			return scan(ctx, c, fs.Args(), scanOptions{json: *asJSON, failOn: threshold, parallel: max(1, *parallel),
-				out: stdout, err: stderr, tty: isTTY, passwords: passwords})
+				out: stdout, err: stderr, tty: isTTY, passwords: passwords, resume: *resume})
 		}
 	case "status":
 		run = func(c *client.Client) int {

@@ -2,8 +2,6 @@ package cli
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
 	"io"
 	"os"
@@ -27,6 +25,9 @@ type scanOptions struct {
 	tty      bool
 	// passwords are sent with every upload, for its encrypted archives.
 	passwords []string
+	// resume, when set, is the id of an interrupted upload of the one
+	// file named: only what storage lacks is sent.
+	resume string
 }
 
 // report is one file's outcome, as printed and as --json.
@@ -103,7 +104,7 @@ func scan(ctx context.Context, c *client.Client, paths []string, o scanOptions) 
 			defer wg.Done()
 			sem <- struct{}{}
 			defer func() { <-sem }()
-			reports[i] = scanOne(ctx, c, path, prog[i], o.passwords)
+			reports[i] = scanOne(ctx, c, path, prog[i], o.passwords, o.resume)
 			prog[i].set(phaseOf(reports[i]), 0)
 		}()
 	}
@@ -134,9 +135,15 @@ func phaseOf(r report) string {
 	return string(r.Verdict)
 }
 
-func scanOne(ctx context.Context, c *client.Client, path string, p *progress, passwords []string) report {
+func scanOne(ctx context.Context, c *client.Client, path string, p *progress, passwords []string, resume string) report {
 	r := report{File: path}
-	failed := func(err error) report { r.Error = describe(err); return r }
+	failed := func(err error) report {
+		r.Error = describe(err)
+		if r.ID != "" && (r.Status == "" || r.Status == string(files.AwaitingUpload)) {
+			r.Error += fmt.Sprintf(" (resume with: intellidox scan --resume %s %s)", r.ID, path)
+		}
+		return r
+	}
 	f, err := os.Open(path)
 	if err != nil {
 		return failed(err)
@@ -149,33 +156,60 @@ func scanOne(ctx context.Context, c *client.Client, path string, p *progress, pa
 	if !st.Mode().IsRegular() {
 		return failed(fmt.Errorf("%s is not a regular file", path))
 	}
-	p.set("hashing", st.Size())
-	h := sha256.New()
-	if _, err := io.Copy(h, counter{f, &p.bytes}); err != nil {
-		return failed(err)
-	}
-	r.SHA256 = hex.EncodeToString(h.Sum(nil))
-	cr, err := c.Create(ctx, client.CreateRequest{Name: filepath.Base(path), Size: st.Size(), SHA256: r.SHA256,
-		ArchivePasswords: passwords})
-	if err != nil {
-		return failed(err)
-	}
-	r.ID = cr.ID
-	if cr.Upload != nil {
-		if _, err := f.Seek(0, io.SeekStart); err != nil {
-			return failed(err)
-		}
-		p.set("uploading", st.Size())
-		if err := c.Put(ctx, &cr, counter{f, &p.bytes}, st.Size()); err != nil {
+	var cr client.Created
+	if resume != "" {
+		r.ID, r.Status = resume, string(files.AwaitingUpload)
+		if cr, err = resumeUpload(ctx, c, f, st.Size(), resume, p); err != nil {
 			return failed(err)
 		}
 	} else {
-		r.Known = true
+		p.set("hashing", st.Size())
+		req := client.CreateRequest{Name: filepath.Base(path), ArchivePasswords: passwords, PartSize: c.PartSizeFor(st.Size())}
+		if req.Size, req.SHA256, req.PartSHA256, err = client.HashFile(counter{f, &p.bytes}, req.PartSize); err != nil {
+			return failed(err)
+		}
+		r.SHA256 = req.SHA256
+		cr, err = c.Create(ctx, req)
+		if client.PartsRequired(err) && req.PartSize == 0 {
+			// The api takes smaller files in parts than this client
+			// thought: hash the parts too and ask again.
+			req.PartSize = files.PartSizeFor(req.Size)
+			if _, err := f.Seek(0, io.SeekStart); err != nil {
+				return failed(err)
+			}
+			p.set("hashing", st.Size())
+			if _, _, req.PartSHA256, err = client.HashFile(counter{f, &p.bytes}, req.PartSize); err != nil {
+				return failed(err)
+			}
+			cr, err = c.Create(ctx, req)
+		}
+		if err != nil {
+			return failed(err)
+		}
+		r.ID, r.Status = cr.ID, string(cr.Status)
+		switch {
+		case cr.Upload != nil && len(cr.Upload.Parts) > 0:
+			p.set("uploading", st.Size())
+			if err := c.PutParts(ctx, f, cr.Upload.PartSize, cr.Upload.Parts, func(n int64) { p.bytes.Add(n) }); err != nil {
+				return failed(err)
+			}
+		case cr.Upload != nil:
+			if _, err := f.Seek(0, io.SeekStart); err != nil {
+				return failed(err)
+			}
+			p.set("uploading", st.Size())
+			if err := c.Put(ctx, &cr, counter{f, &p.bytes}, st.Size()); err != nil {
+				return failed(err)
+			}
+		default:
+			r.Known = true
+		}
 	}
 	p.set("scanning", 0)
 	if err := c.Confirm(ctx, cr.ID); err != nil {
 		return failed(err)
 	}
+	r.Status = string(files.Processing)
 	final := waitVerdict(ctx, c, cr.ID, p)
 	if final != nil {
 		return failed(final)
@@ -193,6 +227,31 @@ func scanOne(ctx context.Context, c *client.Client, path string, p *progress, pa
 		r.Error = "rejected: " + file.Reason
 	}
 	return r
+}
+
+// resumeUpload sends what storage lacks of the awaiting upload id of the
+// file f (size bytes): its missing parts, or the whole file.
+func resumeUpload(ctx context.Context, c *client.Client, f *os.File, size int64, id string, p *progress) (client.Created, error) {
+	st, err := c.UploadState(ctx, id)
+	if err != nil {
+		return client.Created{}, err
+	}
+	cr := client.Created{ID: id, Status: st.Status, Upload: st.Upload}
+	p.set("uploading", size)
+	p.bytes.Store(st.ReceivedBytes)
+	if len(st.Upload.Parts) > 0 {
+		var todo []files.Part
+		for _, part := range st.Upload.Parts {
+			if !part.Received {
+				todo = append(todo, part)
+			}
+		}
+		return cr, c.PutParts(ctx, f, st.Upload.PartSize, todo, func(n int64) { p.bytes.Add(n) })
+	}
+	if st.ReceivedBytes == size {
+		return cr, nil
+	}
+	return cr, c.Put(ctx, &cr, counter{f, &p.bytes}, size)
 }
 
 // waitVerdict follows the live event stream, and falls back to polling if

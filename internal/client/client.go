@@ -31,6 +31,12 @@ type Client struct {
 	// Header is added to every API request, e.g. dapr-api-token when
 	// calling through a sidecar.
 	Header http.Header
+	// Files over MultipartThreshold bytes (default 64 MiB, the api's
+	// default) are uploaded in parts of PartSize bytes (default
+	// files.PartSizeFor), Parallel at a time (default 4).
+	MultipartThreshold int64
+	PartSize           int64
+	Parallel           int
 }
 
 // New returns a client for baseURL.
@@ -113,6 +119,10 @@ type CreateRequest struct {
 	// ArchivePasswords are tried on this upload's encrypted archives and
 	// PDFs, after the tenant's list and the built-in one.
 	ArchivePasswords []string `json:"archivePasswords,omitempty"`
+	// PartSize and PartSHA256 send the file in parts (UploadFile fills
+	// them in for large files).
+	PartSize   int64    `json:"partSize,omitempty"`
+	PartSHA256 []string `json:"partSha256,omitempty"`
 }
 
 // Create asks for an upload.
@@ -211,20 +221,37 @@ func (c *Client) UploadFile(ctx context.Context, path, name string) (Created, er
 		return Created{}, err
 	}
 	defer f.Close()
-	h := sha256.New()
-	size, err := io.Copy(h, f)
+	st, err := f.Stat()
 	if err != nil {
 		return Created{}, err
 	}
-	cr, err := c.Create(ctx, CreateRequest{Name: name, Size: size, SHA256: hex.EncodeToString(h.Sum(nil))})
-	if err != nil {
-		return cr, err
+	req := CreateRequest{Name: name, PartSize: c.PartSizeFor(st.Size())}
+	if req.Size, req.SHA256, req.PartSHA256, err = HashFile(f, req.PartSize); err != nil {
+		return Created{}, err
 	}
-	if cr.Upload != nil {
+	cr, err := c.Create(ctx, req)
+	if PartsRequired(err) && req.PartSize == 0 {
+		req.PartSize = files.PartSizeFor(req.Size)
 		if _, err := f.Seek(0, io.SeekStart); err != nil {
 			return cr, err
 		}
-		if err := c.Put(ctx, &cr, f, size); err != nil {
+		if _, _, req.PartSHA256, err = HashFile(f, req.PartSize); err != nil {
+			return cr, err
+		}
+		cr, err = c.Create(ctx, req)
+	}
+	if err != nil {
+		return cr, err
+	}
+	if cr.Upload != nil && len(cr.Upload.Parts) > 0 {
+		if err := c.PutParts(ctx, f, cr.Upload.PartSize, cr.Upload.Parts, nil); err != nil {
+			return cr, err
+		}
+	} else if cr.Upload != nil {
+		if _, err := f.Seek(0, io.SeekStart); err != nil {
+			return cr, err
+		}
+		if err := c.Put(ctx, &cr, f, req.Size); err != nil {
 			return cr, err
 		}
 	}

@@ -43,8 +43,11 @@ type File struct {
 	// possession.go. Until then the file shows nothing derived from it.
 	Owned     bool      `json:"-"`
 	ExpiresAt time.Time `json:"-"` // when the upload URL expires
-	CreatedAt time.Time `json:"createdAt"`
-	UpdatedAt time.Time `json:"updatedAt"`
+	// Multipart is the multipart upload of an upload sent in parts, while
+	// it awaits them; nil otherwise.
+	Multipart *Multipart `json:"-"`
+	CreatedAt time.Time  `json:"createdAt"`
+	UpdatedAt time.Time  `json:"updatedAt"`
 }
 
 // Blob states, as stored.
@@ -67,6 +70,8 @@ type NewUpload struct {
 	ExpiresAt   time.Time
 	// Passwords is the upload's own password list, sealed; nil if none.
 	Passwords *string
+	// Multipart, for an upload sent in parts, is its multipart upload.
+	Multipart *Multipart
 }
 
 // Created is the answer to a create request.
@@ -126,6 +131,14 @@ type Store interface {
 	RescanStale(ctx context.Context, engine, signatureVersion string, since time.Time, limit int) ([]int64, error)
 	// History returns every verdict the content has had, oldest first.
 	History(ctx context.Context, sha256 string) ([]VerdictChange, error)
+	// ExtendUpload moves the expiry of the tenant's awaiting upload id.
+	ExtendUpload(ctx context.Context, tenant, id string, expiresAt time.Time) error
+	// ExpiredMultiparts returns up to limit awaiting uploads whose
+	// multipart upload expired before now.
+	ExpiredMultiparts(ctx context.Context, now time.Time, limit int) ([]File, error)
+	// ClearMultipart forgets the multipart upload of upload id, once
+	// aborted.
+	ClearMultipart(ctx context.Context, id string) error
 }
 
 // VerdictChange is one entry of a content's verdict history.
@@ -142,12 +155,37 @@ type Query struct {
 	Cursor            string
 }
 
-// Upload is a presigned PUT: the client sends the bytes to URL with Headers.
+// Upload is a presigned PUT: the client sends the bytes to URL with
+// Headers; or, for a file sent in parts, each part to its own URL (Parts,
+// each PartSize bytes but the last).
 type Upload struct {
-	URL       string            `json:"url"`
+	URL       string            `json:"url,omitempty"`
 	Method    string            `json:"method"`
-	Headers   map[string]string `json:"headers"`
+	Headers   map[string]string `json:"headers,omitempty"`
+	PartSize  int64             `json:"partSize,omitempty"`
+	Parts     []Part            `json:"parts,omitempty"`
 	ExpiresAt time.Time         `json:"expiresAt"`
+}
+
+// Part is one presigned part of a multipart upload: the client sends
+// exactly Size bytes to URL with Headers.
+type Part struct {
+	Number int32 `json:"number"`
+	Size   int64 `json:"size"`
+	// Received: storage holds the part (in GET /v1/files/{id}/upload);
+	// it has no URL then.
+	Received bool              `json:"received"`
+	URL      string            `json:"url,omitempty"`
+	Headers  map[string]string `json:"headers,omitempty"`
+}
+
+// StoredPart is a part storage holds: its number, size, SHA-256 (hex)
+// and ETag.
+type StoredPart struct {
+	Number int32  `json:"number"`
+	Size   int64  `json:"size"`
+	SHA256 string `json:"sha256"`
+	ETag   string `json:"-"`
 }
 
 // PresignedGet is a presigned GET.

@@ -59,6 +59,14 @@ type Config struct {
 	// Sealer seals uploads' password lists; without one, an upload that
 	// brings passwords is refused with passwords_unavailable.
 	Sealer Sealer
+	// Multipart runs uploads in parts (multipart.go); nil takes every
+	// upload in one PUT.
+	Multipart Multiparts
+	// MultipartThreshold is the size over which an upload must come in
+	// parts (default 64 MiB); MultipartTTL how long an upload in parts
+	// may wait for them, renewed by each GET of its state (default 24 h).
+	MultipartThreshold int64
+	MultipartTTL       time.Duration
 }
 
 // Service implements the file use cases.
@@ -86,6 +94,11 @@ type CreateRequest struct {
 	// ArchivePasswords are tried, after the tenant's list and the built-in
 	// one, on this upload's encrypted archives and PDFs. Write-only.
 	ArchivePasswords []string `json:"archivePasswords"`
+	// PartSize and PartSHA256 send the file in parts (required over the
+	// multipart threshold): every part PartSize bytes but the last, and
+	// the SHA-256 of each, in order.
+	PartSize   *int64   `json:"partSize"`
+	PartSHA256 []string `json:"partSha256"`
 }
 
 var sha256Hex = regexp.MustCompile(`^[0-9a-fA-F]{64}$`)
@@ -119,6 +132,10 @@ func (s *Service) validate(r CreateRequest) (NewUpload, error) {
 	if !sha256Hex.MatchString(*r.SHA256) {
 		return u, problem.Field("invalid_sha256", "sha256", "sha256 must be 64 hexadecimal digits.")
 	}
+	mp, err := s.multipart(r, *r.Size)
+	if err != nil {
+		return u, err
+	}
 	ct := ""
 	if r.ContentType != nil && *r.ContentType != "" {
 		mt, params, err := mime.ParseMediaType(*r.ContentType)
@@ -134,6 +151,7 @@ func (s *Service) validate(r CreateRequest) (NewUpload, error) {
 		SHA256:      strings.ToLower(*r.SHA256),
 		ContentType: ct,
 		ObjectKey:   "blobs/" + uuid.NewString(),
+		Multipart:   mp,
 	}, nil
 }
 
@@ -167,6 +185,12 @@ func (s *Service) Create(ctx context.Context, tenant string, r CreateRequest) (C
 	}
 	u.Tenant = tenant
 	u.ExpiresAt = time.Now().Add(s.cfg.PresignTTL)
+	if u.Multipart != nil {
+		u.ExpiresAt = time.Now().Add(s.multipartTTL())
+		if u.Multipart.ID, err = s.cfg.Multipart.StartMultipart(ctx, u.ObjectKey); err != nil {
+			return Created{}, Unavailable("storage_unavailable", "Object storage", err)
+		}
+	}
 	if len(r.ArchivePasswords) > 0 {
 		sealed, err := seal(ctx, s.cfg.Sealer, contract.PasswordsUpload, r.ArchivePasswords)
 		if err != nil {
@@ -175,11 +199,26 @@ func (s *Service) Create(ctx context.Context, tenant string, r CreateRequest) (C
 		u.Passwords = &sealed.Sealed
 	}
 	f, err := s.store.CreateUpload(ctx, u)
+	if err != nil || f.Status != AwaitingUpload {
+		if u.Multipart != nil {
+			// Not needed after all (the tenant owns the content), or not
+			// recorded: nothing will confirm it. Best effort: the bucket's
+			// lifecycle rule for incomplete uploads is the backstop.
+			_ = s.cfg.Multipart.AbortMultipart(ctx, u.ObjectKey, u.Multipart.ID)
+		}
+	}
 	if err != nil {
 		return Created{}, err
 	}
 	out := Created{ID: f.ID, Status: f.Status, SHA256: f.SHA256}
 	if f.Status != AwaitingUpload {
+		return out, nil
+	}
+	if u.Multipart != nil {
+		f.Multipart, f.ExpiresAt = u.Multipart, u.ExpiresAt
+		if out.Upload, err = s.presignParts(ctx, f, nil); err != nil {
+			return Created{}, err
+		}
 		return out, nil
 	}
 	up, err := s.presign.PresignPut(ctx, f.ObjectKey, f.Size, f.SHA256, s.cfg.PresignTTL)
@@ -200,6 +239,11 @@ func (s *Service) Confirm(ctx context.Context, tenant, id string) (File, error) 
 	}
 	if f.Status != AwaitingUpload {
 		return f, nil
+	}
+	if f.Multipart != nil && s.cfg.Multipart != nil {
+		if err := s.completeParts(ctx, f); err != nil {
+			return File{}, err
+		}
 	}
 	size, found, err := s.objects.ObjectSize(ctx, f.ObjectKey)
 	switch {

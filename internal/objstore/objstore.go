@@ -257,3 +257,90 @@ func (s *Store) Delete(ctx context.Context, key string) error {
 	}
 	return nil
 }
+
+// StartMultipart begins a multipart upload to key whose parts carry SHA-256
+// checksums, and returns its id.
+func (s *Store) StartMultipart(ctx context.Context, key string) (string, error) {
+	out, err := s.client.CreateMultipartUpload(ctx, &s3.CreateMultipartUploadInput{
+		Bucket: aws.String(s.bucket), Key: aws.String(key), ChecksumAlgorithm: types.ChecksumAlgorithmSha256,
+	})
+	if err != nil {
+		return "", fmt.Errorf("start multipart upload %s: %w", key, err)
+	}
+	return aws.ToString(out.UploadId), nil
+}
+
+// PresignPart returns a PUT for part number of the multipart upload id that
+// storage accepts only with exactly size bytes whose SHA-256 is sha256Hex.
+func (s *Store) PresignPart(ctx context.Context, key, id string, number int32, size int64, sha256Hex string, ttl time.Duration) (files.Part, error) {
+	sum, err := hex.DecodeString(sha256Hex)
+	if err != nil || len(sum) != 32 {
+		return files.Part{}, fmt.Errorf("presign part %d of %s: bad sha256 %q", number, key, sha256Hex)
+	}
+	req, err := s.presign.PresignUploadPart(ctx, &s3.UploadPartInput{
+		Bucket: aws.String(s.bucket), Key: aws.String(key), UploadId: aws.String(id),
+		PartNumber: aws.Int32(number), ContentLength: aws.Int64(size),
+		ChecksumSHA256: aws.String(base64.StdEncoding.EncodeToString(sum)),
+	}, s3.WithPresignExpires(ttl))
+	if err != nil {
+		return files.Part{}, fmt.Errorf("presign part %d of %s: %w", number, key, err)
+	}
+	return files.Part{Number: number, Size: size, URL: req.URL, Headers: clientHeaders(req.SignedHeader)}, nil
+}
+
+// Parts lists the parts storage holds for the multipart upload id: number,
+// size, SHA-256 (hex) and ETag. ok is false when the upload is unknown
+// (completed or aborted).
+func (s *Store) Parts(ctx context.Context, key, id string) (parts []files.StoredPart, ok bool, err error) {
+	p := s3.NewListPartsPaginator(s.client, &s3.ListPartsInput{Bucket: aws.String(s.bucket), Key: aws.String(key), UploadId: aws.String(id)})
+	for p.HasMorePages() {
+		out, err := p.NextPage(ctx)
+		if noSuchUpload(err) {
+			return nil, false, nil
+		}
+		if err != nil {
+			return nil, false, fmt.Errorf("list parts of %s: %w", key, err)
+		}
+		for _, pt := range out.Parts {
+			sum, _ := base64.StdEncoding.DecodeString(aws.ToString(pt.ChecksumSHA256))
+			parts = append(parts, files.StoredPart{Number: aws.ToInt32(pt.PartNumber), Size: aws.ToInt64(pt.Size),
+				SHA256: hex.EncodeToString(sum), ETag: aws.ToString(pt.ETag)})
+		}
+	}
+	return parts, true, nil
+}
+
+// CompleteMultipart joins the parts into the object under key.
+func (s *Store) CompleteMultipart(ctx context.Context, key, id string, parts []files.StoredPart) error {
+	done := make([]types.CompletedPart, len(parts))
+	for i, p := range parts {
+		sum, _ := hex.DecodeString(p.SHA256)
+		done[i] = types.CompletedPart{PartNumber: aws.Int32(p.Number), ETag: aws.String(p.ETag),
+			ChecksumSHA256: aws.String(base64.StdEncoding.EncodeToString(sum))}
+	}
+	_, err := s.client.CompleteMultipartUpload(ctx, &s3.CompleteMultipartUploadInput{
+		Bucket: aws.String(s.bucket), Key: aws.String(key), UploadId: aws.String(id),
+		MultipartUpload: &types.CompletedMultipartUpload{Parts: done},
+	})
+	if err != nil {
+		return fmt.Errorf("complete multipart upload %s: %w", key, err)
+	}
+	return nil
+}
+
+// AbortMultipart discards the multipart upload id and its parts; an
+// unknown upload is not an error.
+func (s *Store) AbortMultipart(ctx context.Context, key, id string) error {
+	_, err := s.client.AbortMultipartUpload(ctx, &s3.AbortMultipartUploadInput{
+		Bucket: aws.String(s.bucket), Key: aws.String(key), UploadId: aws.String(id)})
+	if err != nil && !noSuchUpload(err) {
+		return fmt.Errorf("abort multipart upload %s: %w", key, err)
+	}
+	return nil
+}
+
+func noSuchUpload(err error) bool {
+	var nsu *types.NoSuchUpload
+	var re interface{ HTTPStatusCode() int }
+	return err != nil && (errors.As(err, &nsu) || (errors.As(err, &re) && re.HTTPStatusCode() == http.StatusNotFound))
+}

@@ -212,3 +212,66 @@ func TestCopyAndDelete(t *testing.T) {
 	assert.NoError(t, st.Delete(ctx, "blobs/src"), "deleting a missing object is not an error")
 	assert.Error(t, st.Copy(ctx, "blobs/missing", "quarantine/blobs/missing"))
 }
+
+// TestMultipartIsBoundToTheBytes runs against a real versitygw: each part
+// is accepted only with its declared size and SHA-256, the parts received
+// are listed with their checksums, and completing them makes the object.
+func TestMultipartIsBoundToTheBytes(t *testing.T) {
+	s3 := testenv.StartS3(t)
+	ctx := context.Background()
+	st, err := objstore.New(ctx, s3.Config())
+	require.NoError(t, err)
+	const partSize = 5 << 20 // S3's smallest part but the last
+	body := bytes.Repeat([]byte("0123456789abcdef"), (2*partSize+1000)/16)
+	chunks := [][]byte{body[:partSize], body[partSize : 2*partSize], body[2*partSize:]}
+	id, err := st.StartMultipart(ctx, "blobs/mp")
+	require.NoError(t, err)
+	send := func(number int32, b []byte, sum []byte) (int, string) {
+		part, err := st.PresignPart(ctx, "blobs/mp", id, number, int64(len(b)), hex.EncodeToString(sum), time.Minute)
+		require.NoError(t, err)
+		req, err := http.NewRequest(http.MethodPut, part.URL, bytes.NewReader(b))
+		require.NoError(t, err)
+		for k, v := range part.Headers {
+			req.Header.Set(k, v)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		require.NoError(t, err)
+		defer resp.Body.Close()
+		rb, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(rb)
+	}
+	sum1 := sha256.Sum256(chunks[1])
+	code, msg := send(2, bytes.ToUpper(chunks[1]), sum1[:])
+	assert.Equal(t, http.StatusBadRequest, code, "other bytes: %s", msg)
+	for i, c := range chunks {
+		sum := sha256.Sum256(c)
+		code, msg := send(int32(i+1), c, sum[:])
+		require.Equal(t, http.StatusOK, code, msg)
+	}
+	parts, ok, err := st.Parts(ctx, "blobs/mp", id)
+	require.NoError(t, err)
+	require.True(t, ok)
+	require.Len(t, parts, 3)
+	for i, p := range parts {
+		sum := sha256.Sum256(chunks[i])
+		assert.Equal(t, int32(i+1), p.Number)
+		assert.Equal(t, int64(len(chunks[i])), p.Size)
+		assert.Equal(t, hex.EncodeToString(sum[:]), p.SHA256)
+	}
+	require.NoError(t, st.CompleteMultipart(ctx, "blobs/mp", id, parts))
+	size, ok, err := st.ObjectSize(ctx, "blobs/mp")
+	require.NoError(t, err)
+	assert.True(t, ok)
+	assert.Equal(t, int64(len(body)), size)
+	_, ok, err = st.Parts(ctx, "blobs/mp", id)
+	require.NoError(t, err)
+	assert.False(t, ok, "a completed upload is gone")
+
+	id2, err := st.StartMultipart(ctx, "blobs/mp2")
+	require.NoError(t, err)
+	require.NoError(t, st.AbortMultipart(ctx, "blobs/mp2", id2))
+	require.NoError(t, st.AbortMultipart(ctx, "blobs/mp2", id2), "twice is fine")
+	_, ok, err = st.Parts(ctx, "blobs/mp2", id2)
+	require.NoError(t, err)
+	assert.False(t, ok)
+}

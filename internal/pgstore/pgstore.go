@@ -126,9 +126,10 @@ FROM (SELECT $1::text AS sha256) x LEFT JOIN blobs b USING (sha256)`
 
 const insertUpload = `
 INSERT INTO uploads (id, tenant, name, size, sha256, content_type, status, expires_at, confirmed_at, object_key, dispatched,
-                     archive_passwords)
+                     archive_passwords, multipart_id, part_size, part_sha256)
 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, CASE WHEN $7 <> 'awaiting_upload' THEN now() END,
-        CASE WHEN $7 = 'awaiting_upload' THEN $9 END, $7 <> 'awaiting_upload', $10)
+        CASE WHEN $7 = 'awaiting_upload' THEN $9 END, $7 <> 'awaiting_upload', $10,
+        CASE WHEN $7 = 'awaiting_upload' THEN $11 END, $12, $13)
 RETURNING created_at, updated_at`
 
 // CreateUpload implements files.Store.
@@ -149,8 +150,12 @@ func (s *Store) CreateUpload(ctx context.Context, u files.NewUpload) (files.File
 		if f.Status == files.AwaitingUpload {
 			f.ObjectKey = u.ObjectKey
 		}
+		var mpID, partSize, partSums any
+		if m := u.Multipart; m != nil {
+			mpID, partSize, partSums = m.ID, m.PartSize, m.PartSHA256
+		}
 		if err := tx.QueryRow(ctx, insertUpload, u.ID, u.Tenant, u.Name, u.Size, u.SHA256, u.ContentType,
-			f.Status, u.ExpiresAt, u.ObjectKey, u.Passwords).Scan(&f.CreatedAt, &f.UpdatedAt); err != nil {
+			f.Status, u.ExpiresAt, u.ObjectKey, u.Passwords, mpID, partSize, partSums).Scan(&f.CreatedAt, &f.UpdatedAt); err != nil {
 			return err
 		}
 		if f.Status != files.Done {
@@ -171,7 +176,8 @@ SELECT u.id, u.tenant, u.name, u.size, u.sha256, u.content_type, u.status, coale
        u.created_at, u.updated_at, coalesce(b.md5, ''), coalesce(b.sha1, ''), coalesce(b.mime_type, ''),
        coalesce(b.metadata, '{}') || jsonb_build_object('findings', coalesce(b.findings, '[]')),
        coalesce(b.verdict, 'pending'), coalesce(b.state, 'new'),
-       coalesce(u.object_key, b.object_key), coalesce(u.expires_at, 'infinity'), p.tenant IS NOT NULL
+       coalesce(u.object_key, b.object_key), coalesce(u.expires_at, 'infinity'), p.tenant IS NOT NULL,
+       u.multipart_id, coalesce(u.part_size, 0), u.part_sha256
 FROM uploads u LEFT JOIN blobs b USING (sha256)
 LEFT JOIN possessions p ON p.tenant = u.tenant AND p.sha256 = u.sha256`
 
@@ -181,11 +187,17 @@ WHERE u.id = $1 AND u.tenant = $2`
 func scanFile(row pgx.Row) (files.File, error) {
 	var f files.File
 	var verdict string
+	var mpID *string
+	var partSize int64
+	var partSums []string
 	err := row.Scan(&f.ID, &f.Tenant, &f.Name, &f.Size, &f.SHA256, &f.ContentType, &f.Status, &f.Reason,
 		&f.CreatedAt, &f.UpdatedAt, &f.MD5, &f.SHA1, &f.MIMEType, &f.Metadata, &verdict, &f.BlobState, &f.ObjectKey,
-		&f.ExpiresAt, &f.Owned)
+		&f.ExpiresAt, &f.Owned, &mpID, &partSize, &partSums)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return f, files.ErrNotFound
+	}
+	if mpID != nil && f.Status == files.AwaitingUpload {
+		f.Multipart = &files.Multipart{ID: *mpID, PartSize: partSize, PartSHA256: partSums}
 	}
 	f = files.Redact(f)
 	switch f.Status {
@@ -754,4 +766,28 @@ func (s *Store) History(ctx context.Context, sha string) ([]files.VerdictChange,
 	}
 	h, err := pgx.CollectRows(rows, pgx.RowToStructByPos[files.VerdictChange])
 	return h, classify("history", err)
+}
+
+// ExtendUpload implements files.Store.
+func (s *Store) ExtendUpload(ctx context.Context, tenant, id string, expiresAt time.Time) error {
+	_, err := s.pool.Exec(ctx, `UPDATE uploads SET expires_at = $3, updated_at = now()
+		WHERE id = $1 AND tenant = $2 AND status = 'awaiting_upload'`, id, tenant, expiresAt)
+	return classify("extend upload", err)
+}
+
+// ExpiredMultiparts implements files.Store.
+func (s *Store) ExpiredMultiparts(ctx context.Context, now time.Time, limit int) ([]files.File, error) {
+	rows, err := s.pool.Query(ctx, fileColumns+` WHERE u.status = 'awaiting_upload' AND u.multipart_id IS NOT NULL
+		AND u.expires_at < $1 ORDER BY u.expires_at LIMIT $2`, now, limit)
+	if err != nil {
+		return nil, classify("expired multipart uploads", err)
+	}
+	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (files.File, error) { return scanFile(row) })
+	return out, classify("expired multipart uploads", err)
+}
+
+// ClearMultipart implements files.Store.
+func (s *Store) ClearMultipart(ctx context.Context, id string) error {
+	_, err := s.pool.Exec(ctx, `UPDATE uploads SET multipart_id = NULL, updated_at = now() WHERE id = $1`, id)
+	return classify("clear multipart upload", err)
 }
