@@ -304,7 +304,7 @@ func (s *Store) Parts(ctx context.Context, key, id string) (parts []files.Stored
 		for _, pt := range out.Parts {
 			sum, _ := base64.StdEncoding.DecodeString(aws.ToString(pt.ChecksumSHA256))
 			parts = append(parts, files.StoredPart{Number: aws.ToInt32(pt.PartNumber), Size: aws.ToInt64(pt.Size),
-				SHA256: hex.EncodeToString(sum), ETag: aws.ToString(pt.ETag)})
+				SHA256: hex.EncodeToString(sum), ETag: aws.ToString(pt.ETag)}) // "" when storage gives no checksum
 		}
 	}
 	return parts, true, nil
