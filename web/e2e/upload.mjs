@@ -384,6 +384,49 @@ try {
   check(overflowDetails <= 0, `360 px window: details view does not scroll sideways (overflow ${overflowDetails}px)`);
   await page.screenshot({ path: path.join(SHOTS, 'details-narrow.png'), fullPage: true });
 
+  // 9. A large file goes up in parts; cut off after its first part, it
+  // resumes after a reload when chosen again: only the missing part is sent.
+  await page.setViewportSize({ width: 1280, height: 900 });
+  await page.getByRole('navigation').getByRole('link', { name: 'Scan files' }).click();
+  const resumeFile = path.join(work, 'resume-70MB.bin');
+  {
+    const fd = fs.openSync(resumeFile, 'w');
+    const block = crypto.randomBytes(1 << 20);
+    for (let i = 0; i < 70; i++) {
+      block.writeUInt32LE(i + 1000, 0);
+      fs.writeSync(fd, block);
+    }
+    fs.closeSync(fd);
+  }
+  const resumeName = path.basename(resumeFile);
+  const partPuts = { before: {}, after: {} };
+  let phase = 'before';
+  const partOf = (u) => new URL(u).searchParams.get('partNumber');
+  page.on('request', (r) => {
+    const n = r.method() === 'PUT' && partOf(r.url());
+    if (n) partPuts[phase][n] = (partPuts[phase][n] ?? 0) + 1;
+  });
+  let part1Done;
+  const part1 = new Promise((resolve) => (part1Done = resolve));
+  page.on('requestfinished', (r) => r.method() === 'PUT' && partOf(r.url()) === '1' && part1Done());
+  // The network drops part 2, once part 1 is stored.
+  const cut = (u) => u.searchParams.get('partNumber') === '2';
+  await page.route(cut, async (route) => {
+    await part1;
+    await route.abort('internetdisconnected');
+  });
+  await page.getByTestId('file-input').setInputFiles(resumeFile);
+  await row(resumeName).and(page.locator('[data-stage="failed"]')).waitFor();
+  check(partPuts.before['1'] === 1 && partPuts.before['2'] >= 1, `${resumeName}: sent in parts, part 2 cut off (${JSON.stringify(partPuts.before)})`);
+  await page.unroute(cut);
+  await page.reload();
+  phase = 'after';
+  await page.getByTestId('file-input').setInputFiles(resumeFile);
+  await waitVerdict(resumeName, 'clean');
+  check(await row(resumeName).getAttribute('data-resumed') === 'true', `${resumeName}: the upload was resumed after the reload`);
+  check(!partPuts.after['1'] && partPuts.after['2'] === 1, `${resumeName}: only the missing part was sent again (${JSON.stringify(partPuts.after)})`);
+  await page.screenshot({ path: path.join(SHOTS, 'resumed.png'), fullPage: true });
+
   check(pageErrors.length === 0, `no uncaught errors in the page ${pageErrors.join('; ')}`);
 
   console.log('');

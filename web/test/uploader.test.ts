@@ -158,3 +158,108 @@ describe('runUpload', () => {
     expect(authRequired()).toBe(true);
   });
 });
+
+describe('uploads in parts', () => {
+  const parts = (received: number[] = []) => ({
+    method: 'PUT' as const,
+    partSize: 8,
+    expiresAt: new Date(Date.now() + 3600_000).toISOString(),
+    parts: [1, 2].map((n) => ({
+      number: n,
+      size: n === 1 ? 8 : 5,
+      received: received.includes(n),
+      url: received.includes(n) ? undefined : `http://storage.test/key?partNumber=${n}`,
+      headers: received.includes(n) ? undefined : { 'x-amz-checksum-sha256': `sum${n}` },
+    })),
+  });
+  function memResume(entries: Record<string, { id: string; sha256: string }> = {}) {
+    const log: string[] = [];
+    return {
+      entries,
+      log,
+      find: (k: string) => entries[k],
+      save: (k: string, e: { id: string; sha256: string }) => {
+        log.push(`save ${e.id}`);
+        entries[k] = e;
+      },
+      drop: (k: string) => {
+        log.push('drop');
+        delete entries[k];
+      },
+    };
+  }
+  function partDeps(hashed: Array<number | undefined>, resume: ReturnType<typeof memResume>): Deps {
+    return {
+      hash: async (_f, onProgress, _s, partSize) => {
+        hashed.push(partSize);
+        onProgress(13);
+        return { sha256: SHA, parts: partSize ? ['p1', 'p2'] : undefined, ms: 1 };
+      },
+      put: putWithXHR,
+      api,
+      resume,
+    };
+  }
+
+  it('hashes the parts when the api asks for them, sends each slice to its URL and notes the upload until confirmed', async () => {
+    const calls = mockFetch({
+      'POST /v1/files': [
+        () => problem(400, 'parts_required', 'files over 4 bytes are uploaded in parts'),
+        () => json(201, { id: 'f9', status: 'awaiting_upload', sha256: SHA, upload: parts() }),
+      ],
+      'POST /v1/files/f9/confirm': () => json(202, { id: 'f9', status: 'processing' }),
+    });
+    const puts = mockXHR([{ status: 200 }]);
+    const hashed: Array<number | undefined> = [];
+    const resume = memResume();
+    const { s, stages } = await run(partDeps(hashed, resume));
+    expect(s.stage).toBe('processing');
+    expect(stages).toEqual(['hashing', 'creating', 'hashing', 'creating', 'uploading', 'confirming', 'processing']);
+    expect(hashed).toEqual([undefined, 64 << 20]);
+    const body = JSON.parse(calls[1].init.body as string);
+    expect(body.partSize).toBe(64 << 20);
+    expect(body.partSha256).toEqual(['p1', 'p2']);
+    expect(puts.map((p) => p.url).sort()).toEqual(['http://storage.test/key?partNumber=1', 'http://storage.test/key?partNumber=2']);
+    const sizes = Object.fromEntries(puts.map((p) => [p.url.slice(-1), (p.body as Blob).size]));
+    expect(sizes).toEqual({ '1': 8, '2': 5 });
+    expect(puts.find((p) => p.url.endsWith('2'))!.headers['x-amz-checksum-sha256']).toBe('sum2');
+    expect(await (puts.find((p) => p.url.endsWith('2'))!.body as Blob).text()).toBe('world\n'.slice(1));
+    expect(resume.log).toEqual(['save f9', 'drop']);
+    expect(s.sent).toBe(13);
+  });
+
+  it('resumes a noted upload after a reload: no hashing, only the parts storage lacks', async () => {
+    const calls = mockFetch({
+      'GET /v1/files/f9/upload': () => json(200, { id: 'f9', status: 'awaiting_upload', receivedBytes: 8, upload: parts([1]) }),
+      'POST /v1/files/f9/confirm': () => json(202, { id: 'f9', status: 'processing' }),
+    });
+    const puts = mockXHR([{ status: 200 }]);
+    const hashed: Array<number | undefined> = [];
+    const resume = memResume({ [`notes.txt|13|${file.lastModified}`]: { id: 'f9', sha256: SHA } });
+    const { s, stages, patches } = await run(partDeps(hashed, resume));
+    expect(s.stage).toBe('processing');
+    expect(s.resumed).toBe(true);
+    expect(hashed).toEqual([]);
+    expect(stages).toEqual(['uploading', 'confirming', 'processing']);
+    expect(calls.map((c) => `${c.method} ${c.url}`)).toEqual(['GET /v1/files/f9/upload', 'POST /v1/files/f9/confirm']);
+    expect(puts).toHaveLength(1);
+    expect(puts[0].url).toContain('partNumber=2');
+    expect(patches.some((p) => p.sent === 8)).toBe(true); // the received part counts as sent
+  });
+
+  it('starts afresh when the api no longer awaits the noted upload', async () => {
+    mockFetch({
+      'GET /v1/files/f9/upload': () => problem(410, 'upload_expired'),
+      'POST /v1/files': () => json(201, { id: 'f10', status: 'awaiting_upload', sha256: SHA, upload }),
+      'POST /v1/files/f10/confirm': () => json(202, { id: 'f10', status: 'processing' }),
+    });
+    mockXHR([{ status: 200 }]);
+    const hashed: Array<number | undefined> = [];
+    const resume = memResume({ [`notes.txt|13|${file.lastModified}`]: { id: 'f9', sha256: SHA } });
+    const { s } = await run(partDeps(hashed, resume));
+    expect(s.stage).toBe('processing');
+    expect(s.id).toBe('f10');
+    expect(hashed).toEqual([undefined]);
+    expect(resume.entries).toEqual({});
+  });
+});

@@ -56,6 +56,7 @@ export function UploadRow({ item, onRetry, onRemove, onVerdict }: {
       data-status={status ?? ''}
       data-verdict={final ? verdict : ''}
       data-skipped={item.skipped ? 'true' : 'false'}
+      data-resumed={item.resumed ? 'true' : 'false'}
       data-hash-ms={item.hashMs !== undefined ? Math.round(item.hashMs) : undefined}
       data-upload-ms={item.uploadMs !== undefined ? Math.round(item.uploadMs) : undefined}
       aria-label={item.name}
@@ -120,7 +121,7 @@ function Progress({ item }: { item: UploadState }) {
     case 'uploading':
       return (
         <ProgressBar value={item.sent} max={item.size} label={`Upload of ${item.name}`}
-          text={`Uploading ${percent(item.sent, item.size)} % · ${formatBytes(item.sent)} of ${formatBytes(item.size)} · ${formatRate(item.rate)}`} />
+          text={`${item.resumed ? 'Resuming: parts already sent are skipped · ' : ''}Uploading ${percent(item.sent, item.size)} % · ${formatBytes(item.sent)} of ${formatBytes(item.size)} · ${formatRate(item.rate)}`} />
       );
     case 'confirming':
     case 'processing':

@@ -2,7 +2,7 @@
 // errors, and the API key when one is set.
 import { apiKey, markAuthRequired } from './auth';
 import { ApiError, NetworkError } from './errors';
-import type { CreateRequest, CreateResponse, Download, FileInfo, FileList, Scans } from './types';
+import type { CreateRequest, CreateResponse, Download, FileInfo, FileList, Scans, UploadStateResponse } from './types';
 
 async function request<T>(path: string, init: RequestInit = {}, signal?: AbortSignal): Promise<T> {
   const headers = new Headers(init.headers);
@@ -57,6 +57,8 @@ export const api = {
   confirm: (id: string, signal?: AbortSignal) =>
     request<{ id: string; status: string }>(`/v1/files/${enc(id)}/confirm`, { method: 'POST', body: '{}' }, signal),
   get: (id: string, signal?: AbortSignal) => request<FileInfo>(`/v1/files/${enc(id)}`, {}, signal),
+  uploadState: (id: string, signal?: AbortSignal) =>
+    request<UploadStateResponse>(`/v1/files/${enc(id)}/upload`, {}, signal),
   scans: (id: string, signal?: AbortSignal) => request<Scans>(`/v1/files/${enc(id)}/scans`, {}, signal),
   list: (p: { q?: string; limit?: number; cursor?: string | null }, signal?: AbortSignal) => {
     const qs = new URLSearchParams();

@@ -5,10 +5,17 @@ import type { HashMessage } from './hash.worker';
 
 export interface HashResult {
   sha256: string;
+  /** The SHA-256 of each part, when a part size was given. */
+  parts?: string[];
   ms: number;
 }
 
-export type Hasher = (file: Blob, onProgress: (done: number) => void, signal?: AbortSignal) => Promise<HashResult>;
+export type Hasher = (
+  file: Blob,
+  onProgress: (done: number) => void,
+  signal?: AbortSignal,
+  partSize?: number,
+) => Promise<HashResult>;
 
 class HashError extends Error {
   constructor(message: string) {
@@ -50,7 +57,7 @@ export function limiter(n: number) {
 const pool = limiter(Math.max(1, Math.min(2, navigator.hardwareConcurrency || 2)));
 
 /** hashInWorker hashes file in a dedicated worker, reporting bytes hashed. */
-export const hashInWorker: Hasher = (file, onProgress, signal) =>
+export const hashInWorker: Hasher = (file, onProgress, signal, partSize) =>
   pool(
     () =>
       new Promise<HashResult>((resolve, reject) => {
@@ -70,7 +77,7 @@ export const hashInWorker: Hasher = (file, onProgress, signal) =>
           if (m.type === 'progress') onProgress(m.done);
           else if (m.type === 'done') {
             finish();
-            resolve({ sha256: m.sha256, ms: m.ms });
+            resolve({ sha256: m.sha256, parts: m.parts, ms: m.ms });
           } else {
             finish();
             reject(new HashError(`The file could not be read (${m.message}). Was it moved or deleted?`));
@@ -80,7 +87,7 @@ export const hashInWorker: Hasher = (file, onProgress, signal) =>
           finish();
           reject(new HashError(`Hashing failed: ${ev.message || 'worker error'}`));
         };
-        worker.postMessage({ file });
+        worker.postMessage({ file, partSize });
       }),
     signal,
   );

@@ -4,11 +4,31 @@ export type FileStatus = 'awaiting_upload' | 'processing' | 'done' | 'rejected';
 export type Verdict = 'pending' | 'clean' | 'malicious' | 'suspicious' | 'unscanned';
 export type EngineOutcome = 'clean' | 'malicious' | 'suspicious' | 'error' | 'skipped';
 
+/** One presigned PUT (url, headers), or, for a file sent in parts, one per part. */
 export interface PresignedUpload {
-  url: string;
+  url?: string;
   method: 'PUT';
-  headers: Record<string, string>;
+  headers?: Record<string, string>;
+  partSize?: number;
+  parts?: UploadPart[];
   expiresAt: string;
+}
+
+export interface UploadPart {
+  number: number;
+  size: number;
+  /** Storage holds it already (in the upload's state); it has no URL then. */
+  received: boolean;
+  url?: string;
+  headers?: Record<string, string>;
+}
+
+/** GET /v1/files/{id}/upload: what storage holds, and URLs for the rest. */
+export interface UploadStateResponse {
+  id: string;
+  status: FileStatus;
+  receivedBytes: number;
+  upload: PresignedUpload;
 }
 
 export interface CreateRequest {
@@ -16,6 +36,8 @@ export interface CreateRequest {
   size: number;
   sha256: string;
   contentType?: string;
+  partSize?: number;
+  partSha256?: string[];
 }
 
 export interface CreateResponse {

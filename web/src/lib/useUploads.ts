@@ -3,9 +3,9 @@ import { useCallback, useRef, useState } from 'react';
 import { api } from './api';
 import { hashInWorker, limiter } from './hashing';
 import { putWithXHR } from './put';
-import { initialState, runUpload, type Deps, type UploadState } from './uploader';
+import { initialState, localResume, runUpload, type Deps, type UploadState } from './uploader';
 
-const defaultDeps: Deps = { hash: hashInWorker, put: putWithXHR, api, slot: limiter(3) };
+const defaultDeps: Deps = { hash: hashInWorker, put: putWithXHR, api, slot: limiter(3), resume: localResume };
 
 let seq = 0;
 
