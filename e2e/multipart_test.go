@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"net/http"
 	"os"
@@ -219,4 +220,74 @@ func TestMultipartUpload(t *testing.T) {
 		_, err = c.UploadState(ctx, up.ID)
 		assertProblem(t, err, 410, "upload_expired")
 	})
+}
+
+// TestLargeFileInParts: a 3 GiB file, written in 1 MiB blocks (never
+// whole in memory), goes up in 48 parts of 64 MiB; the upload is cut off
+// halfway, resumed with the same id, confirmed and judged. clamd cannot
+// scan 2 GiB or more: clamav answers an explicit too-large skip, yara and
+// reputation judge the whole file, and the verdict follows the policy (a
+// skip leaves it unscanned; the extractor's deep analysis stops at 1 GiB
+// too, and says so).
+func TestLargeFileInParts(t *testing.T) {
+	stack := testenv.StartStack(t, testenv.StackOptions{})
+	c := stack.Client()
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
+	defer cancel()
+	const size = 3 << 30
+	path := filepath.Join(t.TempDir(), "large-3GiB.bin")
+	f, err := os.Create(path)
+	require.NoError(t, err)
+	block := make([]byte, 1<<20)
+	_, _ = rand.Read(block)
+	for i := range size >> 20 {
+		block[0], block[1], block[2] = byte(i), byte(i>>8), byte(i>>16) // every block its own bytes
+		_, err := f.Write(block)
+		require.NoError(t, err)
+	}
+	require.NoError(t, f.Close())
+
+	f, err = os.Open(path)
+	require.NoError(t, err)
+	defer f.Close()
+	partSize := files.PartSizeFor(size)
+	n, whole, sums, err := client.HashFile(f, partSize)
+	require.NoError(t, err)
+	require.Equal(t, int64(size), n)
+	require.Len(t, sums, 48)
+	cr, err := c.Create(ctx, client.CreateRequest{Name: "large-3GiB.bin", Size: n, SHA256: whole, PartSize: partSize, PartSHA256: sums})
+	require.NoError(t, err)
+	require.Len(t, cr.Upload.Parts, 48)
+
+	// Half the parts, then the connection is "lost".
+	require.NoError(t, c.PutParts(ctx, f, partSize, cr.Upload.Parts[:24], nil))
+	st, err := c.UploadState(ctx, cr.ID)
+	require.NoError(t, err)
+	assert.Equal(t, int64(24*partSize), st.ReceivedBytes)
+	res, err := c.Resume(ctx, cr.ID, path)
+	require.NoError(t, err)
+	require.Equal(t, cr.ID, res.ID)
+
+	got, err := c.Wait(ctx, cr.ID)
+	require.NoError(t, err)
+	require.Equal(t, files.Done, got.Status, got.Reason)
+	assert.Equal(t, int64(size), got.Size)
+	scans, err := c.Scans(ctx, cr.ID)
+	require.NoError(t, err)
+	byEngine := map[string]contract.Result{}
+	for _, r := range scans.Engines {
+		byEngine[r.Engine] = r
+	}
+	clam := byEngine["clamav"]
+	assert.Equal(t, contract.Skipped, clam.Result, clam.Detail)
+	assert.True(t, strings.HasPrefix(clam.Detail, "too large: "), clam.Detail)
+	assert.Contains(t, clam.Detail, "clamd scans less than 2 GiB")
+	for _, e := range []string{"yara", "reputation"} {
+		assert.Equal(t, contract.Clean, byEngine[e].Result, "%s: %s", e, byEngine[e].Detail)
+	}
+	assert.Equal(t, contract.VerdictUnscanned, got.Verdict, "a skip leaves the verdict unscanned (docs/engines.md, the verdict policy)")
+	var meta findingsMeta
+	require.NoError(t, json.Unmarshal(got.Metadata, &meta))
+	assert.Contains(t, codes(meta.Findings), "too_large_for_analysis")
+	assert.Equal(t, whole, got.SHA256, "the extractor verified the whole object's SHA-256")
 }

@@ -79,7 +79,7 @@ func newEngine(ctx context.Context, log *slog.Logger, name string, env *config.E
 			Addr:    env.String("CLAMD_ADDR", "127.0.0.1:3310"),
 			DBDir:   env.String("CLAMAV_DB_DIR", ""),
 			Timeout: timeout,
-			MaxSize: env.Int64("CLAMAV_MAX_SIZE", 0),
+			MaxSize: env.Int64("CLAMAV_MAX_SIZE", clamav.MaxStream),
 		})
 		return e, noop, configErr(env)
 	case "yara":
@@ -88,7 +88,7 @@ func newEngine(ctx context.Context, log *slog.Logger, name string, env *config.E
 			Yara:     env.String("YARA_BIN", "yara"),
 			Yarac:    env.String("YARAC_BIN", "yarac"),
 			Helper:   env.String("YARA_HELPER", ""),
-			MaxSize:  env.Int64("YARA_MAX_SIZE", 512<<20),
+			MaxSize:  env.Int64("YARA_MAX_SIZE", 16<<30),
 			Archive: archive.Limits{
 				MaxArchiveDepth:     env.Int("YARA_MAX_ARCHIVE_DEPTH", 0),
 				MaxArchiveEntries:   env.Int("YARA_MAX_ARCHIVE_ENTRIES", 0),

@@ -39,7 +39,8 @@ type Config struct {
 	// Timeout bounds one clamd command, the scan included.
 	Timeout time.Duration
 	// MaxSize, when set, skips larger files without streaming them. Set it
-	// to clamd's StreamMaxLength to save sending bytes clamd would refuse.
+	// to clamd's StreamMaxLength to save sending bytes clamd would refuse;
+	// MaxStream, clamd's own ceiling, is the scanner's default.
 	MaxSize int64
 }
 
@@ -128,10 +129,18 @@ func dirVersion(dir string) string {
 	return "local-" + hex.EncodeToString(h.Sum(nil))[:12]
 }
 
+// MaxStream is the most clamd scans of one stream: its StreamMaxLength
+// and MaxScanSize stop below 2 GiB whatever they are set to.
+const MaxStream = 2<<30 - 1
+
 // Scan implements scan.Engine.
 func (e *Engine) Scan(ctx context.Context, r io.Reader, f scan.File) (scan.Finding, error) {
 	if e.maxSize > 0 && f.Size > e.maxSize {
-		return scan.Skip(scan.ReasonTooLarge, fmt.Sprintf("%d bytes exceeds the clamav engine's limit of %d bytes", f.Size, e.maxSize)), nil
+		why := ""
+		if e.maxSize >= MaxStream {
+			why = " (clamd scans less than 2 GiB)"
+		}
+		return scan.Skip(scan.ReasonTooLarge, fmt.Sprintf("%d bytes exceeds the clamav engine's limit of %d bytes%s", f.Size, e.maxSize, why)), nil
 	}
 	reply, err := e.client.Scan(ctx, r)
 	switch {
