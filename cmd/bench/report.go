@@ -33,6 +33,7 @@ type Report struct {
 	API        APIResult     `json:"api"`
 	Webhooks   WebhookResult `json:"webhooks"`
 	Memory     Memory        `json:"memory"`
+	Uploads    Uploads       `json:"uploads"`
 	Micro      []Micro       `json:"micro"`
 	Targets    []Goal        `json:"targets"`
 	Notes      []string      `json:"notes,omitempty"`
@@ -354,6 +355,14 @@ func (r *Report) markdown() string {
 	}
 	p("\nDapr-invoked maximum throughput is **%.0f %%** of direct.\n", a.DaprShare*100)
 
+	if u := r.Uploads; u.Bytes > 0 {
+		p("\n### Uploads: one PUT or in parts\n\n")
+		p("%s sent to the stack's versitygw from a file in the page cache, already hashed: create, the bytes, confirm (which joins the parts). "+
+			"Each file's verdict is awaited before the next, so the pipeline does not overlap the other transfer (docs/uploads.md).\n\n", mib(u.Bytes))
+		p("| | seconds | MB/s |\n|---|---|---|\n")
+		p("| one PUT | %.1f | %.0f |\n", u.SingleSeconds, u.Single)
+		p("| %s parts, %d at a time | %.1f | %.0f |\n", mib(u.PartSize), u.Parallel, u.PartsSeconds, u.Parts)
+	}
 	if wh := r.Webhooks; wh.Off > 0 {
 		p("\n### Webhooks: verdict → delivery, and the pipeline with and without a subscription\n\n")
 		p("%d files in flight (10 KB), %d rounds of %.0f s each way, alternating. A receiver on this machine verifies every "+

@@ -84,6 +84,9 @@ func TestSuite(t *testing.T) {
 		"LOG_LEVEL":      "info", // the tests' debug level logs every event
 		"RATE_LIMIT_RPS": "0",    // the per-key limit (100/s) would cap every step
 		"CLAMD_ADDR":     clamd.Addr,
+		// One PUT up to 2 GiB, as before uploads in parts: the memory
+		// phase sends 1 GB that way, and the uploads phase compares both.
+		"MULTIPART_THRESHOLD": "2147483648",
 	}
 	st := testenv.StartStack(t, testenv.StackOptions{Env: env, Redis: redis, DatabaseURL: pg.db, Apps: benchApps,
 		ConfigFile: os.Getenv("BENCH_DAPR_CONFIG")})
@@ -192,6 +195,12 @@ func TestSuite(t *testing.T) {
 	})
 	phase("api", func() { rep.API = apiRun(t, ctx, tgt, procs, ph) })
 	phase("micro", func() { rep.Micro = microRun(t, ctx, root, clamd.Addr, ph) })
+	phase("uploads", func() {
+		if rep.Uploads, err = uploadsRun(ctx, tgt, t.TempDir(), int64(ph.n(1<<30, 128<<20)), t.Logf); err != nil {
+			t.Fatalf("uploads: %v", err)
+		}
+		settleDisk(t, "uploads")
+	})
 	// Memory last: the 1 GB file leaves about 2 GB of writes behind
 	// (versitygw's object, clamd's temporary copy), and the disk stays slow
 	// for a while after them, which showed as commit stalls (1 KB p50 63 to

@@ -128,7 +128,7 @@ function Progress({ item }: { item: UploadState }) {
       if (item.skipped) return <p className="known small">Already known to IntelliDox: upload skipped, results shown at once.</p>;
       return (
         <ProgressBar tone="done" value={item.size} max={item.size} label={`Upload of ${item.name}`}
-          text={`Uploaded ${formatBytes(item.size)}${item.uploadMs !== undefined ? ` in ${formatMs(item.uploadMs)} · ${formatRate(item.rate)}` : ''}${item.stage === 'confirming' ? ' · confirming…' : ''}`} />
+          text={`Uploaded ${formatBytes(item.size)}${item.resumed ? ` (resumed: ${formatBytes(item.size - (item.resumedBytes ?? 0))} sent by this page)` : ''}${item.uploadMs !== undefined ? ` in ${formatMs(item.uploadMs)} · ${formatRate(item.rate)}` : ''}${item.stage === 'confirming' ? ' · confirming…' : ''}`} />
       );
     default:
       return null;

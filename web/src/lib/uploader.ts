@@ -40,8 +40,10 @@ export interface UploadState {
   /** For a file sent in parts: the part size and each part's SHA-256. */
   partSize?: number;
   partSha256?: string[];
-  /** True when this upload continues one an earlier page started. */
+  /** True when this upload continues one an earlier page started, whose
+   * parts holding resumedBytes storage had already. */
   resumed?: boolean;
+  resumedBytes?: number;
   id?: string;
   /** Status the api gave when the file was created or confirmed. */
   status?: FileStatus;
@@ -193,7 +195,8 @@ export async function runUpload(
     if (!saved || !deps.api.uploadState) return false;
     try {
       const st = await deps.api.uploadState(saved.id, signal);
-      set({ id: saved.id, sha256: saved.sha256, status: st.status, upload: st.upload, resumed: true, hashed: s.size });
+      set({ id: saved.id, sha256: saved.sha256, status: st.status, upload: st.upload, resumed: true,
+        resumedBytes: st.receivedBytes, hashed: s.size });
       return true;
     } catch (e) {
       if (e instanceof Aborted || signal?.aborted) throw e;
@@ -244,10 +247,11 @@ export async function runUpload(
         if (c.upload.parts?.length) deps.resume?.save(key, { id: c.id, sha256: s.sha256! });
       }
       if (at('uploading') && s.upload) {
-        set({ stage: 'uploading', sent: 0, rate: 0, uploadMs: undefined });
+        const already = s.resumed ? (s.resumedBytes ?? 0) : 0;
+        set({ stage: 'uploading', sent: already, rate: 0, uploadMs: undefined });
         const meter = new RateMeter();
         const t0 = now();
-        meter.add(t0, 0);
+        meter.add(t0, already);
         let lastEmit = 0;
         await deps.put(
           file,
@@ -263,7 +267,8 @@ export async function runUpload(
           signal,
         );
         const ms = now() - t0;
-        set({ sent: s.size, uploadMs: ms, rate: ms > 0 ? (s.size * 1000) / ms : s.rate });
+        const sent = s.size - already;
+        set({ sent: s.size, uploadMs: ms, rate: ms > 0 ? (sent * 1000) / ms : s.rate });
       }
       set({ stage: 'confirming' });
       const c = await deps.api.confirm(s.id!, signal);
