@@ -252,7 +252,7 @@ func (s *Server) get(w http.ResponseWriter, r *http.Request) {
 		problem.Write(w, r, s.log, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, f)
+	writeJSON(w, http.StatusOK, f.Wire())
 }
 
 func (s *Server) confirm(w http.ResponseWriter, r *http.Request) {

@@ -14,7 +14,7 @@ import (
 
 	"github.com/intellidox/intellidox/internal/client"
 	"github.com/intellidox/intellidox/internal/contract"
-	"github.com/intellidox/intellidox/internal/files"
+	"github.com/intellidox/intellidox/internal/rest"
 )
 
 type scanOptions struct {
@@ -139,7 +139,7 @@ func scanOne(ctx context.Context, c *client.Client, path string, p *progress, pa
 	r := report{File: path}
 	failed := func(err error) report {
 		r.Error = describe(err)
-		if r.ID != "" && (r.Status == "" || r.Status == string(files.AwaitingUpload)) {
+		if r.ID != "" && (r.Status == "" || r.Status == string(rest.AwaitingUpload)) {
 			r.Error += fmt.Sprintf(" (resume with: intellidox scan --resume %s %s)", r.ID, path)
 		}
 		return r
@@ -158,7 +158,7 @@ func scanOne(ctx context.Context, c *client.Client, path string, p *progress, pa
 	}
 	var cr client.Created
 	if resume != "" {
-		r.ID, r.Status = resume, string(files.AwaitingUpload)
+		r.ID, r.Status = resume, string(rest.AwaitingUpload)
 		if cr, err = resumeUpload(ctx, c, f, st.Size(), resume, p); err != nil {
 			return failed(err)
 		}
@@ -173,7 +173,7 @@ func scanOne(ctx context.Context, c *client.Client, path string, p *progress, pa
 		if client.PartsRequired(err) && req.PartSize == 0 {
 			// The api takes smaller files in parts than this client
 			// thought: hash the parts too and ask again.
-			req.PartSize = files.PartSizeFor(req.Size)
+			req.PartSize = rest.PartSizeFor(req.Size)
 			if _, err := f.Seek(0, io.SeekStart); err != nil {
 				return failed(err)
 			}
@@ -209,7 +209,7 @@ func scanOne(ctx context.Context, c *client.Client, path string, p *progress, pa
 	if err := c.Confirm(ctx, cr.ID); err != nil {
 		return failed(err)
 	}
-	r.Status = string(files.Processing)
+	r.Status = string(rest.Processing)
 	final := waitVerdict(ctx, c, cr.ID, p)
 	if final != nil {
 		return failed(final)
@@ -223,7 +223,7 @@ func scanOne(ctx context.Context, c *client.Client, path string, p *progress, pa
 		return failed(err)
 	}
 	r.Status, r.Verdict, r.Engines = string(file.Status), file.Verdict, scans.Engines
-	if file.Status == files.Rejected {
+	if file.Status == rest.Rejected {
 		r.Error = "rejected: " + file.Reason
 	}
 	return r
@@ -240,7 +240,7 @@ func resumeUpload(ctx context.Context, c *client.Client, f *os.File, size int64,
 	p.set("uploading", size)
 	p.bytes.Store(st.ReceivedBytes)
 	if len(st.Upload.Parts) > 0 {
-		var todo []files.Part
+		var todo []rest.Part
 		for _, part := range st.Upload.Parts {
 			if !part.Received {
 				todo = append(todo, part)

@@ -19,8 +19,8 @@ import (
 	"time"
 
 	"github.com/intellidox/intellidox/internal/contract"
-	"github.com/intellidox/intellidox/internal/files"
 	"github.com/intellidox/intellidox/internal/problem"
+	"github.com/intellidox/intellidox/internal/rest"
 )
 
 // Client calls one IntelliDox api.
@@ -33,7 +33,7 @@ type Client struct {
 	Header http.Header
 	// Files over MultipartThreshold bytes (default 64 MiB, the api's
 	// default) are uploaded in parts of PartSize bytes (default
-	// files.PartSizeFor), Parallel at a time (default 4).
+	// rest.PartSizeFor), Parallel at a time (default 4).
 	MultipartThreshold int64
 	PartSize           int64
 	Parallel           int
@@ -66,13 +66,13 @@ func (p *Problem) Error() string {
 }
 
 // Created mirrors the create response.
-type Created = files.Created
+type Created = rest.Created
 
 // File mirrors GET /v1/files/{id}.
-type File = files.File
+type File = rest.File
 
 // Scans mirrors GET /v1/files/{id}/scans.
-type Scans = files.Scans
+type Scans = rest.Scans
 
 func (c *Client) do(ctx context.Context, method, path string, body, out any) error {
 	var rd io.Reader
@@ -162,7 +162,7 @@ func (e *StorageError) Error() string {
 }
 
 // Put sends body to a presigned upload.
-func (c *Client) Put(ctx context.Context, up *files.Created, body io.Reader, size int64) error {
+func (c *Client) Put(ctx context.Context, up *rest.Created, body io.Reader, size int64) error {
 	if up.Upload == nil {
 		return errors.New("no upload to put: the content is already known")
 	}
@@ -231,7 +231,7 @@ func (c *Client) UploadFile(ctx context.Context, path, name string) (Created, er
 	}
 	cr, err := c.Create(ctx, req)
 	if PartsRequired(err) && req.PartSize == 0 {
-		req.PartSize = files.PartSizeFor(req.Size)
+		req.PartSize = rest.PartSizeFor(req.Size)
 		if _, err := f.Seek(0, io.SeekStart); err != nil {
 			return cr, err
 		}
@@ -266,7 +266,7 @@ func (c *Client) Wait(ctx context.Context, id string) (File, error) {
 		if err != nil {
 			return f, err
 		}
-		if f.Status == files.Done || f.Status == files.Rejected {
+		if f.Status == rest.Done || f.Status == rest.Rejected {
 			return f, nil
 		}
 		select {
@@ -279,15 +279,15 @@ func (c *Client) Wait(ctx context.Context, id string) (File, error) {
 }
 
 // List returns one page of files matching the query parameters.
-func (c *Client) List(ctx context.Context, query url.Values) (files.Page, error) {
-	var p files.Page
+func (c *Client) List(ctx context.Context, query url.Values) (rest.Page, error) {
+	var p rest.Page
 	err := c.do(ctx, http.MethodGet, "/v1/files?"+query.Encode(), nil, &p)
 	return p, err
 }
 
 // Rescan asks for a rescan by the given engines (all when empty).
 func (c *Client) Rescan(ctx context.Context, id string, engines []string) error {
-	return c.do(ctx, http.MethodPost, "/v1/files/"+id+"/rescan", files.RescanRequest{Engines: engines}, nil)
+	return c.do(ctx, http.MethodPost, "/v1/files/"+id+"/rescan", rest.RescanRequest{Engines: engines}, nil)
 }
 
 // Event is one Server-Sent Event from GET /v1/files/{id}/events.
@@ -345,9 +345,9 @@ func (c *Client) Events(ctx context.Context, id string, fn func(Event) bool) err
 }
 
 // History returns the verdicts a file's content has had, oldest first.
-func (c *Client) History(ctx context.Context, id string) ([]files.VerdictChange, error) {
+func (c *Client) History(ctx context.Context, id string) ([]rest.VerdictChange, error) {
 	var out struct {
-		Verdicts []files.VerdictChange `json:"verdicts"`
+		Verdicts []rest.VerdictChange `json:"verdicts"`
 	}
 	err := c.do(ctx, http.MethodGet, "/v1/files/"+id+"/history", nil, &out)
 	return out.Verdicts, err
@@ -355,14 +355,14 @@ func (c *Client) History(ctx context.Context, id string) ([]files.VerdictChange,
 
 // Download asks for a URL to download a file; the api answers only if the
 // file's verdict passes the tenant's policy.
-func (c *Client) Download(ctx context.Context, id string) (files.Download, error) {
-	var d files.Download
+func (c *Client) Download(ctx context.Context, id string) (rest.Download, error) {
+	var d rest.Download
 	err := c.do(ctx, http.MethodGet, "/v1/files/"+url.PathEscape(id)+"/download", nil, &d)
 	return d, err
 }
 
 // Fetch copies the bytes behind a download URL to w.
-func (c *Client) Fetch(ctx context.Context, d files.Download, w io.Writer) (int64, error) {
+func (c *Client) Fetch(ctx context.Context, d rest.Download, w io.Writer) (int64, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, d.URL, nil)
 	if err != nil {
 		return 0, err
@@ -380,7 +380,7 @@ func (c *Client) Fetch(ctx context.Context, d files.Download, w io.Writer) (int6
 
 // PasswordList is what the api says of a tenant's archive passwords: how
 // many, and who set them; never the passwords.
-type PasswordList = files.PasswordList
+type PasswordList = rest.PasswordList
 
 // ArchivePasswords returns what may be known of the tenant's list.
 func (c *Client) ArchivePasswords(ctx context.Context) (PasswordList, error) {

@@ -12,12 +12,12 @@ import (
 	"os"
 	"sync"
 
-	"github.com/intellidox/intellidox/internal/files"
+	"github.com/intellidox/intellidox/internal/rest"
 )
 
 // UploadState is what storage holds of an awaiting upload, with URLs for
 // the rest.
-type UploadState = files.UploadState
+type UploadState = rest.UploadState
 
 // UploadState returns what storage holds of the awaiting upload id.
 func (c *Client) UploadState(ctx context.Context, id string) (UploadState, error) {
@@ -46,7 +46,7 @@ func (c *Client) Resume(ctx context.Context, id, path string) (Created, error) {
 	}
 	switch {
 	case len(st.Upload.Parts) > 0:
-		var todo []files.Part
+		var todo []rest.Part
 		for _, p := range st.Upload.Parts {
 			if !p.Received {
 				todo = append(todo, p)
@@ -65,11 +65,11 @@ func (c *Client) Resume(ctx context.Context, id, path string) (Created, error) {
 
 // PartSizeFor returns the part size to upload a file of size bytes in: 0
 // (one PUT) up to MultipartThreshold, else PartSize or
-// files.PartSizeFor.
+// rest.PartSizeFor.
 func (c *Client) PartSizeFor(size int64) int64 {
 	threshold := c.MultipartThreshold
 	if threshold <= 0 {
-		threshold = files.DefaultMultipartThreshold
+		threshold = rest.DefaultMultipartThreshold
 	}
 	switch {
 	case size <= threshold:
@@ -77,7 +77,7 @@ func (c *Client) PartSizeFor(size int64) int64 {
 	case c.PartSize > 0:
 		return c.PartSize
 	}
-	return files.PartSizeFor(size)
+	return rest.PartSizeFor(size)
 }
 
 // PartsRequired reports whether err is the api's answer that the file must
@@ -119,7 +119,7 @@ func sumHex(h hash.Hash) string { return hex.EncodeToString(h.Sum(nil)) }
 // last) to their URLs, Parallel at a time, and calls
 // progress, when set, with the bytes of each part sent. The first failure
 // stops the rest and is returned.
-func (c *Client) PutParts(ctx context.Context, f io.ReaderAt, partSize int64, parts []files.Part, progress func(int64)) error {
+func (c *Client) PutParts(ctx context.Context, f io.ReaderAt, partSize int64, parts []rest.Part, progress func(int64)) error {
 	if len(parts) == 0 {
 		return nil
 	}
@@ -127,7 +127,7 @@ func (c *Client) PutParts(ctx context.Context, f io.ReaderAt, partSize int64, pa
 	defer cancel()
 	var mu sync.Mutex
 	var first error
-	todo := make(chan files.Part)
+	todo := make(chan rest.Part)
 	var wg sync.WaitGroup
 	for range max(1, min(c.parallel(), len(parts))) {
 		wg.Add(1)
@@ -171,7 +171,7 @@ func (c *Client) parallel() int {
 
 // putPart sends one part. Parts are large: the request has no overall
 // time limit beyond ctx (c.HTTP's would cut a slow part short).
-func (c *Client) putPart(ctx context.Context, p files.Part, body io.Reader) error {
+func (c *Client) putPart(ctx context.Context, p rest.Part, body io.Reader) error {
 	if p.URL == "" {
 		return errors.New("no URL for the part")
 	}

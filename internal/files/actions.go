@@ -9,6 +9,7 @@ import (
 
 	"github.com/intellidox/intellidox/internal/contract"
 	"github.com/intellidox/intellidox/internal/problem"
+	"github.com/intellidox/intellidox/internal/rest"
 )
 
 // This file acts on verdicts (docs/downloads.md): the download gate, the
@@ -108,13 +109,8 @@ func NewActions(store ActionStore, storage Storage, notifier Notifier, cfg Actio
 	return &Actions{store: store, storage: storage, notifier: notifier, cfg: cfg}
 }
 
-// Download is the answer to a download request.
-type Download struct {
-	URL       string           `json:"url"`
-	ExpiresAt time.Time        `json:"expiresAt"`
-	Name      string           `json:"name"`
-	Verdict   contract.Verdict `json:"verdict"`
-}
+// Download is the answer to a download request (rest.Download).
+type Download = rest.Download
 
 // ErrVerdictPending answers a download of a file without a verdict yet.
 var ErrVerdictPending = problem.New(problem.Conflict, "verdict_pending",

@@ -9,17 +9,18 @@ import (
 	"time"
 
 	"github.com/intellidox/intellidox/internal/contract"
+	"github.com/intellidox/intellidox/internal/rest"
 )
 
 // Status is an upload's lifecycle state.
-type Status string
+type Status = rest.Status
 
 // Upload statuses.
 const (
-	AwaitingUpload Status = "awaiting_upload"
-	Processing     Status = "processing"
-	Done           Status = "done"
-	Rejected       Status = "rejected"
+	AwaitingUpload = rest.AwaitingUpload
+	Processing     = rest.Processing
+	Done           = rest.Done
+	Rejected       = rest.Rejected
 )
 
 // File is an upload joined with what is known about its content.
@@ -50,6 +51,14 @@ type File struct {
 	UpdatedAt time.Time  `json:"updatedAt"`
 }
 
+// Wire returns the file as the api shows it (rest.File): without what
+// only the server needs.
+func (f File) Wire() rest.File {
+	return rest.File{ID: f.ID, Name: f.Name, Size: f.Size, SHA256: f.SHA256, MD5: f.MD5, SHA1: f.SHA1,
+		ContentType: f.ContentType, MIMEType: f.MIMEType, Status: f.Status, Verdict: f.Verdict, Reason: f.Reason,
+		Metadata: f.Metadata, CreatedAt: f.CreatedAt, UpdatedAt: f.UpdatedAt}
+}
+
 // Blob states, as stored.
 const (
 	BlobNew        = "new"
@@ -74,21 +83,11 @@ type NewUpload struct {
 	Multipart *Multipart
 }
 
-// Created is the answer to a create request.
-type Created struct {
-	ID     string  `json:"id"`
-	Status Status  `json:"status"`
-	SHA256 string  `json:"sha256"`
-	Upload *Upload `json:"upload"`
-}
+// Created is rest.Created.
+type Created = rest.Created
 
-// Scans is the per-engine view of a file.
-type Scans struct {
-	Verdict  contract.Verdict  `json:"verdict"`
-	Complete bool              `json:"complete"`
-	Engines  []contract.Result `json:"engines"`
-	Pending  []string          `json:"pending"`
-}
+// Scans is rest.Scans.
+type Scans = rest.Scans
 
 // Decider computes a verdict from results; see package verdict.
 type Decider interface {
@@ -141,11 +140,8 @@ type Store interface {
 	ClearMultipart(ctx context.Context, id string) error
 }
 
-// VerdictChange is one entry of a content's verdict history.
-type VerdictChange struct {
-	Verdict   contract.Verdict `json:"verdict"`
-	DecidedAt time.Time        `json:"decidedAt"`
-}
+// VerdictChange is rest.VerdictChange.
+type VerdictChange = rest.VerdictChange
 
 // Query selects files for List.
 type Query struct {
@@ -155,29 +151,11 @@ type Query struct {
 	Cursor            string
 }
 
-// Upload is a presigned PUT: the client sends the bytes to URL with
-// Headers; or, for a file sent in parts, each part to its own URL (Parts,
-// each PartSize bytes but the last).
-type Upload struct {
-	URL       string            `json:"url,omitempty"`
-	Method    string            `json:"method"`
-	Headers   map[string]string `json:"headers,omitempty"`
-	PartSize  int64             `json:"partSize,omitempty"`
-	Parts     []Part            `json:"parts,omitempty"`
-	ExpiresAt time.Time         `json:"expiresAt"`
-}
+// Upload is rest.Upload.
+type Upload = rest.Upload
 
-// Part is one presigned part of a multipart upload: the client sends
-// exactly Size bytes to URL with Headers.
-type Part struct {
-	Number int32 `json:"number"`
-	Size   int64 `json:"size"`
-	// Received: storage holds the part (in GET /v1/files/{id}/upload);
-	// it has no URL then.
-	Received bool              `json:"received"`
-	URL      string            `json:"url,omitempty"`
-	Headers  map[string]string `json:"headers,omitempty"`
-}
+// Part is rest.Part.
+type Part = rest.Part
 
 // StoredPart is a part storage holds: its number, size, SHA-256 (hex)
 // and ETag.

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/intellidox/intellidox/internal/problem"
+	"github.com/intellidox/intellidox/internal/rest"
 )
 
 // Large files are uploaded in parts (S3 multipart uploads), each part
@@ -19,14 +20,14 @@ import (
 
 // Limits of S3 multipart uploads.
 const (
-	MinPartSize = 5 << 20 // every part but the last
-	MaxPartSize = 5 << 30
-	MaxParts    = 10_000
+	MinPartSize = rest.MinPartSize
+	MaxPartSize = rest.MaxPartSize
+	MaxParts    = rest.MaxParts
 )
 
 // Defaults of Config for multipart uploads.
 const (
-	DefaultMultipartThreshold = 64 << 20
+	DefaultMultipartThreshold = rest.DefaultMultipartThreshold
 	DefaultMultipartTTL       = 24 * time.Hour
 	// maxPresignTTL is the longest a SigV4 presigned URL may live.
 	maxPresignTTL = 7 * 24 * time.Hour
@@ -59,25 +60,11 @@ func (m *Multipart) size(number int32, total int64) int64 {
 	return total - m.PartSize*int64(len(m.PartSHA256)-1)
 }
 
-// PartsFor returns how many parts of partSize bytes a file of size bytes
-// has.
-func PartsFor(size, partSize int64) int {
-	if size == 0 {
-		return 1
-	}
-	return int((size + partSize - 1) / partSize)
-}
+// PartsFor is rest.PartsFor.
+func PartsFor(size, partSize int64) int { return rest.PartsFor(size, partSize) }
 
-// PartSizeFor returns the part size the clients of this repository choose
-// for a file of size bytes: 64 MiB, or more when the file needs more than
-// MaxParts parts of that size, rounded up to whole MiB.
-func PartSizeFor(size int64) int64 {
-	p := int64(DefaultMultipartThreshold)
-	if need := (size + MaxParts - 1) / MaxParts; need > p {
-		p = (need + 1<<20 - 1) &^ (1<<20 - 1)
-	}
-	return p
-}
+// PartSizeFor is rest.PartSizeFor.
+func PartSizeFor(size int64) int64 { return rest.PartSizeFor(size) }
 
 // multipart validates the parts of a create request: they are required
 // over the threshold and accepted above MinPartSize.
@@ -154,16 +141,8 @@ func (s *Service) presignParts(ctx context.Context, f File, received map[int32]b
 	return up, nil
 }
 
-// UploadState is what storage holds of an upload awaiting its bytes, and
-// how to send the rest.
-type UploadState struct {
-	ID     string `json:"id"`
-	Status Status `json:"status"`
-	// ReceivedBytes counts the bytes storage holds: whole parts, or the
-	// whole object.
-	ReceivedBytes int64   `json:"receivedBytes"`
-	Upload        *Upload `json:"upload"`
-}
+// UploadState is rest.UploadState.
+type UploadState = rest.UploadState
 
 // UploadState returns what storage holds of the tenant's awaiting upload id
 // and fresh URLs for the rest. A multipart upload's expiry moves on by

@@ -3,11 +3,11 @@ package files
 import (
 	"context"
 	"fmt"
-	"time"
 	"unicode/utf8"
 
 	"github.com/intellidox/intellidox/internal/contract"
 	"github.com/intellidox/intellidox/internal/problem"
+	"github.com/intellidox/intellidox/internal/rest"
 )
 
 // Limits of a password list, the tenant's or an upload's.
@@ -22,13 +22,9 @@ type Sealer interface {
 	Seal(ctx context.Context, source string, passwords []string) (contract.SealedPasswords, error)
 }
 
-// PasswordList is what anyone may know of a tenant's archive passwords:
-// how many there are and who set them. The passwords are write-only.
-type PasswordList struct {
-	Count     int        `json:"count"`
-	UpdatedBy string     `json:"updatedBy,omitempty"`
-	UpdatedAt *time.Time `json:"updatedAt,omitempty"`
-}
+// PasswordList is what anyone may know of a tenant's archive passwords
+// (rest.PasswordList): never the passwords.
+type PasswordList = rest.PasswordList
 
 // PasswordStore keeps tenants' sealed lists.
 type PasswordStore interface {

@@ -16,6 +16,7 @@ import (
 
 	"github.com/intellidox/intellidox/internal/contract"
 	"github.com/intellidox/intellidox/internal/problem"
+	"github.com/intellidox/intellidox/internal/rest"
 )
 
 // Errors with stable codes that the store and the service return.
@@ -331,11 +332,8 @@ type ListRequest struct {
 	Q, SHA256, SHA1, MD5, Cursor, Limit string
 }
 
-// Page is one page of files.
-type Page struct {
-	Items      []File  `json:"items"`
-	NextCursor *string `json:"nextCursor"`
-}
+// Page is one page of files (rest.Page).
+type Page = rest.Page
 
 // MaxPage bounds a page of files.
 const MaxPage = 100
@@ -370,9 +368,9 @@ func (s *Service) List(ctx context.Context, tenant string, r ListRequest) (Page,
 	if err != nil {
 		return Page{}, err
 	}
-	p := Page{Items: items}
-	if p.Items == nil {
-		p.Items = []File{}
+	p := Page{Items: make([]rest.File, len(items))}
+	for i, f := range items {
+		p.Items[i] = f.Wire()
 	}
 	if next != "" {
 		p.NextCursor = &next
@@ -393,9 +391,7 @@ func isHex(s string, n int) bool {
 }
 
 // RescanRequest is the body of POST /v1/files/{id}/rescan.
-type RescanRequest struct {
-	Engines []string `json:"engines,omitempty"` // absent, not null, when all
-}
+type RescanRequest = rest.RescanRequest
 
 var engineName = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,62}$`)
 
