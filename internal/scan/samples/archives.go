@@ -237,3 +237,128 @@ func AESZip(password, name string, body []byte) []byte {
 	}
 	return buf.Bytes()
 }
+
+// RAR4Member is one file of a RAR 4 archive (RAR4With).
+type RAR4Member struct {
+	Name string
+	Body []byte
+	// Password encrypts the file's data as RAR 3 and 4 do: AES-128 in CBC
+	// mode, key and IV from 2^18 rounds of SHA-1 over the password
+	// (UTF-16LE) and an 8-byte salt of the member's own.
+	Password string
+	// DeclaredSize, when set, is the unpacked size the header claims.
+	DeclaredSize uint32
+}
+
+// RAR4Options shape a RAR 4 (RAR 1.5 to 4.x format) archive.
+type RAR4Options struct {
+	// HeaderPassword encrypts every block after the archive header (WinRAR's
+	// -hp): each is preceded by a salt and encrypted with its own key. The
+	// members' data is then encrypted with it too.
+	HeaderPassword string
+}
+
+// RAR4 returns a RAR 4 archive holding one stored file.
+func RAR4(name string, body []byte) []byte {
+	return RAR4With(RAR4Options{}, RAR4Member{Name: name, Body: body})
+}
+
+// EICARRar4 is a RAR 4 archive holding eicar.com.
+func EICARRar4() []byte { return RAR4("eicar.com", []byte(EICAR)) }
+
+// rar4Block frames a RAR 4 header: its CRC (the low 16 bits of the CRC32
+// of everything after the CRC field), then the header.
+func rar4Block(typ byte, flags uint16, rest []byte) []byte {
+	h := []byte{typ}
+	h = binary.LittleEndian.AppendUint16(h, flags)
+	h = binary.LittleEndian.AppendUint16(h, uint16(7+len(rest)))
+	h = append(h, rest...)
+	return append(binary.LittleEndian.AppendUint16(nil, uint16(crc32.ChecksumIEEE(h))), h...)
+}
+
+// RAR3Key derives the AES-128 key and IV of RAR 3 and 4 encryption.
+func RAR3Key(password string, salt []byte) (key, iv []byte) {
+	var p []byte
+	for _, r := range password {
+		p = binary.LittleEndian.AppendUint16(p, uint16(r))
+	}
+	p = append(p, salt...)
+	const rounds = 0x40000
+	h := sha1.New()
+	iv = make([]byte, 16)
+	for i := range rounds {
+		h.Write(p)
+		h.Write([]byte{byte(i), byte(i >> 8), byte(i >> 16)})
+		if i%(rounds/16) == 0 {
+			iv[i/(rounds/16)] = h.Sum(nil)[19]
+		}
+	}
+	key = h.Sum(nil)[:16]
+	for k := key; len(k) >= 4; k = k[4:] {
+		k[0], k[1], k[2], k[3] = k[3], k[2], k[1], k[0]
+	}
+	return key, iv
+}
+
+func aes128CBC(key, iv, data []byte) []byte {
+	padded := append(bytes.Clone(data), make([]byte, (16-len(data)%16)%16)...)
+	block, _ := aes.NewCipher(key)
+	cipher.NewCBCEncrypter(block, iv).CryptBlocks(padded, padded)
+	return padded
+}
+
+// RAR4With returns a RAR 4 archive of stored members. Salts are derived
+// from the member's position, so the archive is the same on every call.
+func RAR4With(o RAR4Options, members ...RAR4Member) []byte {
+	out := []byte("Rar!\x1a\x07\x00")
+	arcFlags := uint16(0)
+	if o.HeaderPassword != "" {
+		arcFlags |= 0x0080
+	}
+	out = append(out, rar4Block(0x73, arcFlags, make([]byte, 6))...)
+	salt := func(kind, i int) []byte {
+		s := sha256.Sum256([]byte{byte(kind), byte(i), byte(i >> 8)})
+		return s[:8]
+	}
+	// block adds a block, encrypted when the headers are.
+	block := func(i int, b []byte) {
+		if o.HeaderPassword == "" {
+			out = append(out, b...)
+			return
+		}
+		s := salt(1, i)
+		key, iv := RAR3Key(o.HeaderPassword, s)
+		out = append(out, s...)
+		out = append(out, aes128CBC(key, iv, b)...)
+	}
+	for i, m := range members {
+		password := cmp.Or(m.Password, o.HeaderPassword)
+		data := m.Body
+		flags := uint16(0x8000) // the block has data
+		var s []byte
+		if password != "" {
+			flags |= 0x0004 | 0x0400 // encrypted, with a salt
+			s = salt(2, i)
+			key, iv := RAR3Key(password, s)
+			data = aes128CBC(key, iv, m.Body)
+		}
+		size := uint32(len(m.Body))
+		if m.DeclaredSize != 0 {
+			size = m.DeclaredSize
+		}
+		h := binary.LittleEndian.AppendUint32(nil, uint32(len(data))) // packed size
+		h = binary.LittleEndian.AppendUint32(h, size)
+		h = append(h, 2) // host OS: Windows
+		h = binary.LittleEndian.AppendUint32(h, crc32.ChecksumIEEE(m.Body))
+		h = binary.LittleEndian.AppendUint32(h, 0x5a7c0000) // DOS time
+		h = append(h, 29, 0x30)                             // unpacker version 2.9, method: stored
+		h = binary.LittleEndian.AppendUint16(h, uint16(len(m.Name)))
+		h = binary.LittleEndian.AppendUint32(h, 0x20) // attributes: archive
+		h = append(h, m.Name...)
+		h = append(h, s...)
+		block(i, rar4Block(0x74, flags, h))
+		out = append(out, data...)
+	}
+	block(len(members), rar4Block(0x7b, 0x4000, nil))
+	return out
+}
