@@ -63,6 +63,7 @@ func memoryRun(ctx context.Context, tgt Target, procs []Proc, size int64, logf f
 	if err != nil {
 		return res, fmt.Errorf("create: %w", err)
 	}
+	ticks0 := CPUTicks(procs)
 	t := time.Now()
 	if err := c.Put(ctx, &cr, newStream(seed, size), size); err != nil {
 		return res, fmt.Errorf("put: %w", err)
@@ -81,6 +82,7 @@ func memoryRun(ctx context.Context, tgt Target, procs []Proc, size int64, logf f
 		return res, err
 	}
 	res.Seconds = end.Sub(t).Seconds()
+	ticks1 := CPUTicks(procs)
 	close(stop)
 	wg.Wait()
 	if f, err := c.Get(ctx, cr.ID); err == nil {
@@ -101,7 +103,8 @@ func memoryRun(ctx context.Context, tgt Target, procs []Proc, size int64, logf f
 		base := s[len(s)/2]
 		top := max(peak[p.Name], HWMKB(p.PID))
 		res.Procs = append(res.Procs, MemRow{Name: p.Name, Kind: p.Kind, IdleMiB: float64(base) / 1024,
-			PeakMiB: float64(top) / 1024, Delta: float64(top-base) / 1024})
+			PeakMiB: float64(top) / 1024, Delta: float64(top-base) / 1024,
+			CPU: float64(ticks1[p.Name]-ticks0[p.Name]) / clockTicks})
 	}
 	logf("memory: %d bytes uploaded in %.1f s, confirm → verdict %.1f s (%s)", size, res.Upload, res.Seconds, res.Verdict)
 	return res, nil

@@ -125,6 +125,10 @@ type MemRow struct {
 	IdleMiB float64 `json:"idleMiB"`
 	PeakMiB float64 `json:"peakMiB"`
 	Delta   float64 `json:"deltaMiB"`
+	// CPU is the CPU time the process used from the upload to the
+	// verdict, in seconds: the cost of the file's bytes (docs/deploy-aws.md,
+	// the cost model).
+	CPU float64 `json:"cpuSeconds"`
 }
 
 // Memory is the 1 GB run.
@@ -376,11 +380,14 @@ func (r *Report) markdown() string {
 	}
 
 	mm := r.Memory
-	p("\n### Memory: a %.2f GB file (verdict %s, confirm → verdict %.1f s)\n\n| process | idle RSS | peak RSS | peak − idle |\n|---|---|---|---|\n",
+	p("\n### Memory: a %.2f GB file (verdict %s, confirm → verdict %.1f s)\n\n| process | idle RSS | peak RSS | peak − idle | CPU, upload to verdict |\n|---|---|---|---|---|\n",
 		float64(mm.Bytes)/1e9, mm.Verdict, mm.Seconds)
+	cpu := 0.0
 	for _, row := range mm.Procs {
-		p("| %s | %s MiB | %s MiB | %s MiB |\n", row.Name, f1(row.IdleMiB), f1(row.PeakMiB), f1(row.Delta))
+		p("| %s | %s MiB | %s MiB | %s MiB | %.2f s |\n", row.Name, f1(row.IdleMiB), f1(row.PeakMiB), f1(row.Delta), row.CPU)
+		cpu += row.CPU
 	}
+	p("| **all** | | | | **%.2f s** |\n", cpu)
 	if len(mm.Engines) > 0 {
 		p("\nEngines on that file: %s.\n", strings.Join(mm.Engines, "; "))
 	}
