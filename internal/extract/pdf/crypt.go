@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"hash"
 	"io"
+	"strconv"
 
 	"github.com/intellidox/intellidox/internal/extract/archive"
 )
@@ -429,16 +430,13 @@ func (d *Decrypter) string(num, gen int, s string) string {
 	return string(d.decrypt(num, gen, d.sec.str, []byte(s)))
 }
 
-// encryptName is what Encryption looks for before it parses.
-const encryptName = "/Encrypt"
-
 // Encryption returns the security handler of the PDF in src (size bytes),
-// nil when it is not encrypted. It costs one read of the file when the
-// name /Encrypt does not occur in it, and one parse (as Scan's) when it
-// does. A file encrypted with a handler this package cannot open returns
-// the error that says why.
+// nil when it is not encrypted. It costs one read of the file when no
+// name /Encrypt occurs in it (written plainly or with #xx escapes), and one
+// parse (as Scan's) when one does. A file encrypted with a handler this
+// package cannot open returns the error that says why.
 func Encryption(ctx context.Context, src io.ReaderAt, size int64) (*Security, error) {
-	if !contains(src, size, []byte(encryptName)) {
+	if !hasName(src, size, "Encrypt") {
 		return nil, nil
 	}
 	s := &scanner{ctx: ctx, info: &Info{}, infoDicts: map[int]dict{}, strs: map[int]string{}, budget: maxNameInflate}
@@ -450,19 +448,52 @@ func Encryption(ctx context.Context, src io.ReaderAt, size int64) (*Security, er
 	return s.sec, s.secErr
 }
 
-// contains reports whether src holds b, reading it in chunks.
-func contains(src io.ReaderAt, size int64, b []byte) bool {
+// hasName reports whether the name /want occurs in src, plainly or with
+// some of its characters written as #xx, reading src in chunks. Names are
+// looked at only where a '/' starts one, so the cost is one pass.
+func hasName(src io.ReaderAt, size int64, want string) bool {
+	const longest = 3 * 32 // a name of up to 32 characters, every one escaped
 	buf := make([]byte, 64<<10)
-	keep := len(b) - 1
 	for off := int64(0); off < size; {
 		n, err := src.ReadAt(buf, off)
-		if bytes.Contains(buf[:n], b) {
-			return true
+		b := buf[:n]
+		for i := bytes.IndexByte(b, '/'); i >= 0; {
+			if nameAt(b[i+1:], want) {
+				return true
+			}
+			j := bytes.IndexByte(b[i+1:], '/')
+			if j < 0 {
+				break
+			}
+			i += 1 + j
 		}
-		if err != nil || n <= keep {
+		if err != nil || n <= longest {
 			return false
 		}
-		off += int64(n - keep)
+		off += int64(n - longest)
 	}
 	return false
+}
+
+// nameAt reports whether the name starting at b (after its '/') is want,
+// #xx escapes decoded.
+func nameAt(b []byte, want string) bool {
+	k := 0
+	for i := 0; i < len(b); i++ {
+		c := b[i]
+		if c <= ' ' || bytes.IndexByte([]byte("/()<>[]{}%"), c) >= 0 {
+			break
+		}
+		if c == '#' && i+2 < len(b) {
+			if v, err := strconv.ParseUint(string(b[i+1:i+3]), 16, 8); err == nil {
+				c = byte(v)
+				i += 2
+			}
+		}
+		if k >= len(want) || want[k] != c {
+			return false
+		}
+		k++
+	}
+	return k == len(want)
 }

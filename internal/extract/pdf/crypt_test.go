@@ -219,3 +219,36 @@ func TestSampleAgreesWithQpdf(t *testing.T) {
 	info, _ := pdf.ScanDecrypted(context.Background(), bytes.NewReader(b), 1<<20, dec)
 	assert.True(t, info.HasJavaScript)
 }
+
+// TestEncryptionEscapedName: a trailer that writes /Encrypt with #xx
+// escapes (readers decode them) is still found, and the file opened.
+func TestEncryptionEscapedName(t *testing.T) {
+	b := samples.PDFObjStmJavaScriptEncrypted("infected")
+	escaped := bytes.ReplaceAll(b, []byte("/Encrypt "), []byte("/Encr#79pt "))
+	require.NotEqual(t, b, escaped)
+	require.NotContains(t, string(escaped), "/Encrypt ")
+	sec, err := pdf.Encryption(context.Background(), bytes.NewReader(escaped), int64(len(escaped)))
+	require.NoError(t, err)
+	require.NotNil(t, sec, "the escaped name is the same name")
+	dec, _, ok := sec.Unlock([]archive.Passwords{archive.Builtin()})
+	require.True(t, ok)
+	got, err := streams(t, escaped, pdf.StreamLimits{MaxStreams: 10, MaxStreamBytes: 1 << 20, MaxTotalBytes: 1 << 20, Decrypter: dec})
+	require.NoError(t, err)
+	require.NotEmpty(t, got)
+	assert.Contains(t, string(got[0].Data), "/JavaScript")
+
+	for name, doc := range map[string]string{
+		"another name that starts the same": "%PDF-1.7\n<< /EncryptMetadata false >>",
+		"no encryption":                     "%PDF-1.7\n<< /Root 1 0 R >>",
+		"the word in a string":              "%PDF-1.7\n(Encrypt) 1 0 obj",
+	} {
+		sec, err := pdf.Encryption(context.Background(), strings.NewReader(doc), int64(len(doc)))
+		assert.NoError(t, err, name)
+		assert.Nil(t, sec, name)
+	}
+	// Far into a large file, across the reader's chunks.
+	big := append(bytes.Repeat([]byte("x"), 200_000), escaped...)
+	sec, err = pdf.Encryption(context.Background(), bytes.NewReader(big), int64(len(big)))
+	require.NoError(t, err)
+	assert.NotNil(t, sec)
+}
