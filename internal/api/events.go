@@ -117,7 +117,7 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 		if err := st.sendStatus(f); err != nil {
 			return false, err
 		}
-		scans, err := s.files.Scans(ctx, tenant(r), id)
+		scans, err := s.files.ScansOf(ctx, f) // the file just read: two queries per resync, not three
 		if err != nil {
 			return false, err
 		}

@@ -279,6 +279,11 @@ func (s *Service) Scans(ctx context.Context, tenant, id string) (Scans, error) {
 	if err != nil {
 		return Scans{}, err
 	}
+	return s.ScansOf(ctx, f)
+}
+
+// ScansOf is Scans of a file already read (with Get), saving the read.
+func (s *Service) ScansOf(ctx context.Context, f File) (Scans, error) {
 	if !f.Owned {
 		return s.unprovenScans(), nil
 	}
