@@ -155,6 +155,12 @@ func hostileCases() []hostileCase {
 		{name: "stream size beyond the file", data: doc(func(f *builtCFB) {
 			f.setEntry(hdNative1, 120, 0x7ffffff0)
 		}), format: "doc", objects: both, intact: true},
+		{name: "mini stream cutoff 0", data: doc(func(f *builtCFB) {
+			f.setHeader(56, 0)
+		}), format: "doc", objects: both, intact: true},
+		{name: "mini stream cutoff 4 GiB", data: doc(func(f *builtCFB) {
+			f.setHeader(56, 0xffffffff)
+		}), format: "doc", objects: both, intact: true},
 		{name: "mini stream chain pointing at itself", data: doc(func(f *builtCFB) {
 			f.setFAT(f.start[0], f.start[0])
 		}), format: "doc", objects: []string{"one.exe"}, intact: true}, // two.txt is past the mini stream's first sector
@@ -250,4 +256,22 @@ func TestOLEHugeDirectory(t *testing.T) {
 	require.Error(t, err)
 	require.NotNil(t, info)
 	assert.Equal(t, "doc", info.Format)
+}
+
+// TestOLEMiniChainCycle reads a stream past a cycle in the mini stream's
+// chain twice: both reads fail, the second one too (the chain is not read
+// again from what the first one left).
+func TestOLEMiniChainCycle(t *testing.T) {
+	f := hostileDoc()
+	f.setFAT(f.start[0], f.start[0])
+	o, err := openOLE(bytes.NewReader(f.b), int64(len(f.b)))
+	require.NoError(t, err)
+	for range 2 {
+		b, err := o.stream(hdNative2, 1<<20)
+		assert.Error(t, err)
+		assert.Empty(t, b)
+	}
+	b, err := o.stream(hdTable, 1<<20)
+	assert.Error(t, err, "1Table is past the first sector too")
+	assert.Len(t, b, 512, "what the first sector holds of it")
 }

@@ -339,13 +339,18 @@ func (o *ole) children(storage uint32) map[string]uint32 {
 	return out
 }
 
+// miniCutoff is the size from which a stream lives in regular sectors.
+// The header repeats it, but MS-CFB fixes it at 4096 and so do other
+// readers: a header that says otherwise must not make us read other bytes
+// for a stream than they do.
+const miniCutoff = 4096
+
 // stream reads at most max bytes of a stream entry: from the mini stream
 // when it is below the cutoff, else from its FAT chain.
 func (o *ole) stream(i uint32, max int64) ([]byte, error) {
 	e := o.entries[i]
 	want := min(e.size, max, o.size)
-	cutoff := int64(binary.LittleEndian.Uint32(o.hdr[56:]))
-	if e.size < cutoff {
+	if e.size < miniCutoff {
 		return o.miniStream(e.start, want)
 	}
 	out := make([]byte, 0, want)
@@ -370,9 +375,7 @@ const miniSector = 64
 
 // miniStream reads want bytes of a stream in the mini stream.
 func (o *ole) miniStream(start uint32, want int64) ([]byte, error) {
-	if err := o.loadMini(); err != nil {
-		return nil, err
-	}
+	o.loadMini()
 	out := make([]byte, 0, want)
 	m := start
 	for steps := 0; int64(len(out)) < want; steps++ {
@@ -395,20 +398,20 @@ func (o *ole) miniStream(start uint32, want int64) ([]byte, error) {
 }
 
 // loadMini reads the mini FAT and the sector chain of the mini stream (the
-// root entry's stream), bounded by the file's sector count.
-func (o *ole) loadMini() error {
+// root entry's stream) once. Each chain ends at damage or at a sector it
+// has already passed (a cycle): the sectors before stay readable, and a
+// stream that needs more finds its mini sector out of range.
+func (o *ole) loadMini() {
 	if o.miniRead {
-		return nil
+		return
 	}
 	o.miniRead = true
 	le := binary.LittleEndian
-	for s, steps := le.Uint32(o.hdr[60:]), int64(0); s <= maxRegSect; steps++ {
-		if steps > o.nsect {
-			return errors.New("office: mini FAT chain too long")
-		}
+	seen := newSectorSet(o.nsect)
+	for s := le.Uint32(o.hdr[60:]); s <= maxRegSect && seen.add(s); {
 		b, err := o.sector(s)
 		if err != nil {
-			return err
+			break
 		}
 		for i := int64(0); i+4 <= o.ss; i += 4 {
 			o.miniFAT = append(o.miniFAT, le.Uint32(b[i:]))
@@ -417,15 +420,28 @@ func (o *ole) loadMini() error {
 			break
 		}
 	}
-	for s, steps := o.entries[0].start, int64(0); s <= maxRegSect; steps++ {
-		if steps > o.nsect {
-			return errors.New("office: mini stream chain too long")
-		}
+	seen = newSectorSet(o.nsect)
+	for s := o.entries[0].start; s <= maxRegSect && seen.add(s); {
 		o.miniChain = append(o.miniChain, s)
 		var err error
 		if s, err = o.next(s); err != nil {
 			break
 		}
 	}
-	return nil
+}
+
+// sectorSet is a set of the sector numbers of a file, a bit each.
+type sectorSet []uint64
+
+func newSectorSet(nsect int64) sectorSet { return make(sectorSet, nsect/64+1) }
+
+// add adds s and reports whether it is a sector of the file not added
+// before.
+func (set sectorSet) add(s uint32) bool {
+	i, bit := int(s/64), uint64(1)<<(s%64)
+	if i >= len(set) || set[i]&bit != 0 {
+		return false
+	}
+	set[i] |= bit
+	return true
 }
