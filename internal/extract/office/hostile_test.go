@@ -275,3 +275,59 @@ func TestOLEMiniChainCycle(t *testing.T) {
 	assert.Error(t, err, "1Table is past the first sector too")
 	assert.Len(t, b, 512, "what the first sector holds of it")
 }
+
+// vbaDir is a compressed dir stream naming one module, stream, with its
+// source at offset 0.
+func vbaDir(stream string) []byte {
+	le := binary.LittleEndian
+	rec := func(b []byte, id uint16, data []byte) []byte {
+		b = le.AppendUint16(b, id)
+		b = le.AppendUint32(b, uint32(len(data)))
+		return append(b, data...)
+	}
+	var d []byte
+	d = rec(d, dirModuleName, []byte(stream))
+	d = rec(d, dirModuleStream, []byte(stream))
+	d = rec(d, dirModuleOffset, le.AppendUint32(nil, 0))
+	d = rec(d, dirModuleEnd, nil)
+	d = rec(d, dirTerminator, nil)
+	return samples.OVBACompress(d)
+}
+
+// TestReadVBAStorages reads directories that name many VBA storages
+// sharing streams: each storage counts against MaxModules and each stream
+// is read once.
+func TestReadVBAStorages(t *testing.T) {
+	t.Run("thousands of storages sharing a dir stream that inflates to a megabyte", func(t *testing.T) {
+		es := []hEntry{entry("Root Entry", 5, nil), entry("dir", 2, samples.OVBACompress(make([]byte, 1<<20-4096)))}
+		var kids []uint32
+		for i := range 300 {
+			e := entry("VBA", 1, nil)
+			e.child = 1
+			es = append(es, e)
+			kids = append(kids, uint32(i+2))
+		}
+		siblings(es, 0, kids...)
+		b := buildCFB(9, es, 0).b
+		tc.Within(t, 10*time.Second, func() {
+			mods, err := ReadVBA(bytes.NewReader(b), int64(len(b)), VBALimits{MaxModules: 8})
+			assert.Empty(t, mods)
+			assert.ErrorIs(t, err, ErrTooManyModules)
+		})
+	})
+	t.Run("two storages naming one module stream", func(t *testing.T) {
+		es := []hEntry{entry("Root Entry", 5, nil), entry("Macros", 1, nil),
+			entry("VBA", 1, nil), entry("dir", 2, vbaDir("Module1")),
+			entry("VBA", 1, nil), entry("dir", 2, vbaDir("Module1")),
+			entry("Module1", 2, samples.OVBACompress([]byte(samples.ShellMacroSource)))}
+		siblings(es, 0, 1, 4)
+		siblings(es, 1, 2)
+		es[2].child, es[3].right = 3, 6
+		es[4].child, es[5].right = 5, 6 // the same Module1 entry
+		b := buildCFB(9, es, 0).b
+		mods, err := ReadVBA(bytes.NewReader(b), int64(len(b)), VBALimits{})
+		require.NoError(t, err)
+		require.Len(t, mods, 1)
+		assert.Equal(t, samples.ShellMacroSource, string(mods[0].Source))
+	})
+}

@@ -67,12 +67,21 @@ func ReadVBA(src io.ReaderAt, size int64, lim VBALimits) ([]Module, error) {
 	}
 	var mods []Module
 	var errs []error
-	budget := lim.MaxTotalBytes
+	v := &vbaRead{lim: lim, budget: lim.MaxTotalBytes, dirs: map[uint32]bool{}, tried: map[uint32]bool{}}
+	storages := 0
 	for i, e := range o.entries {
 		if e.typ != 1 || !strings.EqualFold(e.name, "VBA") {
 			continue
 		}
-		got, err := o.vbaStorage(uint32(i), lim, lim.MaxModules-len(mods), &budget)
+		// Every VBA storage counts against MaxModules, decoded or not: a
+		// directory of thousands of them must not turn into thousands of
+		// dir streams inflated to a megabyte each.
+		if storages >= lim.MaxModules {
+			errs = append(errs, ErrTooManyModules)
+			break
+		}
+		storages++
+		got, err := o.vbaStorage(uint32(i), v)
 		mods = append(mods, got...)
 		if err != nil {
 			errs = append(errs, err)
@@ -84,20 +93,33 @@ func ReadVBA(src io.ReaderAt, size int64, lim VBALimits) ([]Module, error) {
 	return mods, errors.Join(errs...)
 }
 
+// vbaRead is what ReadVBA has read of a file so far: each dir stream and
+// each module stream is read once, however many storages name it.
+type vbaRead struct {
+	lim    VBALimits
+	budget int             // decompressed bytes left
+	dirs   map[uint32]bool // dir streams read
+	tried  map[uint32]bool // module streams read, at most MaxModules
+}
+
 // dirModule is a module as the dir stream describes it.
 type dirModule struct {
 	name, stream string
 	offset       uint32
 }
 
-// vbaStorage decodes the modules of one VBA storage, at most room of them
-// and budget bytes, which it decrements.
-func (o *ole) vbaStorage(storage uint32, lim VBALimits, room int, budget *int) ([]Module, error) {
+// vbaStorage decodes the modules of one VBA storage that v has not read.
+func (o *ole) vbaStorage(storage uint32, v *vbaRead) ([]Module, error) {
+	lim := v.lim
 	kids := o.children(storage)
 	dirEntry, ok := kids["DIR"]
 	if !ok {
 		return nil, errors.New("office: VBA storage without a dir stream")
 	}
+	if v.dirs[dirEntry] {
+		return nil, nil // another storage's dir stream, decoded already
+	}
+	v.dirs[dirEntry] = true
 	raw, err := o.stream(dirEntry, maxDirStream)
 	if err != nil {
 		return nil, err
@@ -108,16 +130,16 @@ func (o *ole) vbaStorage(storage uint32, lim VBALimits, room int, budget *int) (
 	}
 	var mods []Module
 	var errs []error
-	// Every module the dir names counts against room, decoded or not, and
-	// each stream is read once: a dir stream decompresses to a megabyte of
-	// records from a few bytes, and must not turn into as many reads.
-	tried := map[uint32]bool{}
+	// Every module the dir names counts against MaxModules, decoded or
+	// not, and each stream is read once in the file: a dir stream
+	// decompresses to a megabyte of records from a few bytes, and must not
+	// turn into as many reads.
 	for _, m := range parseDir(dir) {
-		if len(tried) >= room {
+		if len(v.tried) >= lim.MaxModules {
 			errs = append(errs, ErrTooManyModules)
 			break
 		}
-		if *budget <= 0 {
+		if v.budget <= 0 {
 			errs = append(errs, fmt.Errorf("module %s: %w", printable(m.name), ErrTooLarge))
 			break
 		}
@@ -125,10 +147,10 @@ func (o *ole) vbaStorage(storage uint32, lim VBALimits, room int, budget *int) (
 		if !ok {
 			idx, ok = kids[strings.ToUpper(m.name)]
 		}
-		if !ok || tried[idx] {
+		if !ok || v.tried[idx] {
 			continue // a module the storage lacks, or a stream already read
 		}
-		tried[idx] = true
+		v.tried[idx] = true
 		// Compressed source is at most 9/8 of the text plus chunk
 		// headers, after the performance cache at offset.
 		raw, err := o.stream(idx, int64(m.offset)+int64(lim.MaxModuleBytes)*2+4096)
@@ -139,8 +161,8 @@ func (o *ole) vbaStorage(storage uint32, lim VBALimits, room int, budget *int) (
 		if int64(m.offset) >= int64(len(raw)) {
 			continue
 		}
-		src, err := DecompressOVBA(raw[m.offset:], min(lim.MaxModuleBytes, *budget))
-		*budget -= len(src)
+		src, err := DecompressOVBA(raw[m.offset:], min(lim.MaxModuleBytes, v.budget))
+		v.budget -= len(src)
 		mod := Module{Name: printable(m.name), Source: src}
 		switch {
 		case errors.Is(err, ErrTooLarge):
