@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -146,9 +147,9 @@ func hostileCases() []hostileCase {
 			f.setEntry(hdObjectPool, 72, hdTable) // 1Table is the root's child
 		}), format: "doc", objects: both, intact: true},
 		{name: "child link back to an ancestor", data: doc(func(f *builtCFB) {
-			f.setEntry(hdNative2, 76, hdObjectPool)
-			f.setEntry(hdNative1, 72, 0) // and a sibling link to the root
-		}), format: "doc", objects: both, intact: true},
+			f.setEntry(hdObject2, 76, hdObjectPool) // _2's stream is lost
+			f.setEntry(hdNative1, 72, 0)            // and a sibling link to the root
+		}), format: "doc", objects: []string{"one.exe"}, intact: true},
 		{name: "one sibling link out of range", data: doc(func(f *builtCFB) {
 			f.setEntry(hdWordDocument, 72, 0x00123456)
 		}), format: "doc", objects: both, intact: true},
@@ -314,6 +315,21 @@ func TestReadVBAStorages(t *testing.T) {
 			assert.Empty(t, mods)
 			assert.ErrorIs(t, err, ErrTooManyModules)
 		})
+	})
+	t.Run("storages sharing a broken dir stream", func(t *testing.T) {
+		es := []hEntry{entry("Root Entry", 5, nil), entry("dir", 2, []byte("not compressed"))}
+		var kids []uint32
+		for i := range 20 {
+			e := entry("VBA", 1, nil)
+			e.child = 1
+			es = append(es, e)
+			kids = append(kids, uint32(i+2))
+		}
+		siblings(es, 0, kids...)
+		b := buildCFB(9, es, 0).b
+		_, err := ReadVBA(bytes.NewReader(b), int64(len(b)), VBALimits{})
+		require.Error(t, err)
+		assert.Equal(t, 1, strings.Count(err.Error(), "dir stream"), "read once: %v", err)
 	})
 	t.Run("two storages naming one module stream", func(t *testing.T) {
 		es := []hEntry{entry("Root Entry", 5, nil), entry("Macros", 1, nil),
