@@ -295,21 +295,41 @@ func vbaDir(stream string) []byte {
 	return samples.OVBACompress(d)
 }
 
+// storagesSharingDir is a compound file of n VBA storages whose child is
+// the same dir stream.
+func storagesSharingDir(n int, dir []byte) []byte {
+	es := []hEntry{entry("Root Entry", 5, nil), entry("dir", 2, dir)}
+	var kids []uint32
+	for i := range n {
+		e := entry("VBA", 1, nil)
+		e.child = 1
+		es = append(es, e)
+		kids = append(kids, uint32(i+2))
+	}
+	siblings(es, 0, kids...)
+	return buildCFB(9, es, 0).b
+}
+
+// storagesSharingModule is a compound file of two VBA storages, each with
+// its own dir stream, both naming the same Module1 entry.
+func storagesSharingModule() []byte {
+	es := []hEntry{entry("Root Entry", 5, nil), entry("Macros", 1, nil),
+		entry("VBA", 1, nil), entry("dir", 2, vbaDir("Module1")),
+		entry("VBA", 1, nil), entry("dir", 2, vbaDir("Module1")),
+		entry("Module1", 2, samples.OVBACompress([]byte(samples.ShellMacroSource)))}
+	siblings(es, 0, 1, 4)
+	siblings(es, 1, 2)
+	es[2].child, es[3].right = 3, 6
+	es[4].child, es[5].right = 5, 6 // the same Module1 entry
+	return buildCFB(9, es, 0).b
+}
+
 // TestReadVBAStorages reads directories that name many VBA storages
 // sharing streams: each storage counts against MaxModules and each stream
 // is read once.
 func TestReadVBAStorages(t *testing.T) {
 	t.Run("thousands of storages sharing a dir stream that inflates to a megabyte", func(t *testing.T) {
-		es := []hEntry{entry("Root Entry", 5, nil), entry("dir", 2, samples.OVBACompress(make([]byte, 1<<20-4096)))}
-		var kids []uint32
-		for i := range 300 {
-			e := entry("VBA", 1, nil)
-			e.child = 1
-			es = append(es, e)
-			kids = append(kids, uint32(i+2))
-		}
-		siblings(es, 0, kids...)
-		b := buildCFB(9, es, 0).b
+		b := storagesSharingDir(300, samples.OVBACompress(make([]byte, 1<<20-4096)))
 		tc.Within(t, 10*time.Second, func() {
 			mods, err := ReadVBA(bytes.NewReader(b), int64(len(b)), VBALimits{MaxModules: 8})
 			assert.Empty(t, mods)
@@ -317,30 +337,13 @@ func TestReadVBAStorages(t *testing.T) {
 		})
 	})
 	t.Run("storages sharing a broken dir stream", func(t *testing.T) {
-		es := []hEntry{entry("Root Entry", 5, nil), entry("dir", 2, []byte("not compressed"))}
-		var kids []uint32
-		for i := range 20 {
-			e := entry("VBA", 1, nil)
-			e.child = 1
-			es = append(es, e)
-			kids = append(kids, uint32(i+2))
-		}
-		siblings(es, 0, kids...)
-		b := buildCFB(9, es, 0).b
+		b := storagesSharingDir(20, []byte("not compressed"))
 		_, err := ReadVBA(bytes.NewReader(b), int64(len(b)), VBALimits{})
 		require.Error(t, err)
 		assert.Equal(t, 1, strings.Count(err.Error(), "dir stream"), "read once: %v", err)
 	})
 	t.Run("two storages naming one module stream", func(t *testing.T) {
-		es := []hEntry{entry("Root Entry", 5, nil), entry("Macros", 1, nil),
-			entry("VBA", 1, nil), entry("dir", 2, vbaDir("Module1")),
-			entry("VBA", 1, nil), entry("dir", 2, vbaDir("Module1")),
-			entry("Module1", 2, samples.OVBACompress([]byte(samples.ShellMacroSource)))}
-		siblings(es, 0, 1, 4)
-		siblings(es, 1, 2)
-		es[2].child, es[3].right = 3, 6
-		es[4].child, es[5].right = 5, 6 // the same Module1 entry
-		b := buildCFB(9, es, 0).b
+		b := storagesSharingModule()
 		mods, err := ReadVBA(bytes.NewReader(b), int64(len(b)), VBALimits{})
 		require.NoError(t, err)
 		require.Len(t, mods, 1)
