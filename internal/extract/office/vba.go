@@ -46,7 +46,7 @@ func (l VBALimits) withDefaults() VBALimits {
 const maxDirStream = 1 << 20
 
 // ErrTooManyModules is returned with the modules decoded when a VBA project
-// holds more than VBALimits.MaxModules.
+// holds more than VBALimits.MaxModules, or a file more VBA storages.
 var ErrTooManyModules = errors.New("office: more VBA modules than the limit")
 
 // ReadVBA decodes the source of the VBA modules in the compound file in src
