@@ -16,14 +16,10 @@ func TestFuzzSeeds(t *testing.T) {
 		tc.OOXML(tc.OOXMLOptions{Title: "t", Creator: "c", Created: "2024-05-17T10:30:00Z", Application: "Word"}),
 		tc.OOXML(tc.OOXMLOptions{Kind: "xlsx", VBAProject: true, MacroEnabled: true}),
 		tc.OOXML(tc.OOXMLOptions{Kind: "pptx"}))
-	hostile := map[string][]byte{}
-	for _, c := range hostileCases() {
-		hostile[c.name] = c.data
-	}
+	// TestOLEHostile's files are not seeds: at 19 KB each, the fuzzer spent
+	// its time minimizing their offspring (137 inputs run in 300 s).
 	tc.WriteSeeds(t, "FuzzOLE", tc.OLE("WordDocument", "Macros", "VBA"), tc.OLE("Workbook", "_VBA_PROJECT_CUR"),
-		tc.OLE("PowerPoint Document", "a", "b", "c", "d", "e"),
-		hostile["mini stream cutoff 0"], hostile["mini stream chain pointing at itself"],
-		hostile["sibling link back to the top of the tree"], hostile["FAT: a cycle and a size of 4 GiB"])
+		tc.OLE("PowerPoint Document", "a", "b", "c", "d", "e"))
 	tc.WriteSeeds(t, "FuzzDecompressOVBA",
 		samples.OVBACompress([]byte(samples.ShellMacroSource)),
 		samples.OVBACompress(bytes.Repeat([]byte(samples.ShellMacroSource), 30)),
