@@ -3,227 +3,350 @@ package office
 import (
 	"bytes"
 	"encoding/binary"
-	"os"
-	"path/filepath"
-	"runtime"
+	"fmt"
+	"strings"
 	"testing"
-	"unicode/utf16"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	tc "github.com/intellidox/intellidox/internal/extract/internal/testcorpus"
+	"github.com/intellidox/intellidox/internal/scan/samples"
 )
 
-// cfbEntry is one directory entry of a hostile compound file.
-type cfbEntry struct {
-	name               string
-	typ                byte // 1 storage, 2 stream, 5 root
-	left, right, child uint32
-	start              uint32
-	size               uint64
+// Entries of hostileDoc.
+const (
+	hdWordDocument = 1 + iota
+	hdTable
+	hdObjectPool
+	hdObject1
+	hdNative1 // in regular sectors
+	hdObject2
+	hdNative2 // in the mini stream
+)
+
+var (
+	hostilePayload1 = bytes.Repeat([]byte("MZ payload one "), 400) // 6000 bytes
+	hostilePayload2 = bytes.Repeat([]byte("two "), 75)             // 300 bytes
+)
+
+// hostileDoc is a .doc-like compound file: WordDocument (regular sectors),
+// 1Table (mini stream), and two embedded objects, one in regular sectors
+// and one in the mini stream.
+func hostileDoc() *builtCFB {
+	es := []hEntry{
+		entry("Root Entry", 5, nil),
+		entry("WordDocument", 2, bytes.Repeat([]byte{0xec, 0xa5, 0xc1, 0x00}, 2048)),
+		entry("1Table", 2, bytes.Repeat([]byte{7}, 1000)),
+		entry("ObjectPool", 1, nil),
+		entry("_1", 1, nil),
+		entry(ole10Native, 2, samples.Ole10Native("one.exe", `C:\one.exe`, hostilePayload1)),
+		entry("_2", 1, nil),
+		entry(ole10Native, 2, samples.Ole10Native("two.txt", `C:\two.txt`, hostilePayload2)),
+	}
+	siblings(es, 0, hdWordDocument, hdTable, hdObjectPool)
+	siblings(es, hdObjectPool, hdObject1, hdObject2)
+	siblings(es, hdObject1, hdNative1)
+	siblings(es, hdObject2, hdNative2)
+	return buildCFB(9, es, 2)
 }
 
-// cfbV4 writes a version 4 compound file (4096-byte sectors): its FAT
-// sectors, then the directory (padded with empty entries to dirSectors
-// sectors, at least what entries need), then data sectors; fat edits the
-// FAT before it is written. It is for shapes no writer makes.
-func cfbV4(entries []cfbEntry, dirSectors int, data []byte, fat func(f []uint32, firstDir, firstData uint32)) []byte {
-	const ss = 4096
-	dirSectors = max(dirSectors, (len(entries)+31)/32)
-	dataSectors := (len(data) + ss - 1) / ss
-	nFAT := 1
-	for (nFAT+dirSectors+dataSectors+1023)/1024 > nFAT {
-		nFAT++
+// hugeDirectory is a version 4 compound file whose directory holds n
+// streams in a balanced tree, the first named WordDocument.
+func hugeDirectory(n int) []byte {
+	es := make([]hEntry, n+1)
+	es[0] = entry("Root Entry", 5, nil)
+	kids := make([]uint32, n)
+	for i := range n {
+		es[i+1] = entry(fmt.Sprintf("s%07d", i), 2, nil)
+		kids[i] = uint32(i + 1)
 	}
-	if nFAT > 109 {
-		panic("cfbV4: file too large for a header-only DIFAT")
-	}
-	total := nFAT + dirSectors + dataSectors
-	f := make([]uint32, nFAT*1024)
-	for i := range f {
-		f[i] = 0xffffffff
-	}
-	for i := range nFAT {
-		f[i] = 0xfffffffd
-	}
-	firstDir, firstData := uint32(nFAT), uint32(nFAT+dirSectors)
-	for i := range dirSectors {
-		f[int(firstDir)+i] = firstDir + uint32(i) + 1
-	}
-	f[int(firstDir)+dirSectors-1] = 0xfffffffe
-	for i := range dataSectors {
-		f[int(firstData)+i] = firstData + uint32(i) + 1
-	}
-	if dataSectors > 0 {
-		f[int(firstData)+dataSectors-1] = 0xfffffffe
-	}
-	if fat != nil {
-		fat(f, firstDir, firstData)
+	es[1].name = "WordDocument"
+	siblings(es, 0, kids...)
+	return buildCFB(12, es, 0).b
+}
+
+// hostileCase is a damaged compound file and what our reader must still
+// get out of it.
+type hostileCase struct {
+	name    string
+	data    []byte
+	format  string   // ReadOLE's Format
+	objects []string // labels ReadEmbedded passes on
+	intact  bool     // the objects' payloads come out unchanged
+	modules []string // ReadVBA's modules, for VBA projects
+}
+
+func hostileCases() []hostileCase {
+	both := []string{"one.exe", "two.txt"}
+	doc := func(damage func(f *builtCFB)) []byte {
+		f := hostileDoc()
+		damage(f)
+		return f.b
 	}
 	le := binary.LittleEndian
-	out := make([]byte, (total+1)*ss)
-	h := out[:512]
-	copy(h, oleSignature)
-	le.PutUint16(h[24:], 0x3e)
-	le.PutUint16(h[26:], 4)
-	le.PutUint16(h[28:], 0xfffe)
-	le.PutUint16(h[30:], 12)
-	le.PutUint16(h[32:], 6)
-	le.PutUint32(h[40:], uint32(dirSectors))
-	le.PutUint32(h[44:], uint32(nFAT))
-	le.PutUint32(h[48:], firstDir)
-	le.PutUint32(h[56:], 4096)
-	le.PutUint32(h[60:], 0xfffffffe)
-	le.PutUint32(h[68:], 0xfffffffe)
-	for i := range 109 {
-		v := uint32(0xffffffff)
-		if i < nFAT {
-			v = uint32(i)
+	vba := func(damage func(b []byte, at func(name string) []byte)) []byte {
+		b := samples.VBAProject(samples.VBAModule{Name: "Module1", Source: samples.ShellMacroSource},
+			samples.VBAModule{Name: "Module2", Source: "Sub B()\r\nEnd Sub\r\n"})
+		o, err := openOLE(bytes.NewReader(b), int64(len(b)))
+		if err != nil {
+			panic(err)
 		}
-		le.PutUint32(h[76+4*i:], v)
-	}
-	for i, v := range f {
-		le.PutUint32(out[ss+4*i:], v)
-	}
-	dir := out[(int(firstDir)+1)*ss:]
-	for i := range dirSectors * 32 {
-		e := dir[i*128 : (i+1)*128]
-		le.PutUint32(e[68:], 0xffffffff)
-		le.PutUint32(e[72:], 0xffffffff)
-		le.PutUint32(e[76:], 0xffffffff)
-		if i >= len(entries) {
-			continue
+		at := func(name string) []byte {
+			for i, e := range o.entries {
+				if e.name == name {
+					off := (int(le.Uint32(b[48:]))+1)*512 + 128*i // the builder's directory is contiguous
+					return b[off : off+128]
+				}
+			}
+			panic("no entry " + name)
 		}
-		x := entries[i]
-		u := utf16.Encode([]rune(x.name))
-		for k, c := range u {
-			le.PutUint16(e[2*k:], c)
-		}
-		le.PutUint16(e[64:], uint16(2*len(u)+2))
-		e[66] = x.typ
-		le.PutUint32(e[68:], x.left)
-		le.PutUint32(e[72:], x.right)
-		le.PutUint32(e[76:], x.child)
-		le.PutUint32(e[116:], x.start)
-		le.PutUint64(e[120:], x.size)
+		damage(b, at)
+		return b
 	}
-	copy(out[(int(firstData)+1)*ss:], data)
-	return out
+	return []hostileCase{
+		{name: "intact doc", data: hostileDoc().b, format: "doc", objects: both, intact: true},
+		{name: "FAT: a sector pointing at itself", data: doc(func(f *builtCFB) {
+			f.setFAT(f.start[hdNative1], f.start[hdNative1])
+		}), format: "doc", objects: both},
+		{name: "FAT: the last sector pointing back at the first", data: doc(func(f *builtCFB) {
+			f.setFAT(f.start[hdNative1]+11, f.start[hdNative1])
+		}), format: "doc", objects: both, intact: true},
+		{name: "FAT: a cycle and a size of 4 GiB", data: doc(func(f *builtCFB) {
+			f.setFAT(f.start[hdNative1]+11, f.start[hdNative1])
+			f.setEntry(hdNative1, 120, 0xfffffff0)
+		}), format: "doc", objects: both},
+		{name: "directory chain looping back", data: doc(func(f *builtCFB) {
+			f.setFAT(uint32(f.dirStart+f.dirLen-1), uint32(f.dirStart))
+		}), format: "doc", objects: both, intact: true},
+		{name: "directory chain pointing at itself", data: doc(func(f *builtCFB) {
+			f.setFAT(uint32(f.dirStart), uint32(f.dirStart))
+		}), format: "doc", objects: nil}, // the objects' entries are in the lost second sector
+		{name: "DIFAT sector pointing at itself", data: doc(func(f *builtCFB) {
+			s := f.b[(int(f.spare)+1)*f.ss:][:f.ss]
+			for i := 0; i < f.ss; i += 4 {
+				le.PutUint32(s[i:], cfbFree)
+			}
+			le.PutUint32(s[f.ss-4:], f.spare)
+			f.setHeader(68, f.spare)
+			f.setHeader(72, 1000)
+		}), format: "doc", objects: both, intact: true},
+		{name: "DIFAT sectors pointing at each other", data: doc(func(f *builtCFB) {
+			for k := range uint32(2) {
+				s := f.b[(int(f.spare+k)+1)*f.ss:][:f.ss]
+				for i := 0; i < f.ss; i += 4 {
+					le.PutUint32(s[i:], cfbFree)
+				}
+				le.PutUint32(s[f.ss-4:], f.spare+1-k)
+			}
+			f.setHeader(68, f.spare)
+			f.setHeader(72, 2)
+		}), format: "doc", objects: both, intact: true},
+		{name: "sibling link back to the top of the tree", data: doc(func(f *builtCFB) {
+			f.setEntry(hdObjectPool, 72, hdTable) // 1Table is the root's child
+		}), format: "doc", objects: both, intact: true},
+		{name: "child link back to an ancestor", data: doc(func(f *builtCFB) {
+			f.setEntry(hdObject2, 76, hdObjectPool) // _2's stream is lost
+			f.setEntry(hdNative1, 72, 0)            // and a sibling link to the root
+		}), format: "doc", objects: []string{"one.exe"}, intact: true},
+		{name: "one sibling link out of range", data: doc(func(f *builtCFB) {
+			f.setEntry(hdWordDocument, 72, 0x00123456)
+		}), format: "doc", objects: both, intact: true},
+		{name: "stream size beyond the file", data: doc(func(f *builtCFB) {
+			f.setEntry(hdNative1, 120, 0x7ffffff0)
+		}), format: "doc", objects: both, intact: true},
+		{name: "mini stream cutoff 0", data: doc(func(f *builtCFB) {
+			f.setHeader(56, 0)
+		}), format: "doc", objects: both, intact: true},
+		{name: "mini stream cutoff 4 GiB", data: doc(func(f *builtCFB) {
+			f.setHeader(56, 0xffffffff)
+		}), format: "doc", objects: both, intact: true},
+		{name: "mini stream chain pointing at itself", data: doc(func(f *builtCFB) {
+			f.setFAT(f.start[0], f.start[0])
+		}), format: "doc", objects: []string{"one.exe"}, intact: true}, // two.txt is past the mini stream's first sector
+		{name: "mini FAT cycle", data: doc(func(f *builtCFB) {
+			// the last mini sector of the second object back to its first
+			s := f.start[hdNative2] + 4
+			mf := f.b[(int(le.Uint32(f.b[60:]))+1)*f.ss:]
+			le.PutUint32(mf[4*s:], f.start[hdNative2])
+		}), format: "doc", objects: both},
+		{name: "mini sector beyond the mini stream", data: doc(func(f *builtCFB) {
+			f.setEntry(hdNative2, 116, 0x00ffffff)
+		}), format: "doc", objects: []string{"one.exe"}, intact: true},
+		{name: "intact VBA project", data: vba(func([]byte, func(string) []byte) {}),
+			format: "ole", modules: []string{"Module1", "Module2"}},
+		{name: "VBA: one sibling link out of range", data: vba(func(b []byte, at func(string) []byte) {
+			le.PutUint32(at("Module2")[68:], 0x00123456)
+		}), format: "ole", modules: []string{"Module1", "Module2"}},
+		{name: "VBA: a sibling cycle", data: vba(func(b []byte, at func(string) []byte) {
+			le.PutUint32(at("_VBA_PROJECT")[72:], le.Uint32(at("VBA")[76:])) // back to VBA's first child
+		}), format: "ole", modules: []string{"Module1", "Module2"}},
+		{name: "VBA: mini stream chain pointing at itself", data: vba(func(b []byte, at func(string) []byte) {
+			root := at("Root Entry")
+			s := le.Uint32(root[116:])
+			le.PutUint32(b[512+4*s:], s)
+		}), format: "ole"},
+	}
 }
 
-const none = 0xffffffff
-
-// chain returns a root and n streams named name, linked as right siblings
-// (a degenerate but valid tree).
-func chain(n int, name func(i int) string) []cfbEntry {
-	es := []cfbEntry{{name: "Root Entry", typ: 5, left: none, right: none, child: 1, start: 0xfffffffe}}
-	for i := 1; i <= n; i++ {
-		right := uint32(i + 1)
-		if i == n {
-			right = none
-		}
-		es = append(es, cfbEntry{name: name(i), typ: 2, left: none, right: right, child: none, start: 0xfffffffe})
-	}
-	return es
-}
-
-// hostileCFB are the compound files the reader must survive, by name.
-func hostileCFB() map[string][]byte {
-	stream := func(i int) string { return "S" }
-	files := map[string][]byte{
-		// A directory of 16 MiB and one of 64 MiB (131 072 and 524 288
-		// entries): what is read of them must not grow with them.
-		"directory-16MiB": cfbV4(chain(8, stream), 16<<20/4096, nil, nil),
-		"directory-64MiB": cfbV4(chain(8, stream), 64<<20/4096, nil, nil),
-	}
-	// Two siblings that name each other.
-	cyc := chain(3, func(i int) string { return []string{"", "WordDocument", "Macros", "Data"}[i] })
-	cyc[2].right = 1
-	files["sibling-cycle"] = cfbV4(cyc, 1, nil, nil)
-	// One bad link in an otherwise fine directory: the root's child is
-	// the third entry, whose right sibling points far past the directory.
-	bad := chain(4, func(i int) string { return []string{"", "WordDocument", "Data", "Table", "Macros"}[i] })
-	bad[0].child = 3
-	bad[3].left, bad[3].right = 1, 0x7fff0000
-	files["bad-sibling-link"] = cfbV4(bad, 1, nil, nil)
-	// A stream whose size claims a terabyte over a one-sector chain.
-	big := chain(1, func(int) string { return "\x01Ole10Native" })
-	big[1].size, big[1].start = 1<<40, 0 // patched to the data sector below
-	files["stream-claims-1TiB"] = cfbV4(big, 1, bytes.Repeat([]byte{0x41}, 4096), func(f []uint32, _, firstData uint32) {})
-	le := binary.LittleEndian
-	b := files["stream-claims-1TiB"]
-	firstData := le.Uint32(b[48:]) + 1
-	le.PutUint32(b[(int(le.Uint32(b[48:]))+1)*4096+128+116:], firstData)
-	// The FAT chain of the directory loops on itself.
-	files["directory-fat-loop"] = cfbV4(chain(3, stream), 4, nil, func(f []uint32, firstDir, _ uint32) {
-		f[firstDir+3] = firstDir
-	})
-	return files
-}
-
-// allocDuring returns the bytes fn allocated.
-func allocDuring(fn func()) uint64 {
-	var before, after runtime.MemStats
-	runtime.GC()
-	runtime.ReadMemStats(&before)
-	fn()
-	runtime.ReadMemStats(&after)
-	return after.TotalAlloc - before.TotalAlloc
-}
-
-// TestOLEHostile: compound files shaped as no writer shapes them end, with
-// what could be read, and memory that does not follow the file. These are
-// the cases that decided against github.com/richardlehane/mscfb
-// (docs/metadata.md, "OLE: mscfb or ours"). With CFB_EVAL_DIR set, the
-// files are also written there for that comparison.
+// TestOLEHostile reads damaged compound files with ReadOLE, ReadEmbedded
+// and ReadVBA: each must finish, stay within its limits and the file's
+// size, and still return what the damage left readable.
 func TestOLEHostile(t *testing.T) {
-	files := hostileCFB()
-	if dir := os.Getenv("CFB_EVAL_DIR"); dir != "" {
-		for name, b := range files {
-			require.NoError(t, os.WriteFile(filepath.Join(dir, name+".cfb"), b, 0o600))
+	for _, c := range hostileCases() {
+		t.Run(c.name, func(t *testing.T) {
+			tc.Within(t, 10*time.Second, func() { checkHostile(t, c) })
+		})
+	}
+}
+
+func checkHostile(t *testing.T, c hostileCase) {
+	src, size := bytes.NewReader(c.data), int64(len(c.data))
+	info, _ := ReadOLE(src, size)
+	require.NotNil(t, info)
+	assert.Equal(t, c.format, info.Format)
+
+	o, _ := openOLE(src, size)
+	require.NotNil(t, o)
+	assert.LessOrEqual(t, len(o.entries), maxDirEntries)
+	assert.LessOrEqual(t, len(o.difat), int(o.nsect/(o.ss/4))+2+109, "DIFAT entries")
+	for _, s := range o.streams() {
+		b, _ := o.stream(s.index, 1<<30)
+		assert.LessOrEqual(t, int64(len(b)), size, "stream %s", s.path)
+	}
+
+	lim := EmbeddedLimits{MaxObjectBytes: 1 << 20}
+	var labels []string
+	var got []Embedded
+	_ = ReadEmbedded(src, size, lim, func(e Embedded) error {
+		labels = append(labels, e.Name)
+		got = append(got, e)
+		assert.LessOrEqual(t, int64(len(e.Data)), min(lim.MaxObjectBytes, size))
+		return nil
+	})
+	assert.ElementsMatch(t, c.objects, labels) // the tree walk's order is not the names' order
+	if c.intact {
+		for _, e := range got {
+			want := map[string][]byte{"one.exe": hostilePayload1, "two.txt": hostilePayload2}[e.Name]
+			assert.True(t, bytes.Equal(want, e.Data), "payload of %q: %d bytes, want %d", e.Name, len(e.Data), len(want))
 		}
 	}
-	read := func(b []byte) (*Info, error) { return ReadOLE(bytes.NewReader(b), int64(len(b))) }
 
-	t.Run("a huge directory is read up to the entry limit, whatever its size", func(t *testing.T) {
-		var err16, err64 error
-		a16 := allocDuring(func() { _, err16 = read(files["directory-16MiB"]) })
-		a64 := allocDuring(func() { _, err64 = read(files["directory-64MiB"]) })
-		assert.ErrorContains(t, err16, "directory chain too long")
-		assert.ErrorContains(t, err64, "directory chain too long")
-		t.Logf("allocated: %.1f MiB for the 16 MiB directory, %.1f MiB for the 64 MiB one", float64(a16)/(1<<20), float64(a64)/(1<<20))
-		assert.Less(t, a64, uint64(48<<20), "bounded by maxDirEntries, not by the directory")
-		assert.InDelta(t, float64(a16), float64(a64), float64(a16)/4, "the same work for four times the directory")
-	})
-	t.Run("a sibling cycle ends and every entry is still seen", func(t *testing.T) {
-		info, err := read(files["sibling-cycle"])
-		require.NoError(t, err)
-		assert.Equal(t, "doc", info.Format)
-		assert.True(t, info.HasMacros)
-		b := files["sibling-cycle"]
-		assert.NotPanics(t, func() {
-			_ = ReadEmbedded(bytes.NewReader(b), int64(len(b)), EmbeddedLimits{}, func(Embedded) error { return nil })
-			_, _ = ReadVBA(bytes.NewReader(b), int64(len(b)), VBALimits{})
-		})
-	})
-	t.Run("one bad link loses nothing else", func(t *testing.T) {
-		info, err := read(files["bad-sibling-link"])
-		require.NoError(t, err)
-		assert.Equal(t, "doc", info.Format)
-		assert.True(t, info.HasMacros, "the entry past the bad link is still read")
-	})
-	t.Run("a stream that claims a terabyte reads what its chain holds", func(t *testing.T) {
-		b := files["stream-claims-1TiB"]
-		var got []Embedded
-		alloc := allocDuring(func() {
-			_ = ReadEmbedded(bytes.NewReader(b), int64(len(b)), EmbeddedLimits{}, func(e Embedded) error {
-				got = append(got, e)
-				return nil
-			})
-		})
-		assert.Less(t, alloc, uint64(32<<20))
-	})
-	t.Run("a directory whose FAT chain loops ends", func(t *testing.T) {
-		_, err := read(files["directory-fat-loop"])
+	mods, _ := ReadVBA(src, size, VBALimits{})
+	var names []string
+	for _, m := range mods {
+		names = append(names, m.Name)
+		assert.LessOrEqual(t, len(m.Source), 4<<20)
+	}
+	assert.Equal(t, c.modules, names)
+}
+
+// TestOLEHugeDirectory reads a directory of more entries than maxDirEntries:
+// the reader keeps maxDirEntries of them, says why it stopped, and still
+// tells the format.
+func TestOLEHugeDirectory(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds a 13 MB file")
+	}
+	b := hugeDirectory(maxDirEntries + 4096)
+	o, err := openOLE(bytes.NewReader(b), int64(len(b)))
+	require.Error(t, err)
+	assert.Len(t, o.entries, maxDirEntries)
+	info, err := ReadOLE(bytes.NewReader(b), int64(len(b)))
+	require.Error(t, err)
+	require.NotNil(t, info)
+	assert.Equal(t, "doc", info.Format)
+}
+
+// TestOLEMiniChainCycle reads a stream past a cycle in the mini stream's
+// chain twice: both reads fail, the second one too (the chain is not read
+// again from what the first one left).
+func TestOLEMiniChainCycle(t *testing.T) {
+	f := hostileDoc()
+	f.setFAT(f.start[0], f.start[0])
+	o, err := openOLE(bytes.NewReader(f.b), int64(len(f.b)))
+	require.NoError(t, err)
+	for range 2 {
+		b, err := o.stream(hdNative2, 1<<20)
 		assert.Error(t, err)
+		assert.Empty(t, b)
+	}
+	b, err := o.stream(hdTable, 1<<20)
+	assert.Error(t, err, "1Table is past the first sector too")
+	assert.Len(t, b, 512, "what the first sector holds of it")
+}
+
+// vbaDir is a compressed dir stream naming one module, stream, with its
+// source at offset 0.
+func vbaDir(stream string) []byte {
+	le := binary.LittleEndian
+	rec := func(b []byte, id uint16, data []byte) []byte {
+		b = le.AppendUint16(b, id)
+		b = le.AppendUint32(b, uint32(len(data)))
+		return append(b, data...)
+	}
+	var d []byte
+	d = rec(d, dirModuleName, []byte(stream))
+	d = rec(d, dirModuleStream, []byte(stream))
+	d = rec(d, dirModuleOffset, le.AppendUint32(nil, 0))
+	d = rec(d, dirModuleEnd, nil)
+	d = rec(d, dirTerminator, nil)
+	return samples.OVBACompress(d)
+}
+
+// storagesSharingDir is a compound file of n VBA storages whose child is
+// the same dir stream.
+func storagesSharingDir(n int, dir []byte) []byte {
+	es := []hEntry{entry("Root Entry", 5, nil), entry("dir", 2, dir)}
+	var kids []uint32
+	for i := range n {
+		e := entry("VBA", 1, nil)
+		e.child = 1
+		es = append(es, e)
+		kids = append(kids, uint32(i+2))
+	}
+	siblings(es, 0, kids...)
+	return buildCFB(9, es, 0).b
+}
+
+// storagesSharingModule is a compound file of two VBA storages, each with
+// its own dir stream, both naming the same Module1 entry.
+func storagesSharingModule() []byte {
+	es := []hEntry{entry("Root Entry", 5, nil), entry("Macros", 1, nil),
+		entry("VBA", 1, nil), entry("dir", 2, vbaDir("Module1")),
+		entry("VBA", 1, nil), entry("dir", 2, vbaDir("Module1")),
+		entry("Module1", 2, samples.OVBACompress([]byte(samples.ShellMacroSource)))}
+	siblings(es, 0, 1, 4)
+	siblings(es, 1, 2)
+	es[2].child, es[3].right = 3, 6
+	es[4].child, es[5].right = 5, 6 // the same Module1 entry
+	return buildCFB(9, es, 0).b
+}
+
+// TestReadVBAStorages reads directories that name many VBA storages
+// sharing streams: each storage counts against MaxModules and each stream
+// is read once.
+func TestReadVBAStorages(t *testing.T) {
+	t.Run("thousands of storages sharing a dir stream that inflates to a megabyte", func(t *testing.T) {
+		b := storagesSharingDir(300, samples.OVBACompress(make([]byte, 1<<20-4096)))
+		tc.Within(t, 10*time.Second, func() {
+			mods, err := ReadVBA(bytes.NewReader(b), int64(len(b)), VBALimits{MaxModules: 8})
+			assert.Empty(t, mods)
+			assert.ErrorIs(t, err, ErrTooManyModules)
+		})
+	})
+	t.Run("storages sharing a broken dir stream", func(t *testing.T) {
+		b := storagesSharingDir(20, []byte("not compressed"))
+		_, err := ReadVBA(bytes.NewReader(b), int64(len(b)), VBALimits{})
+		require.Error(t, err)
+		assert.Equal(t, 1, strings.Count(err.Error(), "dir stream"), "read once: %v", err)
+	})
+	t.Run("two storages naming one module stream", func(t *testing.T) {
+		b := storagesSharingModule()
+		mods, err := ReadVBA(bytes.NewReader(b), int64(len(b)), VBALimits{})
+		require.NoError(t, err)
+		require.Len(t, mods, 1)
+		assert.Equal(t, samples.ShellMacroSource, string(mods[0].Source))
 	})
 }

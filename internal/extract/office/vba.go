@@ -46,7 +46,7 @@ func (l VBALimits) withDefaults() VBALimits {
 const maxDirStream = 1 << 20
 
 // ErrTooManyModules is returned with the modules decoded when a VBA project
-// holds more than VBALimits.MaxModules.
+// holds more than VBALimits.MaxModules, or a file more VBA storages.
 var ErrTooManyModules = errors.New("office: more VBA modules than the limit")
 
 // ReadVBA decodes the source of the VBA modules in the compound file in src
@@ -67,12 +67,21 @@ func ReadVBA(src io.ReaderAt, size int64, lim VBALimits) ([]Module, error) {
 	}
 	var mods []Module
 	var errs []error
-	budget := lim.MaxTotalBytes
+	v := &vbaRead{lim: lim, budget: lim.MaxTotalBytes, dirs: map[uint32]bool{}, tried: map[uint32]bool{}}
+	storages := 0
 	for i, e := range o.entries {
 		if e.typ != 1 || !strings.EqualFold(e.name, "VBA") {
 			continue
 		}
-		got, err := o.vbaStorage(uint32(i), lim, lim.MaxModules-len(mods), &budget)
+		// Every VBA storage counts against MaxModules, decoded or not: a
+		// directory of thousands of them must not turn into thousands of
+		// dir streams inflated to a megabyte each.
+		if storages >= lim.MaxModules {
+			errs = append(errs, ErrTooManyModules)
+			break
+		}
+		storages++
+		got, err := o.vbaStorage(uint32(i), v)
 		mods = append(mods, got...)
 		if err != nil {
 			errs = append(errs, err)
@@ -84,20 +93,33 @@ func ReadVBA(src io.ReaderAt, size int64, lim VBALimits) ([]Module, error) {
 	return mods, errors.Join(errs...)
 }
 
+// vbaRead is what ReadVBA has read of a file so far: each dir stream and
+// each module stream is read once, however many storages name it.
+type vbaRead struct {
+	lim    VBALimits
+	budget int             // decompressed bytes left
+	dirs   map[uint32]bool // dir streams read
+	tried  map[uint32]bool // module streams read, at most MaxModules
+}
+
 // dirModule is a module as the dir stream describes it.
 type dirModule struct {
 	name, stream string
 	offset       uint32
 }
 
-// vbaStorage decodes the modules of one VBA storage, at most room of them
-// and budget bytes, which it decrements.
-func (o *ole) vbaStorage(storage uint32, lim VBALimits, room int, budget *int) ([]Module, error) {
+// vbaStorage decodes the modules of one VBA storage that v has not read.
+func (o *ole) vbaStorage(storage uint32, v *vbaRead) ([]Module, error) {
+	lim := v.lim
 	kids := o.children(storage)
 	dirEntry, ok := kids["DIR"]
 	if !ok {
 		return nil, errors.New("office: VBA storage without a dir stream")
 	}
+	if v.dirs[dirEntry] {
+		return nil, nil // another storage's dir stream, decoded already
+	}
+	v.dirs[dirEntry] = true
 	raw, err := o.stream(dirEntry, maxDirStream)
 	if err != nil {
 		return nil, err
@@ -108,16 +130,16 @@ func (o *ole) vbaStorage(storage uint32, lim VBALimits, room int, budget *int) (
 	}
 	var mods []Module
 	var errs []error
-	// Every module the dir names counts against room, decoded or not, and
-	// each stream is read once: a dir stream decompresses to a megabyte of
-	// records from a few bytes, and must not turn into as many reads.
-	tried := map[uint32]bool{}
+	// Every module the dir names counts against MaxModules, decoded or
+	// not, and each stream is read once in the file: a dir stream
+	// decompresses to a megabyte of records from a few bytes, and must not
+	// turn into as many reads.
 	for _, m := range parseDir(dir) {
-		if len(tried) >= room {
+		if len(v.tried) >= lim.MaxModules {
 			errs = append(errs, ErrTooManyModules)
 			break
 		}
-		if *budget <= 0 {
+		if v.budget <= 0 {
 			errs = append(errs, fmt.Errorf("module %s: %w", printable(m.name), ErrTooLarge))
 			break
 		}
@@ -125,10 +147,10 @@ func (o *ole) vbaStorage(storage uint32, lim VBALimits, room int, budget *int) (
 		if !ok {
 			idx, ok = kids[strings.ToUpper(m.name)]
 		}
-		if !ok || tried[idx] {
+		if !ok || v.tried[idx] {
 			continue // a module the storage lacks, or a stream already read
 		}
-		tried[idx] = true
+		v.tried[idx] = true
 		// Compressed source is at most 9/8 of the text plus chunk
 		// headers, after the performance cache at offset.
 		raw, err := o.stream(idx, int64(m.offset)+int64(lim.MaxModuleBytes)*2+4096)
@@ -139,8 +161,8 @@ func (o *ole) vbaStorage(storage uint32, lim VBALimits, room int, budget *int) (
 		if int64(m.offset) >= int64(len(raw)) {
 			continue
 		}
-		src, err := DecompressOVBA(raw[m.offset:], min(lim.MaxModuleBytes, *budget))
-		*budget -= len(src)
+		src, err := DecompressOVBA(raw[m.offset:], min(lim.MaxModuleBytes, v.budget))
+		v.budget -= len(src)
 		mod := Module{Name: printable(m.name), Source: src}
 		switch {
 		case errors.Is(err, ErrTooLarge):
@@ -339,13 +361,18 @@ func (o *ole) children(storage uint32) map[string]uint32 {
 	return out
 }
 
+// miniCutoff is the size from which a stream lives in regular sectors.
+// The header repeats it, but MS-CFB fixes it at 4096 and so do other
+// readers: a header that says otherwise must not make us read other bytes
+// for a stream than they do.
+const miniCutoff = 4096
+
 // stream reads at most max bytes of a stream entry: from the mini stream
 // when it is below the cutoff, else from its FAT chain.
 func (o *ole) stream(i uint32, max int64) ([]byte, error) {
 	e := o.entries[i]
 	want := min(e.size, max, o.size)
-	cutoff := int64(binary.LittleEndian.Uint32(o.hdr[56:]))
-	if e.size < cutoff {
+	if e.size < miniCutoff {
 		return o.miniStream(e.start, want)
 	}
 	out := make([]byte, 0, want)
@@ -370,9 +397,7 @@ const miniSector = 64
 
 // miniStream reads want bytes of a stream in the mini stream.
 func (o *ole) miniStream(start uint32, want int64) ([]byte, error) {
-	if err := o.loadMini(); err != nil {
-		return nil, err
-	}
+	o.loadMini()
 	out := make([]byte, 0, want)
 	m := start
 	for steps := 0; int64(len(out)) < want; steps++ {
@@ -395,20 +420,20 @@ func (o *ole) miniStream(start uint32, want int64) ([]byte, error) {
 }
 
 // loadMini reads the mini FAT and the sector chain of the mini stream (the
-// root entry's stream), bounded by the file's sector count.
-func (o *ole) loadMini() error {
+// root entry's stream) once. Each chain ends at damage or at a sector it
+// has already passed (a cycle): the sectors before stay readable, and a
+// stream that needs more finds its mini sector out of range.
+func (o *ole) loadMini() {
 	if o.miniRead {
-		return nil
+		return
 	}
 	o.miniRead = true
 	le := binary.LittleEndian
-	for s, steps := le.Uint32(o.hdr[60:]), int64(0); s <= maxRegSect; steps++ {
-		if steps > o.nsect {
-			return errors.New("office: mini FAT chain too long")
-		}
+	seen := newSectorSet(o.nsect)
+	for s := le.Uint32(o.hdr[60:]); s <= maxRegSect && seen.add(s); {
 		b, err := o.sector(s)
 		if err != nil {
-			return err
+			break
 		}
 		for i := int64(0); i+4 <= o.ss; i += 4 {
 			o.miniFAT = append(o.miniFAT, le.Uint32(b[i:]))
@@ -417,15 +442,28 @@ func (o *ole) loadMini() error {
 			break
 		}
 	}
-	for s, steps := o.entries[0].start, int64(0); s <= maxRegSect; steps++ {
-		if steps > o.nsect {
-			return errors.New("office: mini stream chain too long")
-		}
+	seen = newSectorSet(o.nsect)
+	for s := o.entries[0].start; s <= maxRegSect && seen.add(s); {
 		o.miniChain = append(o.miniChain, s)
 		var err error
 		if s, err = o.next(s); err != nil {
 			break
 		}
 	}
-	return nil
+}
+
+// sectorSet is a set of the sector numbers of a file, a bit each.
+type sectorSet []uint64
+
+func newSectorSet(nsect int64) sectorSet { return make(sectorSet, nsect/64+1) }
+
+// add adds s and reports whether it is a sector of the file not added
+// before.
+func (set sectorSet) add(s uint32) bool {
+	i, bit := int(s/64), uint64(1)<<(s%64)
+	if i >= len(set) || set[i]&bit != 0 {
+		return false
+	}
+	set[i] |= bit
+	return true
 }
