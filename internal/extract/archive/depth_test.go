@@ -290,81 +290,6 @@ func TestRar(t *testing.T) {
 	})
 }
 
-// TestRar4 reads the RAR 1.5 to 4 format: stored members, data encrypted
-// with RAR 3's AES-128 under a listed password or none, an encrypted file
-// list (-hp), lying sizes, and the key-derivation budget.
-func TestRar4(t *testing.T) {
-	secret := []byte("hello rar four\n")
-	t.Run("stored", func(t *testing.T) {
-		got, by, err := walkAll(t, samples.EICARRar4(), Limits{})
-		require.NoError(t, err)
-		assert.Equal(t, map[string]string{"eicar.com": samples.EICAR}, got)
-		assert.Empty(t, by["eicar.com"])
-		info, fs := inspect(t, samples.EICARRar4(), Limits{})
-		assert.Empty(t, fs)
-		assert.Equal(t, "rar", info.Format)
-	})
-	t.Run("data encrypted under a listed password, beside a plain member", func(t *testing.T) {
-		data := samples.RAR4With(samples.RAR4Options{},
-			samples.RAR4Member{Name: "dir\\a.txt", Body: secret, Password: "infected"},
-			samples.RAR4Member{Name: "b.txt", Body: []byte("plain")})
-		got, by, err := walkAll(t, data, Limits{})
-		require.NoError(t, err)
-		assert.Equal(t, map[string]string{"dir/a.txt": string(secret), "b.txt": "plain"}, got)
-		assert.Equal(t, SourceBuiltin, by["dir/a.txt"])
-		tenant := Passwords{Source: "tenant", List: []string{"t-pw"}}
-		data = samples.RAR4With(samples.RAR4Options{}, samples.RAR4Member{Name: "a.txt", Body: secret, Password: "t-pw"})
-		_, by, err = walkAll(t, data, Limits{Passwords: []Passwords{Builtin(), tenant}})
-		require.NoError(t, err)
-		assert.Equal(t, "tenant", by["a.txt"])
-	})
-	t.Run("data encrypted under an unknown password", func(t *testing.T) {
-		data := samples.RAR4With(samples.RAR4Options{},
-			samples.RAR4Member{Name: "a.txt", Body: secret, Password: "unknown-pw"},
-			samples.RAR4Member{Name: "b.txt", Body: []byte("plain")})
-		got, _, err := walkAll(t, data, Limits{})
-		assert.Equal(t, map[string]string{"b.txt": "plain"}, got, "the plain member is still read")
-		assert.Equal(t, []string{CodeEncrypted}, limitCodes(err))
-	})
-	t.Run("encrypted file list (-hp)", func(t *testing.T) {
-		data := samples.RAR4With(samples.RAR4Options{HeaderPassword: "virus"}, samples.RAR4Member{Name: "dir\\c.txt", Body: secret})
-		got, by, err := walkAll(t, data, Limits{})
-		require.NoError(t, err)
-		assert.Equal(t, string(secret), got["dir/c.txt"])
-		assert.Equal(t, SourceBuiltin, by["dir/c.txt"])
-		data = samples.RAR4With(samples.RAR4Options{HeaderPassword: "unknown-pw"}, samples.RAR4Member{Name: "c.txt", Body: secret})
-		got, _, err = walkAll(t, data, Limits{})
-		assert.Empty(t, got)
-		assert.Equal(t, []string{CodeEncrypted}, limitCodes(err))
-	})
-	t.Run("declared sizes that lie", func(t *testing.T) {
-		for name, declared := range map[string]uint32{"more": 1 << 30, "fewer": 4} {
-			data := samples.RAR4With(samples.RAR4Options{}, samples.RAR4Member{Name: "a.txt", Body: secret, DeclaredSize: declared})
-			var got map[string]string
-			var err error
-			assert.NotPanics(t, func() { got, _, err = walkAll(t, data, Limits{}) }, name)
-			assert.LessOrEqual(t, len(got["a.txt"]), len(secret), name)
-			assert.NotEqual(t, string(secret), got["a.txt"], "%s: a member whose checksum fails is not handed on whole", name)
-			t.Logf("%s: %v, findings %v", name, err, limitCodes(err))
-		}
-	})
-	t.Run("many encrypted members stop at the key-derivation budget", func(t *testing.T) {
-		// 60 members, each with its own salt, under a password no list
-		// holds: without the budget, the three built-in passwords cost
-		// 3 × (1 + 2 + … + 60) = 5 490 derivations (the library derives
-		// every earlier member's key again when it skips to one), about
-		// 40 s here; with it, at most MaxRARKeyDerivations.
-		var ms []samples.RAR4Member
-		for i := range 60 {
-			ms = append(ms, samples.RAR4Member{Name: fmt.Sprintf("m%02d.txt", i), Body: secret, Password: "unknown-pw"})
-		}
-		data := samples.RAR4With(samples.RAR4Options{}, ms...)
-		got, _, err := walkAll(t, data, Limits{})
-		assert.Empty(t, got)
-		assert.Contains(t, limitCodes(err), CodeKeyDerivation)
-	})
-}
-
 // TestCrossCheck checks the sample builders against independent readers
 // where installed: 7z for 7z, zip and RAR; lsar (from unar) for RAR.
 func TestCrossCheck(t *testing.T) {
@@ -374,11 +299,6 @@ func TestCrossCheck(t *testing.T) {
 		"s.rar":  samples.EICARRar(),
 		"se.rar": samples.RAR("infected", "eicar.com", []byte(samples.EICAR)),
 		"s.zip":  samples.EICARAESZip("infected"),
-		"r4.rar": samples.EICARRar4(),
-		"r4e.rar": samples.RAR4With(samples.RAR4Options{},
-			samples.RAR4Member{Name: "eicar.com", Body: []byte(samples.EICAR), Password: "infected"}),
-		"r4hp.rar": samples.RAR4With(samples.RAR4Options{HeaderPassword: "infected"},
-			samples.RAR4Member{Name: "eicar.com", Body: []byte(samples.EICAR)}),
 	}
 	ran := 0
 	for name, b := range files {

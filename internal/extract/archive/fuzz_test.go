@@ -51,10 +51,6 @@ func TestFuzzSeedsDepth(t *testing.T) {
 		samples.RAR("infected", "a/b.txt", []byte("encrypted content")),
 		samples.RARWith(samples.RAROptions{Method: 3, DictLog: 2}, "c", []byte("not really compressed")),
 		tc.Zip(tc.File{Name: "in.rar", Body: samples.RAR("", "x", []byte("nested"))}),
-		samples.RAR4("a.txt", []byte("harmless, stored, RAR 4")),
-		samples.RAR4With(samples.RAR4Options{}, samples.RAR4Member{Name: "e.txt", Body: []byte("encrypted data"), Password: "infected"},
-			samples.RAR4Member{Name: "p.txt", Body: []byte("plain")}),
-		samples.RAR4With(samples.RAR4Options{HeaderPassword: "infected"}, samples.RAR4Member{Name: "d\\h.txt", Body: []byte("hidden list")}),
 	)
 	tc.WriteSeeds(t, "FuzzEncryptedZip",
 		samples.AESZip("infected", "a.txt", []byte("harmless")),

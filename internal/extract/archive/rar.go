@@ -42,29 +42,6 @@ func (w *walker) walkRar(prefix string, depth int, ra io.ReaderAt, size int64) e
 	var pw *candidate // the password in use
 	headerPW := false // pw opened the file list itself
 	kdfChecked := false
-	// RAR 1.5 to 4 derive a key per salt (every encrypted member has its
-	// own, and so has every block of an encrypted file list) at a fixed
-	// cost, about 7 ms here, inside the library, which derives it for
-	// every encrypted header it passes, also when skipping to a member.
-	// spend counts them against MaxRARKeyDerivations for the walk, and
-	// stops the password tries once they would go over.
-	rar4 := isRAR4(ra)
-	spend := func(n int) bool {
-		if !rar4 || n <= 0 {
-			return true
-		}
-		if w.rarKDFs+n > MaxRARKeyDerivations {
-			if !w.rarCostly {
-				w.finding(CodeKeyDerivation, contract.VerdictUnscanned,
-					"RAR archive %s needs more than %d key derivations (2^18 SHA-1 rounds each, one per encrypted member or header and password tried); the rest of its encrypted content was not tried", where, MaxRARKeyDerivations)
-			}
-			w.rarCostly = true
-			return false
-		}
-		w.rarKDFs += n
-		return true
-	}
-	encrypted := 0 // encrypted file headers up to the current one
 	// affordable checks, before the first password is handed to the
 	// library, that deriving keys costs what it should.
 	affordable := func() bool {
@@ -85,19 +62,14 @@ func (w *walker) walkRar(prefix string, depth int, ra io.ReaderAt, size int64) e
 			if w.ctx.Err() != nil {
 				return w.ctx.Err()
 			}
-			if !spend(2) { // the first block's key, and its file's
-				break
-			}
 			if rr, h, err = open(&c, 0); err == nil || errors.Is(err, io.EOF) {
 				pw, headerPW = &c, true
 				break
 			}
 		}
 		if pw == nil {
-			if !w.rarCostly {
-				w.finding(CodeEncrypted, contract.VerdictUnscanned,
-					"the file list of RAR archive %s is encrypted and no known password opens it; nothing in it can be inspected", where)
-			}
+			w.finding(CodeEncrypted, contract.VerdictUnscanned,
+				"the file list of RAR archive %s is encrypted and no known password opens it; nothing in it can be inspected", where)
 			return nil
 		}
 	}
@@ -106,16 +78,7 @@ func (w *walker) walkRar(prefix string, depth int, ra io.ReaderAt, size int64) e
 			return err
 		}
 		if i > 0 {
-			if headerPW && !spend(2) { // each block of the list has its own key, and so has its file
-				return nil
-			}
 			h, err = contained(rr.Next)
-			if err == nil && pw != nil && !headerPW && h.Encrypted {
-				spend(1) // the reader in use derived this member's key
-			}
-		}
-		if err == nil && h.Encrypted {
-			encrypted++
 		}
 		if errors.Is(err, io.EOF) {
 			return nil
@@ -149,11 +112,6 @@ func (w *walker) walkRar(prefix string, depth int, ra io.ReaderAt, size int64) e
 			// by reading the member through, checksum included.
 			var found *candidate
 			for _, c := range candidates(w.lim.Passwords, pw) {
-				// Reopened and skipped to this member, the library derives
-				// the key of every encrypted member before it too.
-				if !spend(encrypted) {
-					break
-				}
 				r2, _, err := open(&c, i)
 				if err != nil {
 					if stopped(err) {
@@ -169,9 +127,6 @@ func (w *walker) walkRar(prefix string, depth int, ra io.ReaderAt, size int64) e
 				if stopped(err) {
 					return err
 				}
-			}
-			if found != nil && !spend(encrypted) {
-				found = nil
 			}
 			if found != nil {
 				pw = found
@@ -221,21 +176,6 @@ func (w *walker) rarError(where string, err error) error {
 // WinRAR writes 15; the library accepts up to 24, which takes about 13 s
 // per password here, inside a call that cannot be interrupted.
 const MaxRARKeyDerivationPower = 18
-
-// MaxRARKeyDerivations bounds the RAR 1.5 to 4 key derivations of one walk
-// (2^18 rounds of SHA-1 each, about 7 ms here): about 2 s of CPU. Without
-// it an archive of many encrypted members, each with its own salt, tried
-// with every listed password, costs derivations in the square of its
-// members (the library derives every key again when it skips to a
-// member), minutes inside calls that cannot be interrupted.
-const MaxRARKeyDerivations = 256
-
-// isRAR4 reports whether ra starts with the RAR 1.5 to 4 signature.
-func isRAR4(ra io.ReaderAt) bool {
-	head := make([]byte, 7)
-	_, err := ra.ReadAt(head, 0)
-	return err == nil && string(head) == "Rar!\x1a\x07\x00"
-}
 
 // rar5KDF returns the largest key-derivation count that the RAR 5 archive
 // in ra declares, in its archive encryption header or its file encryption

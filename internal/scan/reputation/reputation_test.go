@@ -197,9 +197,6 @@ func TestArchiveMembers(t *testing.T) {
 		{"eicar in a 7z", "application/x-7z-compressed", samples.EICAR7z(), contract.Malicious, "archive member eicar.com"},
 		{"hash-listed sample in an encrypted rar", "application/vnd.rar", rar, contract.Malicious,
 			"archive member sample.txt (opened with the builtin password list)"},
-		{"hash-listed sample in a rar 4, data encrypted", "application/vnd.rar",
-			samples.RAR4With(samples.RAR4Options{}, samples.RAR4Member{Name: "sample.txt", Body: []byte(samples.HashListed), Password: "infected"}),
-			contract.Malicious, "archive member sample.txt (opened with the builtin password list)"},
 		{"clean zip", "application/zip", samples.Document(), contract.Clean, "3 archive members looked up"},
 		{"unknown password", "application/zip", samples.EICARAESZip("not-listed"), contract.Clean, "members not looked up: "},
 	}
