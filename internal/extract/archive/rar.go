@@ -55,12 +55,41 @@ func (w *walker) walkRar(prefix string, depth int, ra io.ReaderAt, size int64) e
 		}
 		return !w.rarCostly
 	}
+	// RAR 1.5 to 4 derive a key per password and salt at a fixed cost, but
+	// an archive may give every member and every encrypted header a salt of
+	// its own, and rardecode derives the keys of all the encrypted headers
+	// it reads past: hdrs counts them ahead, so that each reader handed a
+	// password is paid for from the walk's budget first.
+	var hdrs *rar3Headers
+	maxBlocks := 4 * w.lim.MaxArchiveEntries
+	if isRar15(ra) {
+		hd := readRar3(ra, size, maxBlocks, nil, nil)
+		hdrs = &hd
+		if hd.truncated != "" {
+			w.finding(CodeMalformed, "", "RAR archive %s: the data of %s runs past the end of the file", where, hd.truncated)
+		}
+	}
 	rr, h, err := open(nil, 0)
 	if errors.Is(err, rardecode.ErrArchiveEncrypted) && affordable() {
 		// The file list itself is encrypted.
 		for _, c := range candidates(w.lim.Passwords, nil) {
 			if w.ctx.Err() != nil {
 				return w.ctx.Err()
+			}
+			if hdrs != nil {
+				// Read the headers with c first: a wrong password costs
+				// one derivation, and a right one, its real cost.
+				hd := readRar3(ra, size, maxBlocks, &c.password, func() bool { return w.spendRARKeys(1, where) })
+				if w.rarCostly {
+					return nil
+				}
+				if hd.badPassword {
+					continue
+				}
+				hdrs = &hd
+				if !w.spendRARKeys(hd.upTo(0), where) {
+					return nil
+				}
 			}
 			if rr, h, err = open(&c, 0); err == nil || errors.Is(err, io.EOF) {
 				pw, headerPW = &c, true
@@ -78,7 +107,17 @@ func (w *walker) walkRar(prefix string, depth int, ra io.ReaderAt, size int64) e
 			return err
 		}
 		if i > 0 {
-			h, err = contained(rr.Next)
+			if pw != nil && hdrs != nil && !w.spendRARKeys(hdrs.between(i-1, i), where) {
+				if headerPW {
+					return nil // the finding says why
+				}
+				// Go on without the password: the rest of the file list is
+				// plain, and what it encrypts is marked so.
+				pw = nil
+				rr, h, err = open(nil, i)
+			} else {
+				h, err = contained(rr.Next)
+			}
 		}
 		if errors.Is(err, io.EOF) {
 			return nil
@@ -112,6 +151,9 @@ func (w *walker) walkRar(prefix string, depth int, ra io.ReaderAt, size int64) e
 			// by reading the member through, checksum included.
 			var found *candidate
 			for _, c := range candidates(w.lim.Passwords, pw) {
+				if hdrs != nil && !w.spendRARKeys(hdrs.upTo(i), where) {
+					break
+				}
 				r2, _, err := open(&c, i)
 				if err != nil {
 					if stopped(err) {
@@ -127,6 +169,9 @@ func (w *walker) walkRar(prefix string, depth int, ra io.ReaderAt, size int64) e
 				if stopped(err) {
 					return err
 				}
+			}
+			if found != nil && hdrs != nil && !w.spendRARKeys(hdrs.upTo(i), where) {
+				found = nil
 			}
 			if found != nil {
 				pw = found

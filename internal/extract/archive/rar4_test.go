@@ -1,14 +1,17 @@
 package archive
 
 import (
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	tc "github.com/intellidox/intellidox/internal/extract/internal/testcorpus"
 	"github.com/intellidox/intellidox/internal/scan/samples"
 	"github.com/intellidox/intellidox/internal/testenv"
 )
@@ -47,5 +50,123 @@ func TestRar4CrossCheck(t *testing.T) {
 			require.NoError(t, err)
 			assert.Equal(t, samples.EICAR, string(e))
 		})
+	}
+}
+
+func TestRar4(t *testing.T) {
+	two := []samples.RAR4File{{Name: "a.txt", Body: []byte("first member\n")}, {Name: "dir\\eicar.com", Body: []byte(samples.EICAR)}}
+	want := map[string]string{"a.txt": "first member\n", "dir/eicar.com": samples.EICAR}
+	t.Run("stored", func(t *testing.T) {
+		got, by, err := walkAll(t, samples.RAR4With(samples.RAR4Options{}, two...), Limits{})
+		require.NoError(t, err)
+		assert.Equal(t, want, got)
+		assert.Empty(t, by["dir/eicar.com"])
+		info, fs := inspect(t, samples.EICARRar4(), Limits{})
+		assert.Empty(t, fs)
+		assert.Equal(t, "rar", info.Format)
+		assert.Equal(t, int64(len(samples.EICAR)), entry(t, info, "eicar.com").Size)
+	})
+	lists := []Passwords{{Source: "upload", List: []string{"nope", "s3cret"}}}
+	for _, hp := range []bool{false, true} {
+		name := map[bool]string{false: "data", true: "headers (-hp)"}[hp]
+		t.Run("encrypted "+name+", a listed password", func(t *testing.T) {
+			data := samples.RAR4With(samples.RAR4Options{Password: "s3cret", EncryptHeaders: hp}, two...)
+			got, by, err := walkAll(t, data, Limits{Passwords: lists})
+			require.NoError(t, err)
+			assert.Equal(t, want, got)
+			assert.Equal(t, map[string]string{"a.txt": "upload", "dir/eicar.com": "upload"}, by)
+			info, fs := inspect(t, data, Limits{Passwords: lists})
+			assert.Empty(t, fs)
+			assert.Equal(t, "upload", entry(t, info, "dir/eicar.com").UnlockedBy)
+		})
+		t.Run("encrypted "+name+", no listed password", func(t *testing.T) {
+			data := samples.RAR4With(samples.RAR4Options{Password: "unknown-pw", EncryptHeaders: hp}, two...)
+			got, _, err := walkAll(t, data, Limits{})
+			assert.Empty(t, got)
+			assert.Equal(t, []string{CodeEncrypted}, limitCodes(err))
+			info, fs := inspect(t, data, Limits{})
+			assert.Equal(t, []string{CodeEncrypted}, codes(fs))
+			if !hp {
+				assert.Equal(t, 2, info.EncryptedEntries)
+			}
+		})
+	}
+	t.Run("nested in a zip, built-in password", func(t *testing.T) {
+		inner := samples.RAR4With(samples.RAR4Options{Password: "virus"}, two[1])
+		data := tc.Zip(tc.File{Name: "in.rar", Body: inner})
+		got, by, err := walkAll(t, data, Limits{})
+		require.NoError(t, err)
+		assert.Equal(t, samples.EICAR, got["in.rar/dir/eicar.com"])
+		assert.Equal(t, SourceBuiltin, by["in.rar/dir/eicar.com"])
+	})
+}
+
+// TestRar4LyingSizes: headers whose sizes do not match the data after them
+// give a finding, never a panic, wrong bytes passed on as the member, or a
+// read past what the file holds.
+func TestRar4LyingSizes(t *testing.T) {
+	body := []byte("twenty bytes of data")
+	cases := []struct {
+		name string
+		file samples.RAR4File
+		code string
+	}{
+		{"unpacked size larger than the data", samples.RAR4File{Name: "x", Body: body, DeclaredSize: 4000}, CodeMalformed},
+		{"unpacked size smaller than the data", samples.RAR4File{Name: "x", Body: body, DeclaredSize: 5}, CodeMalformed},
+		{"packed size past the end of the file", samples.RAR4File{Name: "x", Body: body, PackedSize: 1 << 31}, CodeMalformed},
+		{"packed size short of the data", samples.RAR4File{Name: "x", Body: body, PackedSize: 3}, CodeMalformed},
+		{"4 GiB claimed", samples.RAR4File{Name: "x", Body: body, DeclaredSize: 0xfffffff0}, CodeZipBomb},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			data := samples.RAR4With(samples.RAR4Options{}, c.file, samples.RAR4File{Name: "after", Body: []byte("after")})
+			var got map[string]string
+			var err error
+			require.NotPanics(t, func() { got, _, err = walkAll(t, data, Limits{}) })
+			assert.NotContains(t, fmt.Sprint(err), "walk failed")
+			if x, ok := got["x"]; ok {
+				assert.Equal(t, string(body), x, "only the right bytes pass as the member")
+			}
+			_, fs := inspect(t, data, Limits{})
+			assert.Contains(t, codes(fs), c.code)
+		})
+	}
+}
+
+// TestRar4KeyDerivationBudget: a RAR 4 of many encrypted members, each
+// with a salt of its own, that no password opens. Unbounded, the walk
+// would derive 3 × (1 + 2 + … + n) keys, as rardecode derives the keys of
+// every encrypted member it reads past: about 55 s for 100 members. The
+// budget ends the password tries after MaxRARKeyDerivations, and the plain
+// member after them is still walked.
+func TestRar4KeyDerivationBudget(t *testing.T) {
+	var files []samples.RAR4File
+	for i := range 100 {
+		files = append(files, samples.RAR4File{Name: fmt.Sprintf("locked-%03d", i), Body: []byte("locked"), UnknownKey: true})
+	}
+	files = append(files, samples.RAR4File{Name: "after.txt", Body: []byte("plain")})
+	data := samples.RAR4With(samples.RAR4Options{}, files...)
+	var got map[string]string
+	var err error
+	start := time.Now()
+	tc.Within(t, 15*time.Second, func() { got, _, err = walkAll(t, data, Limits{}) })
+	t.Logf("walk ended after %s", time.Since(start))
+	assert.Equal(t, map[string]string{"after.txt": "plain"}, got)
+	assert.Contains(t, limitCodes(err), CodeKeyDerivation)
+	var le *LimitError
+	require.ErrorAs(t, err, &le)
+	for _, f := range le.Findings {
+		if f.Code == CodeKeyDerivation {
+			assert.Contains(t, f.Message, fmt.Sprint(MaxRARKeyDerivations))
+		}
+	}
+}
+
+// BenchmarkRAR3KeyDerivation times one RAR 3/4 key derivation, the unit
+// of MaxRARKeyDerivations.
+func BenchmarkRAR3KeyDerivation(b *testing.B) {
+	salt := []byte("8 bytes!")
+	for b.Loop() {
+		rar3Key("infected", salt)
 	}
 }
