@@ -1,6 +1,7 @@
 package archive
 
 import (
+	"bytes"
 	"fmt"
 	"os"
 	"os/exec"
@@ -169,4 +170,68 @@ func BenchmarkRAR3KeyDerivation(b *testing.B) {
 	for b.Loop() {
 		rar3Key("infected", salt)
 	}
+}
+
+// TestReadRar3Costs: the keys counted ahead are the ones rardecode derives
+// (a key per encrypted header and per encrypted member, less its cache of
+// the last four salts), and a wrong password on encrypted headers costs one.
+func TestReadRar3Costs(t *testing.T) {
+	read := func(data []byte, password *string) (rar3Headers, int) {
+		spent := 0
+		h := readRar3(bytes.NewReader(data), int64(len(data)), 100, password, func() bool { spent++; return true })
+		return h, spent
+	}
+	var files []samples.RAR4File
+	for i := range 6 {
+		files = append(files, samples.RAR4File{Name: fmt.Sprint(i), Body: []byte("x"), UnknownKey: true})
+	}
+	files = append(files, samples.RAR4File{Name: "plain", Body: []byte("p")})
+	h, spent := read(samples.RAR4With(samples.RAR4Options{}, files...), nil)
+	assert.Equal(t, []int{1, 2, 3, 4, 5, 6, 6, 6}, h.cost)
+	assert.True(t, h.final)
+	assert.Zero(t, spent, "plain headers are read without a key")
+	assert.Equal(t, 4, h.between(1, 6))
+
+	two := []samples.RAR4File{{Name: "a", Body: []byte("a")}, {Name: "b", Body: []byte("b")}}
+	hp := samples.RAR4With(samples.RAR4Options{Password: "infected", EncryptHeaders: true}, two...)
+	h, _ = read(hp, nil)
+	assert.True(t, h.encrypted)
+	assert.Equal(t, -1, h.upTo(0), "nothing is known without the password")
+	pw := "infected"
+	h, spent = read(hp, &pw)
+	// The headers share a salt; each member has its own.
+	assert.Equal(t, []int{2, 3, 3}, h.cost)
+	assert.Equal(t, 1, spent)
+	assert.False(t, h.badPassword)
+	wrong := "virus"
+	h, spent = read(hp, &wrong)
+	assert.True(t, h.badPassword)
+	assert.Equal(t, 1, spent)
+
+	t.Run("cut short, the rest is unknown", func(t *testing.T) {
+		data := samples.RAR4With(samples.RAR4Options{}, files...)
+		h := readRar3(bytes.NewReader(data), int64(len(data)), 3, nil, nil)
+		assert.Equal(t, []int{1, 2, 3}, h.cost)
+		assert.Equal(t, -1, h.upTo(3))
+		assert.Equal(t, -1, h.between(2, 3))
+	})
+}
+
+// TestRar4KeyBudgetIsPerWalk: 400 copies of a RAR 4 whose names and data
+// are encrypted under the built-in password, in one zip. Each opens with
+// the first password tried, at 3 derivations (its headers read ahead, then
+// by rardecode: the headers' salt and the member's); the budget is the
+// walk's, so the copies past it are reported, not opened.
+func TestRar4KeyBudgetIsPerWalk(t *testing.T) {
+	inner := samples.RAR4With(samples.RAR4Options{Password: "infected", EncryptHeaders: true}, samples.RAR4File{Name: "eicar.com", Body: []byte(samples.EICAR)})
+	var files []tc.File
+	for i := range 400 {
+		files = append(files, tc.File{Name: fmt.Sprintf("%03d.rar", i), Body: inner})
+	}
+	var got map[string]string
+	var err error
+	tc.Within(t, 30*time.Second, func() { got, _, err = walkAll(t, tc.Zip(files...), Limits{}) })
+	assert.Contains(t, limitCodes(err), CodeKeyDerivation)
+	assert.Equal(t, MaxRARKeyDerivations/3, len(got), "copies opened")
+	assert.Equal(t, samples.EICAR, got["000.rar/eicar.com"])
 }
