@@ -39,8 +39,14 @@ func (w *walker) walkRar(prefix string, depth int, ra io.ReaderAt, size int64) e
 		}
 		return rr, h, nil
 	}
-	var pw *candidate // the password in use
+	var pw *candidate // the password in use: rr holds it
 	headerPW := false // pw opened the file list itself
+	// ver, a second reader holding pw, verifies pw on each encrypted member
+	// (at verAt) by reading it through, moving along with the walk: a
+	// reader started from the top would, in RAR 3/4, derive again the key
+	// of every encrypted member before, n²/2 derivations for n members.
+	var ver *rardecode.Reader
+	verAt := -1
 	kdfChecked := false
 	// affordable checks, before the first password is handed to the
 	// library, that deriving keys costs what it should.
@@ -151,33 +157,47 @@ func (w *walker) walkRar(prefix string, depth int, ra io.ReaderAt, size int64) e
 			// by reading the member through, checksum included.
 			var found *candidate
 			for _, c := range candidates(w.lim.Passwords, pw) {
-				if hdrs != nil && !w.spendRARKeys(hdrs.upTo(i), where) {
-					break
-				}
-				r2, _, err := open(&c, i)
-				if err != nil {
-					if stopped(err) {
-						return err
+				var r2 *rardecode.Reader
+				var err error
+				if ver != nil && pw != nil && c == *pw && verAt < i {
+					if hdrs != nil && !w.spendRARKeys(hdrs.between(verAt, i), where) {
+						break
 					}
-					continue
+					for ; verAt < i && err == nil; verAt++ {
+						_, err = contained(ver.Next)
+					}
+					r2 = ver
+				} else {
+					if hdrs != nil && !w.spendRARKeys(hdrs.upTo(i), where) {
+						break
+					}
+					r2, _, err = open(&c, i)
 				}
-				_, err = io.Copy(io.Discard, &counter{w: w, r: safeReader{r2}})
+				if err == nil {
+					_, err = io.Copy(io.Discard, &counter{w: w, r: safeReader{r2}})
+				}
 				if err == nil {
 					found = &c
+					ver, verAt = r2, i
 					break
 				}
 				if stopped(err) {
 					return err
 				}
+				if r2 == ver {
+					ver = nil // where it stopped is not known
+				}
 			}
-			if found != nil && hdrs != nil && !w.spendRARKeys(hdrs.upTo(i), where) {
-				found = nil
+			if found != nil && (pw == nil || *found != *pw) {
+				// rr does not hold this password yet.
+				if hdrs != nil && !w.spendRARKeys(hdrs.upTo(i), where) {
+					found = nil
+				} else if rr, h, err = open(found, i); err != nil {
+					return w.rarError(where, err)
+				}
 			}
 			if found != nil {
 				pw = found
-				if rr, h, err = open(pw, i); err != nil {
-					return w.rarError(where, err)
-				}
 				e.UnlockedBy = pw.source
 			} else {
 				e.Encrypted = true

@@ -235,3 +235,21 @@ func TestRar4KeyBudgetIsPerWalk(t *testing.T) {
 	assert.Equal(t, MaxRARKeyDerivations/3, len(got), "copies opened")
 	assert.Equal(t, samples.EICAR, got["000.rar/eicar.com"])
 }
+
+// TestRar4ManySaltedMembersOpen: 60 members, each with a salt of its own,
+// under a listed password, all open within the budget: the password is
+// verified on each member by a reader that moves along with the walk, not
+// by one started from the top (which would derive again every key before
+// it, n²/2 derivations for n members).
+func TestRar4ManySaltedMembersOpen(t *testing.T) {
+	var files []samples.RAR4File
+	for i := range 60 {
+		files = append(files, samples.RAR4File{Name: fmt.Sprintf("m%02d", i), Body: []byte(fmt.Sprint(i))})
+	}
+	data := samples.RAR4With(samples.RAR4Options{Password: "virus"}, files...)
+	got, by, err := walkAll(t, data, Limits{})
+	require.NoError(t, err)
+	assert.Len(t, got, 60)
+	assert.Equal(t, "59", got["m59"])
+	assert.Equal(t, SourceBuiltin, by["m59"])
+}
