@@ -27,9 +27,10 @@ const MaxRARKeyDerivations = 256
 
 // spendRARKeys accounts for n RAR 3/4 key derivations (n < 0: a number
 // that cannot be known in advance) and reports whether the walk's budget
-// allows them. Once it does not, no password is tried on any RAR again.
+// allows them. Once it does not, it allows none, and no password is tried
+// on any RAR again.
 func (w *walker) spendRARKeys(n int, where string) bool {
-	if n >= 0 && w.rarKeys+n <= MaxRARKeyDerivations {
+	if !w.rarCostly && n >= 0 && w.rarKeys+n <= MaxRARKeyDerivations {
 		w.rarKeys += n
 		return true
 	}
