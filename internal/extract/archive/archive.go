@@ -195,6 +195,7 @@ type walker struct {
 
 	lastZip   *candidate // the password that last opened a zip member
 	rarCostly bool       // a RAR's key derivation is over the limit: no password is tried
+	rarKeys   int        // RAR 3/4 key derivations spent, all levels (MaxRARKeyDerivations)
 	via       string     // the password list that opened the member being walked into
 }
 

@@ -367,7 +367,9 @@ func TestSevenZipMemoryFlat(t *testing.T) {
 // (plain and under the built-in password, stopped by the declared ratio),
 // the same bomb with the ratio believed (stopped after 64 MiB by the size
 // limit), an AES zip whose declared size lies (its password check inflates
-// until the size limit), and a 7z asking for 2^62 key-derivation rounds.
+// until the size limit), a 7z asking for 2^62 key-derivation rounds, and a
+// RAR 4 of 100 encrypted members with a salt each (the walk's budget of key
+// derivations).
 func BenchmarkBombs(b *testing.B) {
 	read := func(name string) []byte {
 		d, err := os.ReadFile(filepath.Join("testdata", "real", name))
@@ -375,6 +377,10 @@ func BenchmarkBombs(b *testing.B) {
 			b.Fatal(err)
 		}
 		return d
+	}
+	var locked []samples.RAR4File
+	for i := range 100 {
+		locked = append(locked, samples.RAR4File{Name: fmt.Sprint(i), Body: []byte("x"), UnknownKey: true})
 	}
 	lying := samples.AESZip("infected", "zeros.bin", make([]byte, 256<<20))
 	lying = bytes.ReplaceAll(lying, binary.LittleEndian.AppendUint32(nil, 256<<20), binary.LittleEndian.AppendUint32(nil, 1024))
@@ -389,6 +395,7 @@ func BenchmarkBombs(b *testing.B) {
 		{"aes-zip-lying-size", lying, Limits{MaxUncompressedSize: 64 << 20}},
 		{"7z-kdf-2^62", sevenZipCoded(codecAES, []byte{0x3e}, 16, make([]byte, 16)), Limits{}},
 		{"rar-kdf-2^24", samples.RARWith(samples.RAROptions{Password: "infected", KDF: 24}, "x", []byte("x")), Limits{}},
+		{"rar4-100-salted-members", samples.RAR4With(samples.RAR4Options{}, locked...), Limits{}},
 	}
 	for _, c := range cases {
 		b.Run(c.name, func(b *testing.B) {

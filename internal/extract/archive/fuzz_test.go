@@ -51,6 +51,14 @@ func TestFuzzSeedsDepth(t *testing.T) {
 		samples.RAR("infected", "a/b.txt", []byte("encrypted content")),
 		samples.RARWith(samples.RAROptions{Method: 3, DictLog: 2}, "c", []byte("not really compressed")),
 		tc.Zip(tc.File{Name: "in.rar", Body: samples.RAR("", "x", []byte("nested"))}),
+		// RAR 4: stored, data encrypted, headers encrypted (-hp), members
+		// no password opens, a size that lies.
+		samples.RAR4With(samples.RAR4Options{}, samples.RAR4File{Name: "a.txt", Body: []byte("harmless, stored")}, samples.RAR4File{Name: "d\\b", Body: []byte("b")}),
+		samples.RAR4With(samples.RAR4Options{Password: "infected"}, samples.RAR4File{Name: "a/b.txt", Body: []byte("encrypted content")}),
+		samples.RAR4With(samples.RAR4Options{Password: "infected", EncryptHeaders: true}, samples.RAR4File{Name: "h.txt", Body: []byte("hidden name")}),
+		samples.RAR4With(samples.RAR4Options{}, samples.RAR4File{Name: "l1", Body: []byte("x"), UnknownKey: true},
+			samples.RAR4File{Name: "l2", Body: []byte("y"), UnknownKey: true}, samples.RAR4File{Name: "p", Body: []byte("plain")}),
+		samples.RAR4With(samples.RAR4Options{}, samples.RAR4File{Name: "lie", Body: []byte("short"), DeclaredSize: 4000, PackedSize: 2}),
 	)
 	tc.WriteSeeds(t, "FuzzEncryptedZip",
 		samples.AESZip("infected", "a.txt", []byte("harmless")),

@@ -39,8 +39,14 @@ func (w *walker) walkRar(prefix string, depth int, ra io.ReaderAt, size int64) e
 		}
 		return rr, h, nil
 	}
-	var pw *candidate // the password in use
+	var pw *candidate // the password in use: rr holds it
 	headerPW := false // pw opened the file list itself
+	// ver, a second reader holding pw, verifies pw on each encrypted member
+	// (at verAt) by reading it through, moving along with the walk: a
+	// reader started from the top would, in RAR 3/4, derive again the key
+	// of every encrypted member before, n²/2 derivations for n members.
+	var ver *rardecode.Reader
+	verAt := -1
 	kdfChecked := false
 	// affordable checks, before the first password is handed to the
 	// library, that deriving keys costs what it should.
@@ -55,12 +61,41 @@ func (w *walker) walkRar(prefix string, depth int, ra io.ReaderAt, size int64) e
 		}
 		return !w.rarCostly
 	}
+	// RAR 1.5 to 4 derive a key per password and salt at a fixed cost, but
+	// an archive may give every member and every encrypted header a salt of
+	// its own, and rardecode derives the keys of all the encrypted headers
+	// it reads past: hdrs counts them ahead, so that each reader handed a
+	// password is paid for from the walk's budget first.
+	var hdrs *rar3Headers
+	maxBlocks := 4 * w.lim.MaxArchiveEntries
+	if isRar15(ra) {
+		hd := readRar3(ra, size, maxBlocks, nil, nil)
+		hdrs = &hd
+		if hd.truncated != "" {
+			w.finding(CodeMalformed, "", "RAR archive %s: the data of %s runs past the end of the file", where, hd.truncated)
+		}
+	}
 	rr, h, err := open(nil, 0)
 	if errors.Is(err, rardecode.ErrArchiveEncrypted) && affordable() {
 		// The file list itself is encrypted.
 		for _, c := range candidates(w.lim.Passwords, nil) {
 			if w.ctx.Err() != nil {
 				return w.ctx.Err()
+			}
+			if hdrs != nil {
+				// Read the headers with c first: a wrong password costs
+				// one derivation, and a right one, its real cost.
+				hd := readRar3(ra, size, maxBlocks, &c.password, func() bool { return w.spendRARKeys(1, where) })
+				if w.rarCostly {
+					return nil
+				}
+				if hd.badPassword {
+					continue
+				}
+				hdrs = &hd
+				if !w.spendRARKeys(hd.upTo(0), where) {
+					return nil
+				}
 			}
 			if rr, h, err = open(&c, 0); err == nil || errors.Is(err, io.EOF) {
 				pw, headerPW = &c, true
@@ -78,7 +113,17 @@ func (w *walker) walkRar(prefix string, depth int, ra io.ReaderAt, size int64) e
 			return err
 		}
 		if i > 0 {
-			h, err = contained(rr.Next)
+			if pw != nil && hdrs != nil && !w.spendRARKeys(hdrs.between(i-1, i), where) {
+				if headerPW {
+					return nil // the finding says why
+				}
+				// Go on without the password: the rest of the file list is
+				// plain, and what it encrypts is marked so.
+				pw = nil
+				rr, h, err = open(nil, i)
+			} else {
+				h, err = contained(rr.Next)
+			}
 		}
 		if errors.Is(err, io.EOF) {
 			return nil
@@ -112,27 +157,47 @@ func (w *walker) walkRar(prefix string, depth int, ra io.ReaderAt, size int64) e
 			// by reading the member through, checksum included.
 			var found *candidate
 			for _, c := range candidates(w.lim.Passwords, pw) {
-				r2, _, err := open(&c, i)
-				if err != nil {
-					if stopped(err) {
-						return err
+				var r2 *rardecode.Reader
+				var err error
+				if ver != nil && pw != nil && c == *pw && verAt < i {
+					if hdrs != nil && !w.spendRARKeys(hdrs.between(verAt, i), where) {
+						break
 					}
-					continue
+					for ; verAt < i && err == nil; verAt++ {
+						_, err = contained(ver.Next)
+					}
+					r2 = ver
+				} else {
+					if hdrs != nil && !w.spendRARKeys(hdrs.upTo(i), where) {
+						break
+					}
+					r2, _, err = open(&c, i)
 				}
-				_, err = io.Copy(io.Discard, &counter{w: w, r: safeReader{r2}})
+				if err == nil {
+					_, err = io.Copy(io.Discard, &counter{w: w, r: safeReader{r2}})
+				}
 				if err == nil {
 					found = &c
+					ver, verAt = r2, i
 					break
 				}
 				if stopped(err) {
 					return err
 				}
+				if r2 == ver {
+					ver = nil // where it stopped is not known
+				}
+			}
+			if found != nil && (pw == nil || *found != *pw) {
+				// rr does not hold this password yet.
+				if hdrs != nil && !w.spendRARKeys(hdrs.upTo(i), where) {
+					found = nil
+				} else if rr, h, err = open(found, i); err != nil {
+					return w.rarError(where, err)
+				}
 			}
 			if found != nil {
 				pw = found
-				if rr, h, err = open(pw, i); err != nil {
-					return w.rarError(where, err)
-				}
 				e.UnlockedBy = pw.source
 			} else {
 				e.Encrypted = true

@@ -52,6 +52,7 @@ func TestEngine(t *testing.T) {
 		{"eicar in a zip", samples.EICARZip(), contract.Malicious, []string{"IntelliDox.Test.EICAR.UNOFFICIAL"}},
 		{"eicar in a 7z", samples.EICAR7z(), contract.Malicious, []string{"IntelliDox.Test.EICAR.UNOFFICIAL"}},
 		{"eicar in a rar", samples.EICARRar(), contract.Malicious, []string{"IntelliDox.Test.EICAR.UNOFFICIAL"}},
+		{"eicar in a rar 4", samples.EICARRar4(), contract.Malicious, []string{"IntelliDox.Test.EICAR.UNOFFICIAL"}},
 		{"marker", []byte("prefix " + samples.Marker + " suffix"), contract.Malicious, []string{"IntelliDox.Test.Marker.UNOFFICIAL"}},
 		{"heuristic signature", []byte("INTELLIDOX-TEST-SUSPICIOUS-2b81d0"), contract.Suspicious, []string{"IntelliDox.Heuristics.TestSuspicious.UNOFFICIAL"}},
 		{"clean", []byte(samples.Clean), contract.Clean, nil},

@@ -185,6 +185,7 @@ func TestArchiveMembers(t *testing.T) {
 	e, err := reputation.New(reputation.Config{Paths: []string{projectList()}, TempDir: t.TempDir()})
 	require.NoError(t, err)
 	rar := samples.RAR("infected", "sample.txt", []byte(samples.HashListed))
+	rar4 := samples.RAR4With(samples.RAR4Options{Password: "infected", EncryptHeaders: true}, samples.RAR4File{Name: "sample.txt", Body: []byte(samples.HashListed)})
 	cases := []struct {
 		name    string
 		mime    string
@@ -196,6 +197,8 @@ func TestArchiveMembers(t *testing.T) {
 			"known-bad sha256 of archive member sample.txt: IntelliDox:HashListed-Test-File"},
 		{"eicar in a 7z", "application/x-7z-compressed", samples.EICAR7z(), contract.Malicious, "archive member eicar.com"},
 		{"hash-listed sample in an encrypted rar", "application/vnd.rar", rar, contract.Malicious,
+			"archive member sample.txt (opened with the builtin password list)"},
+		{"hash-listed sample in a rar 4, names and data encrypted", "application/vnd.rar", rar4, contract.Malicious,
 			"archive member sample.txt (opened with the builtin password list)"},
 		{"clean zip", "application/zip", samples.Document(), contract.Clean, "3 archive members looked up"},
 		{"unknown password", "application/zip", samples.EICARAESZip("not-listed"), contract.Clean, "members not looked up: "},

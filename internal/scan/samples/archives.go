@@ -14,6 +14,7 @@ import (
 	"encoding/binary"
 	"hash/crc32"
 	"time"
+	"unicode/utf16"
 
 	"github.com/ulikunitz/xz/lzma"
 )
@@ -236,4 +237,156 @@ func AESZip(password, name string, body []byte) []byte {
 		panic(err)
 	}
 	return buf.Bytes()
+}
+
+// EICARRar4 is a RAR 4 archive (the RAR 1.5 to 4.x format) holding
+// eicar.com, stored.
+func EICARRar4() []byte { return RAR4("eicar.com", []byte(EICAR)) }
+
+// RAR4 returns a RAR 4 archive (RAR 1.5 to 4.x format, from RARLAB's
+// technote for RAR 2.9/3.x) holding one file, stored (method 0x30).
+func RAR4(name string, body []byte) []byte {
+	return RAR4With(RAR4Options{}, RAR4File{Name: name, Body: body})
+}
+
+// RAR4Options shape a RAR 4 archive: encryption as RAR 3.x writes it.
+type RAR4Options struct {
+	// Password encrypts each member's data with AES-128 under a key
+	// derived from the password and the member's own salt.
+	Password string
+	// EncryptHeaders encrypts every header after the main header too, with
+	// Password (rar -hp): the file list cannot be read without it.
+	EncryptHeaders bool
+}
+
+// RAR4File is one member of a RAR 4 archive.
+type RAR4File struct {
+	Name string
+	Body []byte
+	// DeclaredSize, when set, is the unpacked size the header claims.
+	DeclaredSize uint32
+	// PackedSize, when set, is the packed size the header claims, whatever
+	// the data that follows.
+	PackedSize uint32
+	// UnknownKey marks the member encrypted, with a salt of its own, and
+	// stores random-looking bytes for its data: no password opens it, and
+	// building it derives no key (each derivation costs milliseconds).
+	UnknownKey bool
+}
+
+// rar4Block frames a RAR 4 header: HEAD_CRC, the low 16 bits of the CRC32
+// of everything from HEAD_TYPE on, then HEAD_TYPE, HEAD_FLAGS, HEAD_SIZE
+// and the rest of the header.
+func rar4Block(typ byte, flags uint16, rest []byte) []byte {
+	h := []byte{typ}
+	h = binary.LittleEndian.AppendUint16(h, flags)
+	h = binary.LittleEndian.AppendUint16(h, uint16(7+len(rest)))
+	h = append(h, rest...)
+	return append(binary.LittleEndian.AppendUint16(nil, uint16(crc32.ChecksumIEEE(h))), h...)
+}
+
+// RAR3Key derives the AES-128 key and IV of RAR 3.x encryption from a
+// password and an 8-byte salt: 2^18 rounds of SHA-1 over the password in
+// UTF-16LE, the salt and a 3-byte round counter; a byte of the running
+// digest every 2^14 rounds makes the IV, and the final digest, its 32-bit
+// words byte-swapped, the key.
+func RAR3Key(password string, salt []byte) (key, iv []byte) {
+	var p []byte
+	for _, c := range utf16.Encode([]rune(password)) {
+		p = binary.LittleEndian.AppendUint16(p, c)
+	}
+	p = append(p, salt...)
+	const rounds = 1 << 18
+	h := sha1.New()
+	iv = make([]byte, 16)
+	for i := range rounds {
+		h.Write(p)
+		h.Write([]byte{byte(i), byte(i >> 8), byte(i >> 16)})
+		if i%(rounds/16) == 0 {
+			iv[i/(rounds/16)] = h.Sum(nil)[19]
+		}
+	}
+	d := h.Sum(nil)
+	key = make([]byte, 16)
+	for i := 0; i < 16; i += 4 {
+		key[i], key[i+1], key[i+2], key[i+3] = d[i+3], d[i+2], d[i+1], d[i]
+	}
+	return key, iv
+}
+
+// rar4Encrypt pads b to 16 bytes and encrypts it with AES-128-CBC.
+func rar4Encrypt(key, iv, b []byte) []byte {
+	padded := append(bytes.Clone(b), make([]byte, (16-len(b)%16)%16)...)
+	block, _ := aes.NewCipher(key)
+	cipher.NewCBCEncrypter(block, iv).CryptBlocks(padded, padded)
+	return padded
+}
+
+// RAR4With returns a RAR 4 archive holding files, stored, shaped by o.
+// Every encrypted member has its own salt; encrypted headers share one.
+func RAR4With(o RAR4Options, files ...RAR4File) []byte {
+	const (
+		mainEncrypted = 0x0080 // MHD_PASSWORD
+		longBlock     = 0x8000 // LHD_LONG_BLOCK: a data area follows
+		fileEncrypted = 0x0004 // LHD_PASSWORD
+		fileSalt      = 0x0400 // LHD_SALT
+		skipIfUnknown = 0x4000
+	)
+	hp := o.EncryptHeaders && o.Password != ""
+	headerSalt := []byte("hdr-salt")
+	var hkey, hiv []byte
+	if hp {
+		hkey, hiv = RAR3Key(o.Password, headerSalt)
+	}
+	// Under -hp each header is its salt, then the header encrypted.
+	seal := func(b []byte) []byte {
+		if !hp {
+			return b
+		}
+		return append(bytes.Clone(headerSalt), rar4Encrypt(hkey, hiv, b)...)
+	}
+	out := []byte("Rar!\x1a\x07\x00")
+	var mainFlags uint16
+	if hp {
+		mainFlags |= mainEncrypted
+	}
+	out = append(out, rar4Block(0x73, mainFlags, make([]byte, 6))...) // RESERVED1, RESERVED2
+	for i, f := range files {
+		data := f.Body
+		flags := uint16(longBlock)
+		var salt []byte
+		if o.Password != "" || f.UnknownKey {
+			flags |= fileEncrypted | fileSalt
+			salt = binary.LittleEndian.AppendUint64(nil, 0x5a5a0000_00000000|uint64(i))
+			if f.UnknownKey {
+				sum := sha256.Sum256(append(salt, f.Body...))
+				data = append(bytes.Repeat(sum[:], (len(f.Body)+31)/32), sum[:16]...)[:(len(f.Body)+16)/16*16]
+			} else {
+				key, iv := RAR3Key(o.Password, salt)
+				data = rar4Encrypt(key, iv, f.Body)
+			}
+		}
+		packed := uint32(len(data))
+		if f.PackedSize != 0 {
+			packed = f.PackedSize
+		}
+		unpacked := uint32(len(f.Body))
+		if f.DeclaredSize != 0 {
+			unpacked = f.DeclaredSize
+		}
+		var h []byte
+		h = binary.LittleEndian.AppendUint32(h, packed)
+		h = binary.LittleEndian.AppendUint32(h, unpacked)
+		h = append(h, 3) // HOST_OS: Unix
+		h = binary.LittleEndian.AppendUint32(h, crc32.ChecksumIEEE(f.Body))
+		h = binary.LittleEndian.AppendUint32(h, 0x5c210000) // FTIME: 2026-01-01, DOS format
+		h = append(h, 29, 0x30)                             // UNP_VER 2.9 (AES needs it), METHOD stored
+		h = binary.LittleEndian.AppendUint16(h, uint16(len(f.Name)))
+		h = binary.LittleEndian.AppendUint32(h, 0o100644<<16) // ATTR: Unix mode
+		h = append(h, f.Name...)
+		h = append(h, salt...)
+		out = append(out, seal(rar4Block(0x74, flags, h))...)
+		out = append(out, data...)
+	}
+	return append(out, seal(rar4Block(0x7b, skipIfUnknown, nil))...)
 }

@@ -84,6 +84,10 @@ func TestRulePack(t *testing.T) {
 		{"eicar in a rar", samples.EICARRar(), contract.Malicious, []string{"EICAR_Test_File"}, "EICAR_Test_File in eicar.com"},
 		{"eicar in an encrypted rar", samples.RAR("infected", "eicar.com", []byte(samples.EICAR)), contract.Malicious, []string{"EICAR_Test_File"},
 			"EICAR_Test_File in eicar.com (opened with the builtin password list)"},
+		{"eicar in a rar 4", samples.EICARRar4(), contract.Malicious, []string{"EICAR_Test_File"}, "EICAR_Test_File in eicar.com"},
+		{"eicar in a rar 4, names and data encrypted", samples.RAR4With(samples.RAR4Options{Password: "infected", EncryptHeaders: true},
+			samples.RAR4File{Name: "eicar.com", Body: []byte(samples.EICAR)}), contract.Malicious, []string{"EICAR_Test_File"},
+			"EICAR_Test_File in eicar.com (opened with the builtin password list)"},
 		{"eicar in an AES zip, password infected", samples.EICARAESZip("infected"), contract.Malicious, []string{"EICAR_Test_File"},
 			"EICAR_Test_File in eicar.com (opened with the builtin password list)"},
 		{"eicar in a 7z in a zip", zipWith(t, map[string]string{"inner.7z": string(samples.EICAR7z())}), contract.Malicious, []string{"EICAR_Test_File"}, "EICAR_Test_File in inner.7z/eicar.com"},
@@ -310,6 +314,11 @@ func TestSkips(t *testing.T) {
 	})
 	t.Run("encrypted rar with an unknown password", func(t *testing.T) {
 		f := scanBytes(t, e, samples.RAR("not-a-listed-password", "eicar.com", []byte(samples.EICAR)))
+		assert.Equal(t, contract.Skipped, f.Outcome)
+		assert.Equal(t, scan.ReasonEncrypted, scan.SkipReason(f.Detail), f.Detail)
+	})
+	t.Run("encrypted rar 4 with an unknown password", func(t *testing.T) {
+		f := scanBytes(t, e, samples.RAR4With(samples.RAR4Options{Password: "not-a-listed-password"}, samples.RAR4File{Name: "eicar.com", Body: []byte(samples.EICAR)}))
 		assert.Equal(t, contract.Skipped, f.Outcome)
 		assert.Equal(t, scan.ReasonEncrypted, scan.SkipReason(f.Detail), f.Detail)
 	})
