@@ -6,6 +6,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -286,7 +287,7 @@ func (s *Stack) WaitHealthy(ctx context.Context, id string, timeout time.Duratio
 		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 		if resp, err := http.DefaultClient.Do(req); err == nil {
 			resp.Body.Close()
-			if resp.StatusCode == http.StatusNoContent {
+			if resp.StatusCode == http.StatusNoContent && s.isOurs(ctx, *a) {
 				return nil
 			}
 		}
@@ -301,6 +302,27 @@ func (s *Stack) WaitHealthy(ctx context.Context, id string, timeout time.Duratio
 		case <-time.After(50 * time.Millisecond):
 		}
 	}
+}
+
+// isOurs reports whether the sidecar answering on a's HTTP port is a's:
+// its metadata names the app (and, with TokenAuth, it takes a's token).
+// A free port picked for a sidecar can be taken by another process before
+// the sidecar binds it; another stack's sidecar there would answer the
+// health check, and ours would fail later, unseen.
+func (s *Stack) isOurs(ctx context.Context, a App) bool {
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, fmt.Sprintf("http://127.0.0.1:%d/v1.0/metadata", a.DaprHTTPPort), nil)
+	if t := s.tokens[a.AppID].Dapr; t != "" {
+		req.Header.Set("dapr-api-token", t)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return false
+	}
+	defer resp.Body.Close()
+	var m struct {
+		ID string `json:"id"`
+	}
+	return resp.StatusCode == http.StatusOK && json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(&m) == nil && m.ID == a.AppID
 }
 
 // Tokens returns the Dapr API tokens of app id (empty without TokenAuth).
