@@ -224,7 +224,7 @@ func (e *env) start(t *testing.T, name string, apps ...*launch.App) {
 		}
 		logf.Close()
 		log := readTail(logPath)
-		if attempt == 3 || !strings.Contains(err.Error()+log, "in use") {
+		if taken := err.Error() + log; attempt == 3 || !(strings.Contains(taken, "in use") || strings.Contains(taken, "could not listen")) {
 			t.Fatalf("start %s: %v\n%s", apps[0].AppID, err, log)
 		}
 		t.Logf("start %s: a port was taken meanwhile (%v); trying other ports", apps[0].AppID, err)
