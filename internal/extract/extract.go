@@ -105,7 +105,11 @@ func Inspect(ctx context.Context, body io.Reader, src io.ReaderAt, size int64, o
 	}
 
 	var small []byte
-	if deep && size >= 0 && size <= smallFileSize && (f.random != nil) {
+	// Kept in memory for the random-access analyzer when that is all the
+	// format has; one that also streams (PDF: its random pass runs only on
+	// encrypted files) reads src again in the rare case it needs it, when
+	// there is a src.
+	if deep && size >= 0 && size <= smallFileSize && f.random != nil && (f.stream == nil || src == nil) {
 		small = make([]byte, 0, size)
 	}
 	p.start()

@@ -246,9 +246,6 @@ func checkHostile(t *testing.T, c hostileCase) {
 // the reader keeps maxDirEntries of them, says why it stopped, and still
 // tells the format.
 func TestOLEHugeDirectory(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds a 13 MB file")
-	}
 	b := hugeDirectory(maxDirEntries + 4096)
 	o, err := openOLE(bytes.NewReader(b), int64(len(b)))
 	require.Error(t, err)
