@@ -239,19 +239,7 @@ func resumeUpload(ctx context.Context, c *client.Client, f *os.File, size int64,
 	cr := client.Created{ID: id, Status: st.Status, Upload: st.Upload}
 	p.set("uploading", size)
 	p.bytes.Store(st.ReceivedBytes)
-	if len(st.Upload.Parts) > 0 {
-		var todo []rest.Part
-		for _, part := range st.Upload.Parts {
-			if !part.Received {
-				todo = append(todo, part)
-			}
-		}
-		return cr, c.PutParts(ctx, f, st.Upload.PartSize, todo, func(n int64) { p.bytes.Add(n) })
-	}
-	if st.ReceivedBytes == size {
-		return cr, nil
-	}
-	return cr, c.Put(ctx, &cr, counter{f, &p.bytes}, size)
+	return cr, c.SendRest(ctx, f, size, st, func(n int64) { p.bytes.Add(n) })
 }
 
 // waitVerdict follows the live event stream, and falls back to polling if

@@ -44,23 +44,45 @@ func (c *Client) Resume(ctx context.Context, id, path string) (Created, error) {
 	if err != nil {
 		return cr, err
 	}
-	switch {
-	case len(st.Upload.Parts) > 0:
+	if err := c.SendRest(ctx, f, fi.Size(), st, nil); err != nil {
+		return cr, err
+	}
+	return cr, c.Confirm(ctx, id)
+}
+
+// SendRest sends what storage lacks of an upload in state st of the file f
+// (size bytes): the parts not received, or the whole file if it is not
+// there. progress, when set, is called with the bytes of each piece sent.
+func (c *Client) SendRest(ctx context.Context, f *os.File, size int64, st UploadState, progress func(int64)) error {
+	if len(st.Upload.Parts) > 0 {
 		var todo []rest.Part
 		for _, p := range st.Upload.Parts {
 			if !p.Received {
 				todo = append(todo, p)
 			}
 		}
-		if err := c.PutParts(ctx, f, st.Upload.PartSize, todo, nil); err != nil {
-			return cr, err
-		}
-	case st.ReceivedBytes != fi.Size():
-		if err := c.Put(ctx, &cr, f, fi.Size()); err != nil {
-			return cr, err
-		}
+		return c.PutParts(ctx, f, st.Upload.PartSize, todo, progress)
 	}
-	return cr, c.Confirm(ctx, id)
+	if st.ReceivedBytes == size {
+		return nil
+	}
+	var body io.Reader = f
+	if progress != nil {
+		body = progressReader{f, progress}
+	}
+	return c.Put(ctx, &Created{ID: st.ID, Status: st.Status, Upload: st.Upload}, body, size)
+}
+
+// progressReader reports the bytes read through it.
+type progressReader struct {
+	r  io.Reader
+	fn func(int64)
+}
+
+func (p progressReader) Read(b []byte) (int, error) {
+	n, err := p.r.Read(b)
+	p.fn(int64(n))
+	return n, err
 }
 
 // PartSizeFor returns the part size to upload a file of size bytes in: 0
