@@ -29,6 +29,7 @@ import (
 	"github.com/intellidox/intellidox/internal/files"
 	"github.com/intellidox/intellidox/internal/objstore"
 	"github.com/intellidox/intellidox/internal/pgstore"
+	"github.com/intellidox/intellidox/internal/protect"
 	"github.com/intellidox/intellidox/internal/seal"
 	"github.com/intellidox/intellidox/internal/sidecar"
 	"github.com/intellidox/intellidox/internal/verdict"
@@ -80,6 +81,7 @@ type settings struct {
 	maxRedrives int
 	actions     files.ActionConfig
 	hooks       webhookSettings
+	protect     protect.Config
 }
 
 // webhookSettings configure webhook delivery (docs/webhooks.md).
@@ -145,6 +147,15 @@ func load() (settings, error) {
 		e.Fail(fmt.Errorf("TRUSTED_PROXIES: %w", err))
 	}
 	s.hooks = loadWebhooks(&e)
+	s.protect = protect.Config{
+		Workers:  e.Int("DISCOVERY_WORKERS", 4),
+		Lease:    e.Duration("DISCOVERY_LEASE", time.Minute),
+		MaxSize:  s.files.MaxSize,
+		PageSize: e.Int("SWEEP_PAGE_SIZE", 1000),
+	}
+	if s.protect.Rules, err = protect.ParseRules(e.String("PROTECTED_BUCKETS", ""), s.s3.Bucket); err != nil {
+		e.Fail(fmt.Errorf("PROTECTED_BUCKETS: %w", err))
+	}
 	if s.policy.OnError, err = verdict.ParseTreatment(e.String("VERDICT_ON_ERROR", "")); err != nil {
 		e.Fail(err)
 	}
@@ -247,9 +258,18 @@ func realMain(ctx context.Context, log *slog.Logger) error {
 	if hooks != nil {
 		opts.Webhooks = hooks
 	}
+	if len(cfg.protect.Rules) > 0 {
+		// Objects written straight into protected buckets (storage events
+		// on the storage pub/sub) and sweeps of what is there: listed,
+		// read and copied with aws-sdk-go-v2 like uploads, queued in
+		// PostgreSQL so that every replica works the queue.
+		guard := protect.New(store, objects, svc, cfg.protect, log)
+		go guard.Run(ctx)
+		opts.Protect = guard
+	}
 	srv := api.New(svc, log, opts)
 	log.Info("starting", "engines", cfg.policy.Engines, "max_file_size", cfg.files.MaxSize,
-		"oidc", cfg.oidc != nil, "rate_limit_rps", cfg.rateLimit, "auth_failures_per_minute", cfg.failRate*60, "app_token", cfg.appToken != "", "webhooks", cfg.hooks.enabled)
+		"oidc", cfg.oidc != nil, "protected_buckets", len(cfg.protect.Rules), "rate_limit_rps", cfg.rateLimit, "auth_failures_per_minute", cfg.failRate*60, "app_token", cfg.appToken != "", "webhooks", cfg.hooks.enabled)
 	return app.Serve(ctx, log, cfg.addr, srv.Routes())
 }
 

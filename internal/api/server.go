@@ -25,6 +25,7 @@ import (
 	"github.com/intellidox/intellidox/internal/live"
 	"github.com/intellidox/intellidox/internal/metrics"
 	"github.com/intellidox/intellidox/internal/problem"
+	"github.com/intellidox/intellidox/internal/protect"
 	"github.com/intellidox/intellidox/internal/sidecar"
 	"github.com/intellidox/intellidox/internal/trace"
 )
@@ -52,6 +53,7 @@ type Server struct {
 	actions *files.Actions
 	hooks   Webhooks
 	pws     *files.Passwords
+	protect *protect.Service
 }
 
 // Options configure a Server.
@@ -85,6 +87,9 @@ type Options struct {
 	// Passwords serves /v1/settings/archive-passwords; nil answers
 	// passwords_unavailable.
 	Passwords *files.Passwords
+	// Protect takes protected buckets' storage events and serves
+	// /v1/admin/sweeps; nil when no bucket is protected.
+	Protect *protect.Service
 }
 
 // New returns a Server.
@@ -94,7 +99,7 @@ func New(svc *files.Service, log *slog.Logger, o Options) *Server {
 	}
 	return &Server{files: svc, log: log, db: o.DB, sidecar: o.Sidecar, hub: live.NewHub(), webDir: o.WebDir,
 		resync: o.SSEResync, auth: o.Auth, limiter: o.Limiter, fails: o.Failures, token: o.AppToken, dlq: o.DeadLetters, recon: o.Reconciler,
-		actions: o.Actions, hooks: o.Webhooks, pws: o.Passwords}
+		actions: o.Actions, hooks: o.Webhooks, pws: o.Passwords, protect: o.Protect}
 }
 
 // MaxBodyBytes bounds JSON request bodies.
@@ -133,10 +138,14 @@ func (s *Server) Routes() http.Handler {
 	v1(http.MethodDelete, "/v1/settings/archive-passwords", s.admin(s.deletePasswords))
 	v1(http.MethodGet, "/v1/admin/deadletters", s.admin(s.listDeadLetters))
 	v1(http.MethodPost, "/v1/admin/deadletters/{id}/redrive", s.admin(s.redrive))
+	v1(http.MethodPost, "/v1/admin/sweeps", s.admin(s.createSweep))
+	v1(http.MethodGet, "/v1/admin/sweeps", s.admin(s.listSweeps))
+	v1(http.MethodGet, "/v1/admin/sweeps/{id}", s.admin(s.getSweep))
+	v1(http.MethodGet, "/v1/admin/sweeps/{id}/events", s.admin(s.sweepEvents))
 	s.webhookRoutes(v1)
 
 	sc := mux.NewRouter()
-	sidecar.Register(sc, s.log,
+	subs := []sidecar.Subscription{
 		sidecar.Subscription{Topic: contract.TopicFileExtracted, Route: "/events/file-extracted", Handler: s.onExtracted},
 		sidecar.Subscription{Topic: contract.TopicScanCompleted, Route: "/events/scan-completed", Handler: s.onScanCompleted},
 		sidecar.Subscription{Topic: contract.TopicEngineUpdated, Route: "/events/engine-updated", Handler: s.onEngineUpdated},
@@ -148,7 +157,17 @@ func (s *Server) Routes() http.Handler {
 			Handler: s.liveScan, NoDeadLetter: true},
 		sidecar.Subscription{PubSub: contract.LivePubSub, Topic: contract.TopicFileCompleted, Route: "/live/file-completed",
 			Handler: s.liveCompleted, NoDeadLetter: true},
-	)
+	}
+	if s.protect != nil {
+		// S3 event JSON, not cloud events: rawPayload. A failure is
+		// retried by the sidecar's resiliency policy and the broker
+		// (JetStream or SQS redelivery); the storage component has no
+		// dead-letter topic of ours.
+		subs = append(subs, sidecar.Subscription{PubSub: contract.StoragePubSub, Topic: contract.TopicStorageEvents,
+			Route: "/events/storage", Handler: s.onStorageEvent, NoDeadLetter: true,
+			Metadata: map[string]string{"rawPayload": "true"}})
+	}
+	sidecar.Register(sc, s.log, subs...)
 	sc.HandleFunc("/reconcile", s.reconcile).Methods(http.MethodPost, http.MethodOptions)
 	onlySidecar := auth.SidecarOnly(s.token, fail)(sc)
 	r.Handle("/reconcile", onlySidecar)

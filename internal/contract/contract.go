@@ -20,6 +20,10 @@ const (
 	// (ArchivePasswordsKey). The api, the extractor and the scanners that
 	// open archives read it; nothing else is read through it.
 	SecretStore = "secrets"
+	// StoragePubSub carries the event notifications of protected buckets
+	// (S3 event JSON, not cloud events) on TopicStorageEvents: NATS
+	// JetStream fed by versitygw locally, SNS/SQS fed by S3 in AWS.
+	StoragePubSub = "storage"
 )
 
 // ArchivePasswordsKey is the default name of the secret holding the
@@ -38,6 +42,9 @@ const (
 	TopicVerdictChanged = "file.verdict_changed"
 	// TopicDeadLetter receives messages a subscriber dropped as poison.
 	TopicDeadLetter = "deadletter"
+	// TopicStorageEvents receives S3 event notifications of protected
+	// buckets, on StoragePubSub.
+	TopicStorageEvents = "storage-events"
 )
 
 // SchemaVersion is the version of every event payload below. A consumer

@@ -154,3 +154,41 @@ func PartSizeFor(size int64) int64 {
 	}
 	return p
 }
+
+// SweepRequest is the body of POST /v1/admin/sweeps: scan the objects
+// already in a protected bucket under prefix, selected by include and
+// exclude glob patterns.
+type SweepRequest struct {
+	Bucket  string   `json:"bucket"`
+	Prefix  string   `json:"prefix"`
+	Include []string `json:"include"`
+	Exclude []string `json:"exclude"`
+}
+
+// Sweep is a sweep and its progress.
+type Sweep struct {
+	ID      string   `json:"id"`
+	Bucket  string   `json:"bucket"`
+	Prefix  string   `json:"prefix"`
+	Include []string `json:"include"`
+	Exclude []string `json:"exclude"`
+	// Status: listing (pages remain), listed (objects remain), done,
+	// failed.
+	Status string `json:"status"`
+	Error  string `json:"error,omitempty"`
+	// Listed objects were seen; Matched were selected (the sweep's and
+	// the protection rules' patterns); Queued of those were new versions
+	// (the others had been queued before, by a notification or a sweep).
+	Listed  int64 `json:"listed"`
+	Matched int64 `json:"matched"`
+	Queued  int64 `json:"queued"`
+	// Pending of the queued objects await reading; Outcomes counts the
+	// others by how they ended (uploaded, known, changed, gone, skipped,
+	// failed); Reads counts the times objects were read, retries included.
+	Pending    int64            `json:"pending"`
+	Outcomes   map[string]int64 `json:"outcomes"`
+	Reads      int64            `json:"reads"`
+	CreatedAt  time.Time        `json:"createdAt"`
+	UpdatedAt  time.Time        `json:"updatedAt"`
+	FinishedAt *time.Time       `json:"finishedAt,omitempty"`
+}

@@ -58,13 +58,17 @@ type Subscription struct {
 	// NoDeadLetter drops failed messages instead of dead-lettering them:
 	// for notifications that lose their value with time.
 	NoDeadLetter bool
+	// Metadata is the subscription's, e.g. rawPayload "true" for messages
+	// that are not cloud events (they arrive wrapped in one).
+	Metadata map[string]string
 }
 
 type subscriptionJSON struct {
 	PubSubName      string `json:"pubsubname"`
 	Topic           string `json:"topic"`
 	Route           string `json:"route"`
-	DeadLetterTopic string `json:"deadLetterTopic,omitempty"`
+	DeadLetterTopic string            `json:"deadLetterTopic,omitempty"`
+	Metadata        map[string]string `json:"metadata,omitempty"`
 }
 
 // Register serves the programmatic subscription list on GET /dapr/subscribe
@@ -73,7 +77,8 @@ type subscriptionJSON struct {
 func Register(r *mux.Router, log *slog.Logger, subs ...Subscription) {
 	list := make([]subscriptionJSON, 0, len(subs))
 	for _, s := range subs {
-		sj := subscriptionJSON{PubSubName: s.PubSub, Topic: s.Topic, Route: s.Route, DeadLetterTopic: contract.TopicDeadLetter}
+		sj := subscriptionJSON{PubSubName: s.PubSub, Topic: s.Topic, Route: s.Route, DeadLetterTopic: contract.TopicDeadLetter,
+			Metadata: s.Metadata}
 		if sj.PubSubName == "" {
 			sj.PubSubName = contract.PubSub
 		}
