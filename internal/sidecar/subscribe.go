@@ -64,9 +64,9 @@ type Subscription struct {
 }
 
 type subscriptionJSON struct {
-	PubSubName      string `json:"pubsubname"`
-	Topic           string `json:"topic"`
-	Route           string `json:"route"`
+	PubSubName      string            `json:"pubsubname"`
+	Topic           string            `json:"topic"`
+	Route           string            `json:"route"`
 	DeadLetterTopic string            `json:"deadLetterTopic,omitempty"`
 	Metadata        map[string]string `json:"metadata,omitempty"`
 }
