@@ -83,8 +83,26 @@ func (s *Store) Head(ctx context.Context, bucket, key string) (protect.Object, e
 }
 
 // CopyIn implements protect.Source: one CopyObject up to MaxCopyObject,
-// a multipart copy beyond.
+// a multipart copy beyond. The copy is conditional on the ETag, and the
+// source is looked at again once copied, for servers that ignore the
+// condition (moto does): a copy of another version is deleted and
+// reported as ErrChanged. (The extractor's hash check would reject it
+// anyway, but as a bad upload instead of a new version to scan.)
 func (s *Store) CopyIn(ctx context.Context, o protect.Object, key string) error {
+	if err := s.copyIn(ctx, o, key); err != nil {
+		return err
+	}
+	cur, err := s.Head(ctx, o.Bucket, o.Key)
+	if err == nil && cur.ETag != o.ETag {
+		err = protect.ErrChanged
+	}
+	if err != nil {
+		_ = s.Delete(context.WithoutCancel(ctx), key)
+	}
+	return err
+}
+
+func (s *Store) copyIn(ctx context.Context, o protect.Object, key string) error {
 	source := o.Bucket + "/" + escapeKey(o.Key)
 	match := aws.String(`"` + o.ETag + `"`)
 	if o.Size <= MaxCopyObject {
@@ -127,11 +145,12 @@ func (s *Store) CopyIn(ctx context.Context, o protect.Object, key string) error 
 	return nil
 }
 
-// escapeKey escapes a key for CopySource, keeping its slashes.
+// escapeKey escapes a key for CopySource, keeping its slashes. + is
+// escaped too: servers decode the source as a query value would be.
 func escapeKey(key string) string {
 	segs := strings.Split(key, "/")
 	for i, s := range segs {
-		segs[i] = url.PathEscape(s)
+		segs[i] = strings.ReplaceAll(url.QueryEscape(s), "+", "%20")
 	}
 	return strings.Join(segs, "/")
 }
