@@ -30,7 +30,7 @@ import (
 func opRequest(t *testing.T, o testenv.Operation, base, fileID, key string) *http.Request {
 	t.Helper()
 	id := fileID
-	if strings.HasPrefix(o.Path, "/v1/admin/") {
+	if strings.HasPrefix(o.Path, "/v1/admin/deadletters/") {
 		id = "1"
 	}
 	var body io.Reader

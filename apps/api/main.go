@@ -258,14 +258,13 @@ func realMain(ctx context.Context, log *slog.Logger) error {
 	if hooks != nil {
 		opts.Webhooks = hooks
 	}
+	// Objects written straight into protected buckets (storage events on
+	// the storage pub/sub) and sweeps of what is there: listed, read and
+	// copied with aws-sdk-go-v2 like uploads, queued in PostgreSQL so that
+	// every replica works the queue. Without rules there is nothing to do.
+	opts.Protect = protect.New(store, objects, svc, cfg.protect, log)
 	if len(cfg.protect.Rules) > 0 {
-		// Objects written straight into protected buckets (storage events
-		// on the storage pub/sub) and sweeps of what is there: listed,
-		// read and copied with aws-sdk-go-v2 like uploads, queued in
-		// PostgreSQL so that every replica works the queue.
-		guard := protect.New(store, objects, svc, cfg.protect, log)
-		go guard.Run(ctx)
-		opts.Protect = guard
+		go opts.Protect.Run(ctx)
 	}
 	srv := api.New(svc, log, opts)
 	log.Info("starting", "engines", cfg.policy.Engines, "max_file_size", cfg.files.MaxSize,

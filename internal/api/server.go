@@ -87,8 +87,8 @@ type Options struct {
 	// Passwords serves /v1/settings/archive-passwords; nil answers
 	// passwords_unavailable.
 	Passwords *files.Passwords
-	// Protect takes protected buckets' storage events and serves
-	// /v1/admin/sweeps; nil when no bucket is protected.
+	// Protect serves /v1/admin/sweeps and, when it has rules, takes
+	// protected buckets' storage events. Required.
 	Protect *protect.Service
 }
 
@@ -158,7 +158,7 @@ func (s *Server) Routes() http.Handler {
 		sidecar.Subscription{PubSub: contract.LivePubSub, Topic: contract.TopicFileCompleted, Route: "/live/file-completed",
 			Handler: s.liveCompleted, NoDeadLetter: true},
 	}
-	if s.protect != nil {
+	if s.protect != nil && len(s.protect.Rules()) > 0 {
 		// S3 event JSON, not cloud events: rawPayload. A failure is
 		// retried by the sidecar's resiliency policy and the broker
 		// (JetStream or SQS redelivery); the storage component has no

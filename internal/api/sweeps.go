@@ -19,9 +19,6 @@ import (
 // Objects that arrive without the api: storage events and sweeps
 // (package protect).
 
-var errNoProtection = problem.New(problem.Unavailable, "protection_disabled",
-	"No bucket is protected on this deployment (PROTECTED_BUCKETS is empty).")
-
 // onStorageEvent queues what a protected bucket's event notification
 // announces. A message that is not an S3 event is dropped: no retry
 // would make it one.
@@ -36,10 +33,6 @@ func (s *Server) onStorageEvent(ctx context.Context, ev sidecar.Event) sidecar.S
 }
 
 func (s *Server) createSweep(w http.ResponseWriter, r *http.Request) {
-	if s.protect == nil {
-		problem.Write(w, r, s.log, errNoProtection)
-		return
-	}
 	var req protect.SweepRequest
 	if err := decodeJSON(w, r, &req); err != nil {
 		problem.Write(w, r, s.log, err)
@@ -56,10 +49,6 @@ func (s *Server) createSweep(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) listSweeps(w http.ResponseWriter, r *http.Request) {
-	if s.protect == nil {
-		problem.Write(w, r, s.log, errNoProtection)
-		return
-	}
 	list, err := s.protect.ListSweeps(r.Context(), tenant(r))
 	if err != nil {
 		problem.Write(w, r, s.log, err)
@@ -72,10 +61,6 @@ func (s *Server) listSweeps(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) getSweep(w http.ResponseWriter, r *http.Request) {
-	if s.protect == nil {
-		problem.Write(w, r, s.log, errNoProtection)
-		return
-	}
 	sw, err := s.protect.GetSweep(r.Context(), tenant(r), mux.Vars(r)["id"])
 	if err != nil {
 		problem.Write(w, r, s.log, err)
@@ -88,10 +73,6 @@ func (s *Server) getSweep(w http.ResponseWriter, r *http.Request) {
 // "progress" event (the Sweep) whenever it changed, checked every second,
 // and the stream ends after the sweep is done or failed.
 func (s *Server) sweepEvents(w http.ResponseWriter, r *http.Request) {
-	if s.protect == nil {
-		problem.Write(w, r, s.log, errNoProtection)
-		return
-	}
 	ctx, id := r.Context(), mux.Vars(r)["id"]
 	sw, err := s.protect.GetSweep(ctx, tenant(r), id)
 	if err != nil {

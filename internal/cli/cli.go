@@ -38,6 +38,9 @@ Usage:
   intellidox get (--sha256|--sha1|--md5) HASH [--json]
   intellidox download [-o FILE] ID    save a file's bytes if its verdict allows; -o - writes to stdout
   intellidox passwords show|set|clear the tenant's archive passwords; set reads one per line from stdin
+  intellidox sweep [--include P] [--exclude P] [--detach] s3://BUCKET/PREFIX
+                                      scan the objects already in a protected bucket; follows its progress
+  intellidox sweep --status ID        one sweep's progress
 
 scan --password PW (repeatable) is tried on that scan's encrypted archives and PDFs.
 Files over 64 MiB go up in parts, four at a time; an upload cut short says how to
@@ -155,6 +158,28 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer, isTTY boo
 				return ExitUsage
 			}
 			return passwords(ctx, c, fs.Arg(0), stdin, stdout, stderr)
+		}
+	case "sweep":
+		var include, exclude []string
+		fs.Func("include", "a glob of keys to scan (repeatable; * stops at /, ** does not)", func(v string) error {
+			include = append(include, v)
+			return nil
+		})
+		fs.Func("exclude", "a glob of keys to leave alone (repeatable)", func(v string) error {
+			exclude = append(exclude, v)
+			return nil
+		})
+		detach := fs.Bool("detach", false, "start the sweep and return without following it")
+		status := fs.String("status", "", "show the progress of sweep ID instead of starting one")
+		run = func(c *client.Client) int {
+			if *status != "" {
+				return sweepStatus(ctx, c, *status, *asJSON, stdout, stderr)
+			}
+			if fs.NArg() != 1 {
+				fmt.Fprintln(stderr, "intellidox sweep: give one s3://bucket/prefix")
+				return ExitUsage
+			}
+			return sweep(ctx, c, fs.Arg(0), include, exclude, *detach, *asJSON, time.Second, stdout, stderr)
 		}
 	default:
 		fmt.Fprintf(stderr, "intellidox: unknown command %q\n\n%s", cmd, usage)

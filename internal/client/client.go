@@ -405,3 +405,33 @@ func (c *Client) SetArchivePasswords(ctx context.Context, passwords []string) (P
 func (c *Client) ClearArchivePasswords(ctx context.Context) error {
 	return c.do(ctx, http.MethodDelete, "/v1/settings/archive-passwords", nil, nil)
 }
+
+// Sweep is a sweep of a protected bucket and its progress.
+type Sweep = rest.Sweep
+
+// SweepRequest asks for a sweep.
+type SweepRequest = rest.SweepRequest
+
+// StartSweep asks the api to scan the objects already in a protected bucket
+// under a prefix (administrators only).
+func (c *Client) StartSweep(ctx context.Context, r SweepRequest) (Sweep, error) {
+	var sw Sweep
+	err := c.do(ctx, http.MethodPost, "/v1/admin/sweeps", r, &sw)
+	return sw, err
+}
+
+// Sweep returns a sweep's progress.
+func (c *Client) Sweep(ctx context.Context, id string) (Sweep, error) {
+	var sw Sweep
+	err := c.do(ctx, http.MethodGet, "/v1/admin/sweeps/"+url.PathEscape(id), nil, &sw)
+	return sw, err
+}
+
+// Sweeps lists the tenant's latest sweeps, newest first.
+func (c *Client) Sweeps(ctx context.Context) ([]Sweep, error) {
+	var out struct {
+		Items []Sweep `json:"items"`
+	}
+	err := c.do(ctx, http.MethodGet, "/v1/admin/sweeps", nil, &out)
+	return out.Items, err
+}

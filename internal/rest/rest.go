@@ -160,9 +160,9 @@ func PartSizeFor(size int64) int64 {
 // exclude glob patterns.
 type SweepRequest struct {
 	Bucket  string   `json:"bucket"`
-	Prefix  string   `json:"prefix"`
-	Include []string `json:"include"`
-	Exclude []string `json:"exclude"`
+	Prefix  string   `json:"prefix,omitempty"`
+	Include []string `json:"include,omitempty"`
+	Exclude []string `json:"exclude,omitempty"`
 }
 
 // Sweep is a sweep and its progress.

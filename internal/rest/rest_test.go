@@ -55,6 +55,8 @@ func TestMatchesOpenAPI(t *testing.T) {
 		schema *openapi3.Schema
 	}{
 		{"File", rest.File{}, component("File")},
+		{"Sweep", rest.Sweep{}, component("Sweep")},
+		{"SweepRequest", rest.SweepRequest{}, request("createSweep")},
 		{"Created", rest.Created{}, component("Created")},
 		{"Upload", rest.Upload{}, component("Upload")},
 		{"Part", rest.Part{}, component("Part")},
