@@ -34,6 +34,7 @@ type Report struct {
 	Webhooks   WebhookResult `json:"webhooks"`
 	Memory     Memory        `json:"memory"`
 	Uploads    Uploads       `json:"uploads"`
+	Sweep      SweepBench    `json:"sweep"`
 	Micro      []Micro       `json:"micro"`
 	Targets    []Goal        `json:"targets"`
 	Notes      []string      `json:"notes,omitempty"`
@@ -366,6 +367,16 @@ func (r *Report) markdown() string {
 		p("| | seconds | MB/s |\n|---|---|---|\n")
 		p("| one PUT | %.1f | %.0f |\n", u.SingleSeconds, u.Single)
 		p("| %s parts, %d at a time | %.1f | %.0f |\n", mib(u.PartSize), u.Parallel, u.PartsSeconds, u.Parts)
+	}
+	if sw := r.Sweep; sw.Objects > 0 {
+		p("\n### Sweeps: objects already in a protected bucket\n\n")
+		p("%d objects of %d KB, fresh contents, written with the AWS SDK under one prefix of the stack's versitygw, then "+
+			"`POST /v1/admin/sweeps`: listed in pages of 1,000, each read once to hash it (%d at a time, DISCOVERY_WORKERS), "+
+			"copied into the upload bucket and confirmed; then scanned by the pipeline (docs/storage-events.md).\n\n",
+			sw.Objects, sw.Size>>10, sw.Workers)
+		p("| | seconds | objects/s |\n|---|---|---|\n")
+		p("| swept (listed, read, copied, confirmed) | %.1f | %.0f |\n", sw.SweptSeconds, sw.SweptPerSec)
+		p("| judged (the last verdict) | %.1f | %.0f |\n", sw.JudgedSeconds, sw.JudgedPerSec)
 	}
 	if wh := r.Webhooks; wh.Off > 0 {
 		p("\n### Webhooks: verdict → delivery, and the pipeline with and without a subscription\n\n")

@@ -8,7 +8,7 @@
 //
 //	BENCH_QUICK=1   shorter phases, for trying the suite out
 //	BENCH_OUT=dir   write the report there instead of docs/
-//	BENCH_ONLY=a,b  run only these phases (memory, latency, efficiency,
+//	BENCH_ONLY=a,b  run only these phases (memory, latency, efficiency, sweep, uploads,
 //	                throughput, api, micro); the report then goes to
 //	                BENCH_OUT only
 //	BENCH_LOG=file  keep the stack's log there
@@ -87,6 +87,8 @@ func TestSuite(t *testing.T) {
 		// One PUT up to 2 GiB, as before uploads in parts: the memory
 		// phase sends 1 GB that way, and the uploads phase compares both.
 		"MULTIPART_THRESHOLD": "2147483648",
+		// The sweep phase's bucket, protected for the suite's tenant.
+		"PROTECTED_BUCKETS": `[{"bucket":"` + ProtectedBucket + `","tenant":"default"}]`,
 	}
 	st := testenv.StartStack(t, testenv.StackOptions{Env: env, Redis: redis, DatabaseURL: pg.db, Apps: benchApps,
 		ConfigFile: os.Getenv("BENCH_DAPR_CONFIG")})
@@ -200,6 +202,11 @@ func TestSuite(t *testing.T) {
 			t.Fatalf("uploads: %v", err)
 		}
 		settleDisk(t, "uploads")
+	})
+	phase("sweep", func() {
+		if rep.Sweep, err = sweepRun(ctx, tgt, testenv.S3Client(t, st.S3), pg.db, ph.n(2000, 300), 10<<10, 4, t.Logf); err != nil {
+			t.Fatalf("sweep: %v", err)
+		}
 	})
 	// Memory last: the 1 GB file leaves about 2 GB of writes behind
 	// (versitygw's object, clamd's temporary copy), and the disk stays slow

@@ -49,8 +49,14 @@ func (s *Service) Discover(ctx context.Context, d Discovered) (File, bool, error
 	if err := d.CopyTo(ctx, f.ObjectKey); err != nil {
 		return File{}, false, err
 	}
-	f, err = s.Confirm(ctx, d.Tenant, d.UploadID)
-	return f, true, err
+	// Confirm without Confirm's HEAD: the copy just succeeded, of the
+	// version that was read, of the size that was read.
+	f, ids, err := s.store.Confirm(ctx, d.Tenant, d.UploadID)
+	if err != nil {
+		return File{}, false, err
+	}
+	s.relay.Relay(ctx, ids)
+	return f, true, nil
 }
 
 // NameForKey names an upload after an object key: its last segment, with
