@@ -16,6 +16,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -83,6 +84,10 @@ func TestSweep(t *testing.T) {
 		objects = append(objects, s3Object{fmt.Sprintf("out/obj-%02d.bin", i), contents[i]})
 	}
 	putAll(ctx, t, s3c, objects)
+	// A tag of the bucket's owner, which the verdict tags must keep.
+	_, err := s3c.PutObjectTagging(ctx, &s3.PutObjectTaggingInput{Bucket: aws.String("protected"), Key: aws.String(objects[0].key),
+		Tagging: &types.Tagging{TagSet: []types.Tag{{Key: aws.String("owner"), Value: aws.String("team-a")}}}})
+	require.NoError(t, err)
 	// What the rules select: every in/ object but *.skip, whose contents
 	// are those of the first 950 objects (the .skip ones repeat others).
 	selected := total - skipped
@@ -94,7 +99,7 @@ func TestSweep(t *testing.T) {
 
 	// Refusals first: bad globs, a bucket the tenant does not protect, a
 	// user who is not an administrator, a sweep of another tenant.
-	_, err := c.StartSweep(ctx, client.SweepRequest{Bucket: "protected", Include: []string{"[x"}})
+	_, err = c.StartSweep(ctx, client.SweepRequest{Bucket: "protected", Include: []string{"[x"}})
 	assertProblem(t, err, 400, "invalid_pattern")
 	_, err = c.StartSweep(ctx, client.SweepRequest{Bucket: "elsewhere"})
 	assertProblem(t, err, 403, "bucket_not_protected")
@@ -158,6 +163,19 @@ func TestSweep(t *testing.T) {
 	for _, f := range page.Items {
 		assert.Equal(t, contract.VerdictMalicious, f.Verdict, f.Name)
 	}
+	// The objects in the protected bucket carry the verdict, as tags, next
+	// to their own.
+	require.Eventually(t, func() bool {
+		out, err := s3c.GetObjectTagging(ctx, &s3.GetObjectTaggingInput{Bucket: aws.String("protected"), Key: aws.String(objects[0].key)})
+		if err != nil {
+			return false
+		}
+		tags := map[string]string{}
+		for _, tag := range out.TagSet {
+			tags[aws.ToString(tag.Key)] = aws.ToString(tag.Value)
+		}
+		return tags["intellidox-verdict"] == "malicious" && tags["owner"] == "team-a"
+	}, time.Minute, 200*time.Millisecond, "the EICAR object is tagged malicious, its owner's tag kept")
 
 	t.Run("sweeping again reads nothing", func(t *testing.T) {
 		again, err := c.StartSweep(ctx, client.SweepRequest{Bucket: "protected", Prefix: "in/"})

@@ -43,6 +43,14 @@ type Outcome struct {
 	ScannedAt  time.Time
 	Signatures []string
 	Keys       []string
+	// Sources are the objects in protected buckets the file was read
+	// from (package protect): they get the verdict tags too.
+	Sources []SourceObject
+}
+
+// SourceObject is one version of an object in a protected bucket.
+type SourceObject struct {
+	Bucket, Key, ETag string
 }
 
 // ActionStore is what the actions read and write.
@@ -64,6 +72,9 @@ type ActionStore interface {
 type Storage interface {
 	PresignGet(ctx context.Context, key, name string, ttl time.Duration) (PresignedGet, error)
 	PutTags(ctx context.Context, key string, tags map[string]string) error
+	// TagSource sets tags on a protected bucket's object, keeping its
+	// other tags, if it is still the version etag.
+	TagSource(ctx context.Context, o SourceObject, tags map[string]string) error
 	Copy(ctx context.Context, from, to string) error
 	Delete(ctx context.Context, key string) error
 }
@@ -310,6 +321,11 @@ func (a *Actions) tag(ctx context.Context, o Outcome) error {
 	tags := VerdictTags(o)
 	for _, k := range o.Keys {
 		if err := a.storage.PutTags(ctx, k, tags); err != nil {
+			return err
+		}
+	}
+	for _, src := range o.Sources {
+		if err := a.storage.TagSource(ctx, src, tags); err != nil {
 			return err
 		}
 	}

@@ -123,6 +123,9 @@ func (f *fakeBucket) PresignGet(context.Context, string, string, time.Duration) 
 func (f *fakeBucket) PutTags(_ context.Context, key string, tags map[string]string) error {
 	return f.step("tag " + key + " " + tags[TagVerdict])
 }
+func (f *fakeBucket) TagSource(_ context.Context, o SourceObject, tags map[string]string) error {
+	return f.step("tag s3://" + o.Bucket + "/" + o.Key + " " + tags[TagVerdict])
+}
 func (f *fakeBucket) Copy(_ context.Context, from, to string) error {
 	if err := f.step("copy " + from + " " + to); err != nil {
 		return err
@@ -185,4 +188,10 @@ func TestQuarantine(t *testing.T) {
 	f.ops = nil
 	require.NoError(t, NewActions(f, f, nil, ActionConfig{}).OnFileEvent(ctx, EventCompleted, "id", ""))
 	assert.Equal(t, []string{"tag blobs/a malicious", "tag blobs/b malicious"}, f.ops)
+
+	// A file read from a protected bucket: its source is tagged too.
+	f.outcome.Sources = []SourceObject{{Bucket: "inbox", Key: "in/a.pdf", ETag: "e1"}}
+	f.ops = nil
+	require.NoError(t, NewActions(f, f, nil, ActionConfig{}).OnFileEvent(ctx, EventCompleted, "id", ""))
+	assert.Equal(t, []string{"tag blobs/a malicious", "tag blobs/b malicious", "tag s3://inbox/in/a.pdf malicious"}, f.ops)
 }

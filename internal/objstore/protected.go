@@ -13,6 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 
+	"github.com/intellidox/intellidox/internal/files"
 	"github.com/intellidox/intellidox/internal/protect"
 )
 
@@ -173,4 +174,38 @@ func noBucket(err error) bool {
 	var nb *types.NoSuchBucket
 	var re interface{ HTTPStatusCode() int }
 	return errors.As(err, &nb) || (errors.As(err, &re) && re.HTTPStatusCode() == http.StatusNotFound)
+}
+
+// TagSource implements files.Storage: the verdict tags on the object a
+// protected upload was read from, merged with its own tags (S3 replaces the
+// whole set), and only if it is still the version that was judged: a newer
+// version is queued and tagged on its own. Needs s3:GetObjectTagging and
+// s3:PutObjectTagging on the protected bucket.
+func (s *Store) TagSource(ctx context.Context, o files.SourceObject, tags map[string]string) error {
+	cur, err := s.Head(ctx, o.Bucket, o.Key)
+	if errors.Is(err, protect.ErrGone) || err == nil && cur.ETag != o.ETag {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	old, err := s.client.GetObjectTagging(ctx, &s3.GetObjectTaggingInput{Bucket: aws.String(o.Bucket), Key: aws.String(o.Key)})
+	if err != nil {
+		return sourceErr("get tags of", o.Bucket, o.Key, err)
+	}
+	set := make([]types.Tag, 0, len(old.TagSet)+len(tags))
+	for _, t := range old.TagSet {
+		if _, ours := tags[aws.ToString(t.Key)]; !ours {
+			set = append(set, t)
+		}
+	}
+	for k, v := range tags {
+		set = append(set, types.Tag{Key: aws.String(k), Value: aws.String(v)})
+	}
+	_, err = s.client.PutObjectTagging(ctx, &s3.PutObjectTaggingInput{
+		Bucket: aws.String(o.Bucket), Key: aws.String(o.Key), Tagging: &types.Tagging{TagSet: set}})
+	if errors.Is(sourceErr("", "", "", err), protect.ErrGone) {
+		return nil
+	}
+	return sourceErr("tag", o.Bucket, o.Key, err)
 }

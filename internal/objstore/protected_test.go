@@ -9,9 +9,11 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/intellidox/intellidox/internal/files"
 	"github.com/intellidox/intellidox/internal/objstore"
 	"github.com/intellidox/intellidox/internal/protect"
 	"github.com/intellidox/intellidox/internal/testenv"
@@ -105,6 +107,26 @@ func testSource(t *testing.T, srv testenv.S3) {
 	_, err = uploads.Head(ctx, "protected", "in/missing")
 	assert.ErrorIs(t, err, protect.ErrGone)
 
+	t.Run("verdict tags on the source keep its own tags", func(t *testing.T) {
+		cur, err := uploads.Head(ctx, "protected", "in/01")
+		require.NoError(t, err)
+		_, err = client.PutObjectTagging(ctx, &s3.PutObjectTaggingInput{Bucket: aws.String("protected"), Key: aws.String("in/01"),
+			Tagging: &types.Tagging{TagSet: []types.Tag{{Key: aws.String("owner"), Value: aws.String("team-a")},
+				{Key: aws.String("intellidox-verdict"), Value: aws.String("pending")}}}})
+		require.NoError(t, err)
+		src := files.SourceObject{Bucket: "protected", Key: "in/01", ETag: cur.ETag}
+		require.NoError(t, uploads.TagSource(ctx, src, map[string]string{"intellidox-verdict": "clean", "intellidox-scanned-at": "now"}))
+		assert.Equal(t, map[string]string{"owner": "team-a", "intellidox-verdict": "clean", "intellidox-scanned-at": "now"},
+			tagsOf(ctx, t, client, "protected", "in/01"))
+
+		put("in/01", "object 1, version 2")
+		require.NoError(t, uploads.TagSource(ctx, src, map[string]string{"intellidox-verdict": "malicious"}),
+			"a replaced object is not tagged, and that is no error")
+		assert.NotEqual(t, "malicious", tagsOf(ctx, t, client, "protected", "in/01")["intellidox-verdict"])
+		require.NoError(t, uploads.TagSource(ctx, files.SourceObject{Bucket: "protected", Key: "in/gone", ETag: "x"},
+			map[string]string{"intellidox-verdict": "clean"}), "nor is a deleted one")
+	})
+
 	t.Run("in parts beyond MaxCopyObject", func(t *testing.T) {
 		big := bytes.Repeat([]byte("0123456789abcdef"), (11<<20)/16+3) // 11 MiB + 48 bytes: 3 parts of 5 MiB
 		_, err := client.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String("protected"), Key: aws.String("in/big"),
@@ -128,4 +150,15 @@ func testSource(t *testing.T, srv testenv.S3) {
 		require.NoError(t, err)
 		assert.ErrorIs(t, uploads.CopyIn(ctx, h, "blobs/big2"), protect.ErrChanged)
 	})
+}
+
+func tagsOf(ctx context.Context, t *testing.T, c *s3.Client, bucket, key string) map[string]string {
+	t.Helper()
+	out, err := c.GetObjectTagging(ctx, &s3.GetObjectTaggingInput{Bucket: aws.String(bucket), Key: aws.String(key)})
+	require.NoError(t, err)
+	m := map[string]string{}
+	for _, tag := range out.TagSet {
+		m[aws.ToString(tag.Key)] = aws.ToString(tag.Value)
+	}
+	return m
 }

@@ -86,6 +86,13 @@ func (s *Store) Outcome(ctx context.Context, fileID string) (files.Outcome, erro
 	if f.Status == files.Done && blobKey != nil && (ownKey == nil || *blobKey != *ownKey) {
 		o.Keys = append(o.Keys, *blobKey)
 	}
+	rows, err := s.pool.Query(ctx, `SELECT bucket, key, etag FROM discoveries WHERE upload_id = $1 ORDER BY id`, fileID)
+	if err != nil {
+		return o, classify("file outcome", err)
+	}
+	if o.Sources, err = pgx.CollectRows(rows, pgx.RowToStructByPos[files.SourceObject]); err != nil {
+		return o, classify("file outcome", err)
+	}
 	if f.Status != files.Done {
 		o.Signatures = nil
 	}
