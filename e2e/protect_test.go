@@ -307,3 +307,43 @@ func sweepEvents(ctx context.Context, t *testing.T, stack *testenv.Stack, id str
 	require.NoError(t, sc.Err())
 	return out
 }
+
+// TestStorageEvents: objects written straight into the protected bucket
+// with the AWS SDK are scanned without any call to the api, through each
+// profile's storage events (versitygw → NATS JetStream locally, S3 → SNS →
+// SQS on aws): EICAR ends malicious, a clean object clean, and objects
+// outside the rules (another prefix, a glob's exclusion) are not taken.
+func TestStorageEvents(t *testing.T) {
+	stack, s3c := protectedStack(t, testenv.StackOptions{StorageEvents: true})
+	c := stack.Client()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	clean := make([]byte, 4096)
+	_, _ = rand.Read(clean)
+	putAll(ctx, t, s3c, []s3Object{
+		{"out/eicar.com", []byte(EICAR)},     // outside the rule's prefix
+		{"in/drop/part.skip", []byte(EICAR)}, // excluded by its glob
+		{"in/drop/eicar.com", []byte(EICAR)}, // protected
+		{"in/drop/report 1+1.pdf", clean},    // protected; S3 form-encodes this key in its events
+	})
+	want := map[string]contract.Verdict{"eicar.com": contract.VerdictMalicious, "report 1+1.pdf": contract.VerdictClean}
+	var got map[string]client.File
+	require.Eventually(t, func() bool {
+		page, err := c.List(ctx, url.Values{"limit": {"100"}})
+		if err != nil {
+			return false
+		}
+		got = map[string]client.File{}
+		for _, f := range page.Items {
+			got[f.Name] = f
+		}
+		for name, v := range want {
+			if f, ok := got[name]; !ok || f.Status != "done" || f.Verdict != v {
+				return false
+			}
+		}
+		return true
+	}, 4*time.Minute, 200*time.Millisecond, "the protected objects are judged without an API call")
+	assert.Len(t, got, 2, "only the objects the rules cover became uploads: %v", got)
+	assert.Equal(t, sha([]byte(EICAR)), got["eicar.com"].SHA256)
+}

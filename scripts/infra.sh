@@ -16,6 +16,7 @@ REDIS_PORT=${REDIS_PORT:-6379}
 PG_PORT=${PG_PORT:-5432}
 S3_PORT=${S3_PORT:-7070}
 CLAMD_PORT=${CLAMD_PORT:-3310}
+NATS_PORT=${NATS_PORT:-4222}
 S3_ACCESS=${AWS_ACCESS_KEY_ID:-intellidox}
 S3_SECRET=${AWS_SECRET_ACCESS_KEY:-intellidox-local-secret}
 VERSITYGW_VERSION=v1.8.0
@@ -78,19 +79,37 @@ versitygw_bin() {
   ln -sf "$bin" "$root/bin/versitygw"
 }
 
+# NATS with JetStream keeps versitygw's storage events (objects created in
+# protected buckets) for the api's storage component
+# (docs/storage-events.md); Dapr does not create the stream, devtool does.
+nats_up() {
+  command -v nats-server >/dev/null || apt_install nats-server
+  if ! listening "$NATS_PORT"; then
+    say "starting nats-server (JetStream) on 127.0.0.1:$NATS_PORT"
+    mkdir -p "$run/nats"
+    nohup nats-server -a 127.0.0.1 -p "$NATS_PORT" -js -sd "$run/nats" >"$run/nats/nats.log" 2>&1 &
+    echo $! >"$run/nats/nats.pid"
+    wait_port "$NATS_PORT" nats-server
+  fi
+  (cd "$root" && go run ./cmd/devtool stream -nats "127.0.0.1:$NATS_PORT")
+}
+
 versitygw_up() {
   versitygw_bin
   if ! listening "$S3_PORT"; then
-    say "starting versitygw on 127.0.0.1:$S3_PORT"
+    say "starting versitygw on 127.0.0.1:$S3_PORT (storage events to nats subject storage-events)"
     mkdir -p "$run/s3/data"
     ROOT_ACCESS_KEY=$S3_ACCESS ROOT_SECRET_KEY=$S3_SECRET nohup "$root/bin/versitygw" \
-      --port "127.0.0.1:$S3_PORT" --keep-alive --quiet posix "$run/s3/data" \
+      --port "127.0.0.1:$S3_PORT" --keep-alive --quiet \
+      --event-nats-url "nats://127.0.0.1:$NATS_PORT" --event-nats-topic storage-events \
+      --event-filter "$root/components/local/versitygw-events.json" posix "$run/s3/data" \
       >"$run/s3/versitygw.log" 2>&1 &
     echo $! >"$run/s3/versitygw.pid"
     wait_port "$S3_PORT" versitygw
   fi
   (cd "$root" && go run ./cmd/devtool bucket -endpoint "http://127.0.0.1:$S3_PORT" \
-    -bucket "${S3_BUCKET:-intellidox}" -cors "$WEB_ORIGINS")
+    -bucket "${S3_BUCKET:-intellidox}" -cors "$WEB_ORIGINS" &&
+    go run ./cmd/devtool bucket -endpoint "http://127.0.0.1:$S3_PORT" -bucket protected)
 }
 
 clamd_conf() { # port dir → writes dir/clamd.conf
@@ -182,21 +201,22 @@ up() {
   secrets_up
   redis_up
   postgres_up
+  nats_up
   versitygw_up
   clamd_up
   tools_up
-  say "ready: redis :$REDIS_PORT, postgresql :$PG_PORT, s3 :$S3_PORT, clamd :$CLAMD_PORT (all on 127.0.0.1)"
+  say "ready: redis :$REDIS_PORT, postgresql :$PG_PORT, nats :$NATS_PORT, s3 :$S3_PORT, clamd :$CLAMD_PORT (all on 127.0.0.1)"
 }
 
 down() {
-  for pidfile in "$run/s3/versitygw.pid" "$run/clamd/clamd.pid"; do
+  for pidfile in "$run/s3/versitygw.pid" "$run/clamd/clamd.pid" "$run/nats/nats.pid"; do
     [[ -f $pidfile ]] && kill "$(cat "$pidfile")" 2>/dev/null && say "stopped $(basename "$pidfile" .pid)"
     rm -f "$pidfile"
   done
 }
 
 status() {
-  for s in "redis $REDIS_PORT" "postgresql $PG_PORT" "versitygw $S3_PORT" "clamd $CLAMD_PORT"; do
+  for s in "redis $REDIS_PORT" "postgresql $PG_PORT" "nats $NATS_PORT" "versitygw $S3_PORT" "clamd $CLAMD_PORT"; do
     set -- $s
     if listening "$2"; then echo "$1: up on 127.0.0.1:$2"; else echo "$1: down"; fi
   done

@@ -44,9 +44,8 @@ type s3Event struct {
 // ParseEvent returns the objects an S3 event notification announces as
 // created. Other events (removals, tagging, S3's test event) announce none.
 //
-// S3 sends keys URL-encoded (a space as +); versitygw sends them as they
-// are. Keys are returned as sent; an ingest that does not find one tries
-// DecodedKey.
+// S3 sends keys form-encoded (a space as +); versitygw sends them as they
+// are. Keys are returned as sent: Service.OnEvent resolves them.
 func ParseEvent(data []byte) ([]Object, error) {
 	var ev s3Event
 	if err := json.Unmarshal(data, &ev); err != nil {

@@ -130,6 +130,9 @@ func (s *Service) OnEvent(ctx context.Context, data []byte) error {
 	}
 	byTenant := map[string][]Object{}
 	for _, o := range objs {
+		if o, err = s.resolveKey(ctx, o); err != nil {
+			return err
+		}
 		for _, r := range s.cfg.Rules.For(o.Bucket, o.Key) {
 			byTenant[r.Tenant] = append(byTenant[r.Tenant], o)
 		}
@@ -145,6 +148,27 @@ func (s *Service) OnEvent(ctx context.Context, data []byte) error {
 		s.Wake()
 	}
 	return nil
+}
+
+// resolveKey finds which key an event means. S3 form-encodes keys in its
+// notifications (in%2Fa+b.pdf for "in/a b.pdf"); versitygw sends them as
+// they are; both say eventSource aws:s3. A key that decodes to another is
+// the decoded one if that object exists with the event's ETag.
+func (s *Service) resolveKey(ctx context.Context, o Object) (Object, error) {
+	d := DecodedKey(o.Key)
+	if d == "" {
+		return o, nil
+	}
+	cur, err := s.src.Head(ctx, o.Bucket, d)
+	switch {
+	case errors.Is(err, ErrGone):
+		return o, nil
+	case err != nil:
+		return o, err
+	case o.ETag == "" || cur.ETag == o.ETag:
+		o.Key = d
+	}
+	return o, nil
 }
 
 // Wake tells idle workers there is work.
@@ -225,12 +249,6 @@ func (s *Service) ingest(ctx context.Context, d Discovery) (outcome, sum, reason
 	go s.renew(ctx, d.ID)
 
 	rc, err := s.src.Open(ctx, o.Bucket, o.Key, o.ETag)
-	if errors.Is(err, ErrGone) {
-		if k := DecodedKey(o.Key); k != "" {
-			o.Key = k
-			rc, err = s.src.Open(ctx, o.Bucket, o.Key, o.ETag)
-		}
-	}
 	switch {
 	case errors.Is(err, ErrGone):
 		return OutcomeGone, "", "", nil

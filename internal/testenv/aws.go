@@ -14,6 +14,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
 	"github.com/intellidox/intellidox/internal/contract"
@@ -120,6 +122,30 @@ func StartAWSEmulator(t testing.TB) AWSEmulator {
 		t.Fatalf("create the archive password key on moto: %v", err)
 	}
 	return e
+}
+
+// NotifyStorageEvents creates bucket and sends its ObjectCreated events to
+// the SNS topic storage-events, which components/aws/storage.yaml's queue
+// subscribes to: the S3 bucket notification docs/storage-events.md asks
+// operators to configure. (The api's sidecar creates the topic when it
+// subscribes; moto publishes each event to it then.)
+func (e AWSEmulator) NotifyStorageEvents(t testing.TB, bucket string) {
+	t.Helper()
+	ctx := context.Background()
+	c := S3Client(t, e.S3())
+	if _, err := c.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String(bucket)}); err != nil {
+		t.Fatalf("create bucket %s on moto: %v", bucket, err)
+	}
+	_, err := c.PutBucketNotificationConfiguration(ctx, &s3.PutBucketNotificationConfigurationInput{
+		Bucket: aws.String(bucket),
+		NotificationConfiguration: &s3types.NotificationConfiguration{TopicConfigurations: []s3types.TopicConfiguration{{
+			TopicArn: aws.String("arn:aws:sns:us-east-1:123456789012:" + contract.TopicStorageEvents),
+			Events:   []s3types.Event{"s3:ObjectCreated:*"},
+		}}},
+	})
+	if err != nil {
+		t.Fatalf("bucket notification on moto: %v", err)
+	}
 }
 
 // S3 returns the emulator's S3 as an S3 description.

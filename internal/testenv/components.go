@@ -22,7 +22,8 @@ import (
 // its sidecars elsewhere by rewriting them; every value named must exist
 // as a literal `value`, or the test fails. Unless set names it, the
 // secrets component reads a file of the copy's own, with a fresh archive
-// password key (SecretsFile).
+// password key (SecretsFile). The storage component (storage.yaml) is copied
+// only if set names it.
 func LocalComponents(t testing.TB, set map[string]map[string]string) string {
 	t.Helper()
 	src := filepath.Join(Root(), "components", "local")
@@ -40,6 +41,11 @@ func LocalComponents(t testing.TB, set map[string]map[string]string) string {
 	}
 	done := map[string]bool{}
 	for _, f := range files {
+		// The storage events component only where a stack asks for it:
+		// stacks must not read each other's events on the machine's NATS.
+		if _, ok := set["storage"]; !ok && filepath.Base(f) == "storage.yaml" {
+			continue
+		}
 		b, err := os.ReadFile(f)
 		if err != nil {
 			t.Fatal(err)

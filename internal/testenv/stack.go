@@ -14,6 +14,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+
 	"github.com/intellidox/intellidox/internal/auth"
 	"github.com/intellidox/intellidox/internal/client"
 	"github.com/intellidox/intellidox/internal/launch"
@@ -57,7 +60,15 @@ type StackOptions struct {
 	// Zipkin exports every sidecar's spans, every request sampled, to this
 	// Zipkin v2 endpoint (on CollectorHost).
 	Zipkin string
+	// StorageEvents creates the bucket Protected and sends the api the
+	// event notifications of objects created in it, as each profile does:
+	// versitygw → NATS JetStream (a private nats-server) on local, S3 →
+	// SNS → SQS on aws (docs/storage-events.md).
+	StorageEvents bool
 }
+
+// Protected is the bucket StackOptions.StorageEvents creates.
+const Protected = "protected"
 
 var (
 	buildOnce sync.Once
@@ -118,6 +129,9 @@ func StartStack(t testing.TB, opts StackOptions) *Stack {
 		"CLAMD_ADDR":        ClamdAddr(t),
 		"LOG_LEVEL":         "debug",
 		"BOOTSTRAP_API_KEY": s.APIKey,
+		// dapr.yaml protects a bucket for `make run`; a test stack protects
+		// what its test says (StorageEvents, PROTECTED_BUCKETS in Env).
+		"PROTECTED_BUCKETS": "",
 	}
 	shellEnv := map[string]string{"DAPRD": daprd}
 	switch Profile() {
@@ -127,6 +141,9 @@ func StartStack(t testing.TB, opts StackOptions) *Stack {
 		// credential chain.
 		emu := StartAWSEmulator(t)
 		s.S3 = emu.S3()
+		if opts.StorageEvents {
+			emu.NotifyStorageEvents(t, Protected)
+		}
 		maps.Copy(appEnv, emu.Env())
 		maps.Copy(shellEnv, emu.Env())
 		if len(opts.ResourcesPaths) == 0 {
@@ -136,7 +153,17 @@ func StartStack(t testing.TB, opts StackOptions) *Stack {
 		if s.Redis == "" {
 			s.Redis = Redis(t)
 		}
-		s.S3 = StartS3(t, "*")
+		set := map[string]map[string]string{}
+		if opts.StorageEvents {
+			nats := StartStorageEvents(t)
+			s.S3 = StartS3Events(t, nats, "*")
+			set["storage"] = map[string]string{"natsURL": "nats://" + nats}
+			if _, err := S3Client(t, s.S3).CreateBucket(context.Background(), &s3.CreateBucketInput{Bucket: aws.String(Protected)}); err != nil {
+				t.Fatalf("create bucket %s: %v", Protected, err)
+			}
+		} else {
+			s.S3 = StartS3(t, "*")
+		}
 		maps.Copy(appEnv, map[string]string{
 			"REDIS_ADDR":            s.Redis,
 			"S3_ENDPOINT":           s.S3.Endpoint,
@@ -146,11 +173,12 @@ func StartStack(t testing.TB, opts StackOptions) *Stack {
 		})
 		if len(opts.ResourcesPaths) == 0 {
 			redis := map[string]string{"redisHost": s.Redis}
-			opts.ResourcesPaths = []string{LocalComponents(t, map[string]map[string]string{
+			maps.Copy(set, map[string]map[string]string{
 				"events": redis, "live": redis, "scanresults": redis,
 				"blobstore": {"endpoint": s.S3.Endpoint, "bucket": s.S3.Bucket,
 					"accessKey": s.S3.AccessKey, "secretKey": s.S3.SecretKey},
-			})}
+			})
+			opts.ResourcesPaths = []string{LocalComponents(t, set)}
 		}
 	default:
 		t.Fatalf("E2E_PROFILE=%q: want local, aws or k8s", Profile())

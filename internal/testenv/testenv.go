@@ -24,6 +24,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/intellidox/intellidox/internal/contract"
 	"github.com/intellidox/intellidox/internal/objstore"
 )
 
@@ -186,6 +187,20 @@ type S3 struct {
 // StartS3 starts versitygw on a free port with a fresh bucket.
 func StartS3(t testing.TB, corsOrigins ...string) S3 {
 	t.Helper()
+	return startS3(t, nil, corsOrigins)
+}
+
+// StartS3Events is StartS3 with versitygw's event notifications of
+// created objects published to the NATS server at natsAddr, subject
+// storage-events, as scripts/infra.sh runs it.
+func StartS3Events(t testing.TB, natsAddr string, corsOrigins ...string) S3 {
+	t.Helper()
+	return startS3(t, []string{"--event-nats-url", "nats://" + natsAddr, "--event-nats-topic", contract.TopicStorageEvents,
+		"--event-filter", filepath.Join(Root(), "components", "local", "versitygw-events.json")}, corsOrigins)
+}
+
+func startS3(t testing.TB, events []string, corsOrigins []string) S3 {
+	t.Helper()
 	bin := filepath.Join(Root(), "bin", "versitygw")
 	if _, err := os.Stat(bin); err != nil {
 		t.Fatalf("versitygw is not installed at %s (run scripts/infra.sh up)", bin)
@@ -193,8 +208,9 @@ func StartS3(t testing.TB, corsOrigins ...string) S3 {
 	s := S3{Bucket: "intellidox", AccessKey: "test-access", SecretKey: "test-secret-key"}
 	port := FreePort(t)
 	// --iam-dir lets a test add users besides root (CreateS3User).
-	cmd := exec.Command(bin, "--port", "127.0.0.1:"+strconv.Itoa(port), "--keep-alive", "--quiet",
-		"--iam-dir", t.TempDir(), "posix", t.TempDir())
+	args := append([]string{"--port", "127.0.0.1:" + strconv.Itoa(port), "--keep-alive", "--quiet",
+		"--iam-dir", t.TempDir()}, events...)
+	cmd := exec.Command(bin, append(args, "posix", t.TempDir())...)
 	cmd.Env = append(os.Environ(), "ROOT_ACCESS_KEY="+s.AccessKey, "ROOT_SECRET_KEY="+s.SecretKey)
 	Start(t, cmd, "versitygw")
 	WaitPort(t, port, "versitygw")
