@@ -24,7 +24,7 @@ import (
 // baseApps are the app-ids of the base, each with the components it may
 // use.
 var baseApps = map[string][]string{
-	"api":                {"blobstore", "events", "live", "reconcile", "secrets"},
+	"api":                {"blobstore", "events", "live", "reconcile", "secrets", "storage"},
 	"extractor":          {"blobstore", "events", "secrets"},
 	"scanner-clamav":     {"blobstore", "events", "scanresults"},
 	"scanner-yara":       {"blobstore", "events", "scanresults", "secrets"},

@@ -319,6 +319,12 @@ func localK8sProfile(t *testing.T) profile {
 	secrets.Metadata.Name = "secrets"
 	secrets.Spec.Type, secrets.Spec.Version = "secretstores.local.env", "v1"
 	ref["secrets"] = secrets
+	// No protected buckets on the local cluster: it runs no NATS for
+	// versitygw's storage events, so the overlay deletes the storage
+	// component (docs/storage-events.md).
+	delete(ref, "storage")
+	apps := withApp(baseApps, "scanner-node-example", "blobstore", "events", "scanresults")
+	apps["api"] = slices.DeleteFunc(slices.Clone(apps["api"]), func(c string) bool { return c == "storage" })
 	return profile{name: "local", ref: ref,
 		// No password on the cluster's own Redis, as on the local one. The
 		// servers' addresses and credentials are the cluster's, where
@@ -329,7 +335,7 @@ func localK8sProfile(t *testing.T) profile {
 		// One replica each on a two-core node.
 		minReplicas: 1,
 		// The Node example scanner (node-example.yaml), as in dapr.yaml.
-		apps: withApp(baseApps, "scanner-node-example", "blobstore", "events", "scanresults")}
+		apps: apps}
 }
 
 // withApp returns apps with one more app-id and its components.
