@@ -22,6 +22,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/intellidox/intellidox/internal/cli"
 	"github.com/intellidox/intellidox/internal/client"
 	"github.com/intellidox/intellidox/internal/contract"
 	"github.com/intellidox/intellidox/internal/testenv"
@@ -185,13 +186,23 @@ func TestSweep(t *testing.T) {
 		return tags["intellidox-verdict"] == "malicious" && tags["owner"] == "team-a"
 	}, time.Minute, 200*time.Millisecond, "the EICAR object is tagged malicious, its owner's tag kept")
 
-	t.Run("sweeping again reads nothing", func(t *testing.T) {
-		again, err := c.StartSweep(ctx, client.SweepRequest{Bucket: "protected", Prefix: "in/"})
-		require.NoError(t, err)
-		again = waitSweep(ctx, t, c, again.ID, func(s client.Sweep) bool { return s.Status == "done" })
+	t.Run("sweeping again with the CLI reads nothing", func(t *testing.T) {
+		var stdout, stderr bytes.Buffer
+		code := cli.Run(ctx, []string{"sweep", "--api", stack.API, "--key", stack.APIKey, "--json", "s3://protected/in/"},
+			&stdout, &stderr, false)
+		require.Equal(t, cli.ExitOK, code, "stderr: %s", stderr.String())
+		assert.Contains(t, stderr.String(), "started")
+		var again client.Sweep
+		require.NoError(t, json.Unmarshal(stdout.Bytes(), &again), stdout.String())
+		assert.Equal(t, "done", again.Status, "the CLI follows the sweep to its end")
 		assert.Equal(t, int64(selected), again.Matched)
 		assert.Equal(t, int64(0), again.Queued, "every version was queued before")
 		assert.Equal(t, int64(0), again.Reads)
+
+		stderr.Reset()
+		code = cli.Run(ctx, []string{"sweep", "--api", stack.API, "--key", stack.APIKey, "protected/in/"}, &stdout, &stderr, false)
+		assert.Equal(t, cli.ExitUsage, code)
+		assert.Contains(t, stderr.String(), "want s3://bucket/prefix")
 	})
 	t.Run("progress as server-sent events", func(t *testing.T) {
 		events := sweepEvents(ctx, t, stack, sw.ID)
