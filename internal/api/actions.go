@@ -60,7 +60,13 @@ func (s *Server) onFileCompleted(ctx context.Context, ev sidecar.Event) sidecar.
 	if e.Status == string(files.Rejected) {
 		event = files.EventRejected
 	}
-	return s.outcome(ctx, ev, e.SHA256, s.actions.OnFileEvent(ctx, event, e.FileID, ""))
+	err := s.actions.OnFileEvent(ctx, event, e.FileID, "")
+	if err == nil && s.protect != nil {
+		// A file read from a protected bucket: if the object changed
+		// while it was judged, its new version is queued.
+		err = s.protect.Recheck(ctx, e.FileID)
+	}
+	return s.outcome(ctx, ev, e.SHA256, err)
 }
 
 func (s *Server) onVerdictChanged(ctx context.Context, ev sidecar.Event) sidecar.Status {

@@ -240,3 +240,22 @@ func (s *Store) FinishSweeps(ctx context.Context) error {
 			SELECT 1 FROM discoveries d WHERE d.sweep_id = s.id AND d.status IN ('queued', 'running'))`)
 	return classify("finish sweeps", err)
 }
+
+// ReadFor implements protect.Store.
+func (s *Store) ReadFor(ctx context.Context, uploadID string) ([]protect.Discovery, error) {
+	if !validUUID(uploadID) {
+		return nil, nil
+	}
+	rows, err := s.pool.Query(ctx, `SELECT id, tenant, bucket, key, etag, size, coalesce(sweep_id::text, ''), upload_id::text, attempts
+		FROM discoveries WHERE upload_id = $1 AND status = 'done' ORDER BY id`, uploadID)
+	if err != nil {
+		return nil, classify("discoveries of an upload", err)
+	}
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (protect.Discovery, error) {
+		var d protect.Discovery
+		err := r.Scan(&d.ID, &d.Tenant, &d.Object.Bucket, &d.Object.Key, &d.Object.ETag, &d.Object.Size,
+			&d.SweepID, &d.UploadID, &d.Attempts)
+		return d, err
+	})
+	return out, classify("discoveries of an upload", err)
+}

@@ -77,6 +77,8 @@ type Store interface {
 	// Retry puts a discovery back in the queue after an error, to be tried
 	// again after delay.
 	Retry(ctx context.Context, id int64, reason string, delay time.Duration) error
+	// ReadFor returns the discoveries that became upload uploadID.
+	ReadFor(ctx context.Context, uploadID string) ([]Discovery, error)
 	SweepStore
 }
 
@@ -300,6 +302,38 @@ func (s *Service) changed(ctx context.Context, d Discovery, o Object) (string, s
 	}
 	s.Wake()
 	return OutcomeChanged, "", "replaced while read; version " + cur.ETag + " queued", nil
+}
+
+// Recheck looks, once upload uploadID is judged, at the objects it was
+// read from: one replaced while it was judged has its new version queued
+// (the verdict stays with the version that was read, whose copy was
+// scanned). Uploads that came through the api have none.
+func (s *Service) Recheck(ctx context.Context, uploadID string) error {
+	ds, err := s.store.ReadFor(ctx, uploadID)
+	if err != nil {
+		return err
+	}
+	for _, d := range ds {
+		cur, err := s.src.Head(ctx, d.Object.Bucket, d.Object.Key)
+		switch {
+		case errors.Is(err, ErrGone):
+			continue
+		case err != nil:
+			return err
+		case cur.ETag == d.Object.ETag || !s.cfg.Rules.CoversFor(d.Tenant, cur.Bucket, cur.Key):
+			continue
+		}
+		n, err := s.store.Queue(ctx, d.Tenant, d.SweepID, []Object{cur})
+		if err != nil {
+			return err
+		}
+		if n > 0 {
+			s.log.InfoContext(ctx, "object changed while judged; its new version is queued",
+				"bucket", cur.Bucket, "key", cur.Key, "etag", cur.ETag, "judged_etag", d.Object.ETag)
+			s.Wake()
+		}
+	}
+	return nil
 }
 
 func (s *Service) renew(ctx context.Context, id int64) {

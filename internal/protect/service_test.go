@@ -86,6 +86,7 @@ type fakeStore struct {
 	queued   []Object
 	finished map[int64]finished
 	retried  map[int64]string
+	read     map[string][]Discovery // upload id → discoveries
 }
 
 func (f *fakeStore) Queue(_ context.Context, tenant, sweep string, objs []Object) (int, error) {
@@ -97,6 +98,9 @@ func (f *fakeStore) Extend(context.Context, int64, time.Duration) error         
 func (f *fakeStore) Finish(_ context.Context, id int64, outcome, sha, reason string) error {
 	f.finished[id] = finished{outcome, sha, reason}
 	return nil
+}
+func (f *fakeStore) ReadFor(_ context.Context, uploadID string) ([]Discovery, error) {
+	return f.read[uploadID], nil
 }
 func (f *fakeStore) Retry(_ context.Context, id int64, reason string, _ time.Duration) error {
 	f.retried[id] = reason
@@ -229,4 +233,24 @@ func TestOnEventKeys(t *testing.T) {
 		keys = append(keys, o.Key)
 	}
 	assert.Equal(t, []string{"in/a b+c.txt", "in/100%+x.txt", "in/a b+c.txt"}, keys)
+}
+
+// TestRecheck: once judged, an object replaced meanwhile has its new
+// version queued; an unchanged or deleted one, or an upload that came
+// through the api, queues nothing.
+func TestRecheck(t *testing.T) {
+	ctx := context.Background()
+	s, st, src, _ := setup(t)
+	st.read = map[string][]Discovery{
+		"u1": {discovery("in/a.txt", "v1", 5)},
+		"u2": {discovery("in/gone.txt", "v1", 5)},
+	}
+	require.NoError(t, s.Recheck(ctx, "u1"))
+	require.NoError(t, s.Recheck(ctx, "u2"))
+	require.NoError(t, s.Recheck(ctx, "not-from-a-bucket"))
+	assert.Empty(t, st.queued)
+
+	src.objects["in/a.txt"] = Object{Bucket: "inbox", Key: "in/a.txt", Size: 7, ETag: "v2"}
+	require.NoError(t, s.Recheck(ctx, "u1"))
+	assert.Equal(t, []Object{{Bucket: "inbox", Key: "in/a.txt", Size: 7, ETag: "v2"}}, st.queued)
 }
