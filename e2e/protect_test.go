@@ -131,6 +131,19 @@ func TestSweep(t *testing.T) {
 	assert.Empty(t, list, "another tenant sees no sweep of this one")
 	_, err = other.StartSweep(ctx, client.SweepRequest{Bucket: "protected"})
 	assertProblem(t, err, 403, "bucket_not_protected")
+	_, err = user.Sweep(ctx, sw.ID)
+	assertProblem(t, err, 403, "forbidden")
+	for key, want := range map[string]struct {
+		status int
+		code   string
+	}{user.APIKey: {403, "forbidden"}, other.APIKey: {404, "not_found"}} {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, stack.API+"/v1/admin/sweeps/"+sw.ID+"/events", nil)
+		require.NoError(t, err)
+		req.Header.Set("Authorization", "Bearer "+key)
+		status, code, _ := send(t, req)
+		assert.Equal(t, want.status, status, "sweep events")
+		assert.Equal(t, want.code, code, "sweep events")
+	}
 
 	// Halfway, the api dies without warning, with objects claimed.
 	waitSweep(ctx, t, c, sw.ID, func(s client.Sweep) bool { return done(s) >= int64(total)*3/10 })
