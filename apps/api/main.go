@@ -249,8 +249,8 @@ func realMain(ctx context.Context, log *slog.Logger) error {
 	}
 	actions := files.NewActions(store, objects, notifier, cfg.actions)
 	health := api.SidecarHealth{URL: cfg.daprHTTP + "/v1.0/healthz/outbound", Client: &http.Client{}}
-	recon := &pgstore.Reconciler{Store: store, StuckAfter: cfg.stuckAfter, MaxRedrives: cfg.maxRedrives,
-		Decider: cfg.policy, Relay: outbox, Batch: 200}
+	recon := &files.Reconciler{Store: store, Relay: outbox, StuckAfter: cfg.stuckAfter, MaxRedrives: cfg.maxRedrives,
+		Decider: cfg.policy, Batch: 200}
 	opts := api.Options{DB: store, Sidecar: health, WebDir: cfg.webDir, SSEResync: cfg.sseResync,
 		Auth: authenticators, Limiter: auth.NewLimiter(cfg.rateLimit, cfg.rateBurst),
 		Failures: auth.NewFailureLimiter(cfg.failRate, cfg.failBurst, cfg.trusted), AppToken: cfg.appToken,

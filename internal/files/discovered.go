@@ -51,11 +51,10 @@ func (s *Service) Discover(ctx context.Context, d Discovered) (File, bool, error
 	}
 	// Confirm without Confirm's HEAD: the copy just succeeded, of the
 	// version that was read, of the size that was read.
-	f, ids, err := s.store.Confirm(ctx, d.Tenant, d.UploadID)
+	f, err = s.confirmStored(ctx, f)
 	if err != nil {
 		return File{}, false, err
 	}
-	s.relay.Relay(ctx, ids)
 	return f, true, nil
 }
 

@@ -108,22 +108,17 @@ type Store interface {
 	Get(ctx context.Context, tenant, id string) (File, error)
 	// Results returns every stored engine result for the content.
 	Results(ctx context.Context, sha256 string) ([]contract.Result, error)
-	// Confirm moves an awaiting upload whose bytes are in storage to
-	// processing and queues file.uploaded as OnConfirm decides. It returns
-	// the file after the change and the ids of outbox rows to relay.
-	Confirm(ctx context.Context, tenant, id string) (File, []int64, error)
-	// RecordExtraction stores the extractor's findings (or rejection) and
-	// settles the verdict if every engine has reported.
-	RecordExtraction(ctx context.Context, ev contract.FileExtracted, d Decider) ([]int64, error)
-	// RecordScan stores one engine result and settles the verdict if every
-	// engine has reported and the content is verified.
-	RecordScan(ctx context.Context, ev contract.ScanCompleted, d Decider) ([]int64, error)
+	// Update runs fn on the content key names, loaded and locked, then
+	// saves what fn changed and writes the events it caused to the outbox,
+	// all in one transaction (lifecycle.go). It returns the ids of the
+	// outbox rows to relay. An error from fn rolls everything back.
+	Update(ctx context.Context, key Key, fn func(*Content) error) ([]int64, error)
+	// Stuck returns up to limit contents with an upload in processing
+	// untouched for longer than after, oldest first.
+	Stuck(ctx context.Context, after time.Duration, limit int) ([]string, error)
 	// List pages through the tenant's files, newest first. It returns the
 	// cursor of the next page, or "" on the last one.
 	List(ctx context.Context, tenant string, q Query) ([]File, string, error)
-	// Rescan queues a rescan of the file's content by engines (all when
-	// empty). The content must be verified and owned by the tenant.
-	Rescan(ctx context.Context, tenant, id string, engines []string) (File, []int64, error)
 	// RescanStale queues, for engine, a rescan of up to limit verified
 	// contents scanned since `since` with another signature version. It
 	// returns the outbox ids; fewer than limit means none are left.

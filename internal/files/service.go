@@ -260,11 +260,25 @@ func (s *Service) Confirm(ctx context.Context, tenant, id string) (File, error) 
 		return File{}, problem.New(problem.Conflict, "size_mismatch",
 			fmt.Sprintf("Storage holds %d bytes, but %d were declared.", size, f.Size))
 	}
-	f, ids, err := s.store.Confirm(ctx, tenant, id)
+	return s.confirmStored(ctx, f)
+}
+
+// confirmStored confirms the upload f, whose bytes are in storage.
+func (s *Service) confirmStored(ctx context.Context, f File) (File, error) {
+	err := s.update(ctx, Key{SHA256: f.SHA256, Uploads: []string{f.ID}}, func(c *Content) error {
+		if err := c.Confirm(f.ID); err != nil {
+			return err
+		}
+		u := c.Upload(f.ID)
+		f.Status, f.BlobState, f.UpdatedAt = u.Status, c.State, c.Now
+		if u.Status == Done {
+			f.Verdict = c.Verdict
+		}
+		return nil
+	})
 	if err != nil {
 		return File{}, err
 	}
-	s.relay.Relay(ctx, ids)
 	return f, nil
 }
 
@@ -305,22 +319,18 @@ func (s *Service) ScansOf(ctx context.Context, f File) (Scans, error) {
 
 // OnExtracted records the extractor's findings.
 func (s *Service) OnExtracted(ctx context.Context, ev contract.FileExtracted) error {
-	ids, err := s.store.RecordExtraction(ctx, ev, s.decider)
-	if err != nil {
-		return err
-	}
-	s.relay.Relay(ctx, ids)
-	return nil
+	return s.update(ctx, Key{SHA256: ev.SHA256}, func(c *Content) error {
+		c.Extracted(ev, s.decider)
+		return nil
+	})
 }
 
 // OnScanCompleted records one engine's result.
 func (s *Service) OnScanCompleted(ctx context.Context, ev contract.ScanCompleted) error {
-	ids, err := s.store.RecordScan(ctx, ev, s.decider)
-	if err != nil {
-		return err
-	}
-	s.relay.Relay(ctx, ids)
-	return nil
+	return s.update(ctx, Key{SHA256: ev.SHA256}, func(c *Content) error {
+		c.Scanned(ev, s.decider)
+		return nil
+	})
 }
 
 // findingsOf reads the extractor's findings from a file's metadata.
@@ -411,11 +421,16 @@ func (s *Service) Rescan(ctx context.Context, tenant, id string, r RescanRequest
 			return File{}, problem.Field("invalid_engines", "engines", fmt.Sprintf("%q is not an engine name.", e))
 		}
 	}
-	f, ids, err := s.store.Rescan(ctx, tenant, id, r.Engines)
+	f, err := s.store.Get(ctx, tenant, id)
 	if err != nil {
 		return File{}, err
 	}
-	s.relay.Relay(ctx, ids)
+	err = s.update(ctx, Key{SHA256: f.SHA256, Uploads: []string{f.ID}}, func(c *Content) error {
+		return c.Rescan(tenant, f.ID, r.Engines)
+	})
+	if err != nil {
+		return File{}, err
+	}
 	return f, nil
 }
 

@@ -108,11 +108,15 @@ type memStore struct {
 }
 
 func (m *memStore) Get(context.Context, string, string) (File, error) { return m.file, nil }
-func (m *memStore) Confirm(context.Context, string, string) (File, []int64, error) {
+func (m *memStore) Update(_ context.Context, key Key, fn func(*Content) error) ([]int64, error) {
 	m.confirmed = true
 	f := m.file
-	f.Status = Processing
-	return f, []int64{7}, nil
+	c := &Content{SHA256: key.SHA256, State: BlobNew, Uploads: []*LiveUpload{{ID: f.ID, Tenant: f.Tenant,
+		Size: f.Size, Status: f.Status, ObjectKey: f.ObjectKey}}}
+	if err := fn(c); err != nil {
+		return nil, err
+	}
+	return []int64{7}, nil
 }
 
 func TestConfirmChecksStorage(t *testing.T) {

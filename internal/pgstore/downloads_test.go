@@ -20,13 +20,13 @@ func TestVerdictChange(t *testing.T) {
 	u := newUpload("flips", "a.txt")
 	_, err := s.CreateUpload(ctx, u)
 	require.NoError(t, err)
-	_, _, err = s.Confirm(ctx, "t1", u.ID)
+	_, _, err = confirm(s, ctx, "t1", u.ID)
 	require.NoError(t, err)
-	_, err = s.RecordExtraction(ctx, extracted(u), policy)
+	_, err = recordExtraction(s, ctx, extracted(u), policy)
 	require.NoError(t, err)
-	_, err = s.RecordScan(ctx, withSHA(result("clamav", contract.Clean), u.SHA256), policy)
+	_, err = recordScan(s, ctx, withSHA(result("clamav", contract.Clean), u.SHA256), policy)
 	require.NoError(t, err)
-	ids, err := s.RecordScan(ctx, withSHA(result("yara", contract.Clean), u.SHA256), policy)
+	ids, err := recordScan(s, ctx, withSHA(result("yara", contract.Clean), u.SHA256), policy)
 	require.NoError(t, err)
 	assert.Equal(t, []string{contract.TopicFileCompleted}, outboxTopics(t, pool, ids), "the first verdict is no change")
 
@@ -39,13 +39,13 @@ func TestVerdictChange(t *testing.T) {
 	first := o.Version
 
 	// The same verdict again (a rescan with nothing new) is no change.
-	ids, err = s.RecordScan(ctx, withSHA(result("yara", contract.Clean), u.SHA256), policy)
+	ids, err = recordScan(s, ctx, withSHA(result("yara", contract.Clean), u.SHA256), policy)
 	require.NoError(t, err)
 	assert.Empty(t, ids)
 
 	bad := withSHA(result("yara", contract.Malicious), u.SHA256)
 	bad.Result.Threats = []string{"Eicar", "Dropper"}
-	ids, err = s.RecordScan(ctx, bad, policy)
+	ids, err = recordScan(s, ctx, bad, policy)
 	require.NoError(t, err)
 	require.Equal(t, []string{contract.TopicVerdictChanged}, outboxTopics(t, pool, ids))
 	var ev contract.FileVerdictChanged

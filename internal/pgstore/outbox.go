@@ -14,6 +14,8 @@ import (
 	"github.com/intellidox/intellidox/internal/trace"
 )
 
+const insertOutbox = `INSERT INTO outbox (topic, payload, traceparent) VALUES ($1, $2, $3) RETURNING id`
+
 // enqueue writes an event to the outbox inside tx and returns its row id.
 func enqueue(ctx context.Context, tx pgx.Tx, topic string, v any) (int64, error) {
 	payload, err := json.Marshal(v)
@@ -21,8 +23,7 @@ func enqueue(ctx context.Context, tx pgx.Tx, topic string, v any) (int64, error)
 		return 0, fmt.Errorf("encode %s: %w", topic, err)
 	}
 	var id int64
-	err = tx.QueryRow(ctx, `INSERT INTO outbox (topic, payload, traceparent) VALUES ($1, $2, $3) RETURNING id`,
-		topic, payload, trace.From(ctx)).Scan(&id)
+	err = tx.QueryRow(ctx, insertOutbox, topic, payload, trace.From(ctx)).Scan(&id)
 	return id, err
 }
 

@@ -25,7 +25,6 @@ import (
 
 	"github.com/intellidox/intellidox/internal/contract"
 	"github.com/intellidox/intellidox/internal/files"
-	"github.com/intellidox/intellidox/internal/metrics"
 )
 
 //go:embed migrations/*.sql
@@ -108,13 +107,6 @@ func (s *Store) withTx(ctx context.Context, op string, fn func(pgx.Tx) error) er
 func isDomain(err error) bool {
 	return errors.Is(err, files.ErrNotFound) || errors.Is(err, files.ErrSizeConflict) || errors.Is(err, files.ErrNotReady)
 }
-
-// insertBlob creates the content's row when bytes for it are first
-// confirmed. Its size and object are those of the first bytes confirmed
-// until bytes are verified (RecordExtraction sets both).
-const insertBlob = `
-INSERT INTO blobs (sha256, size, object_key) VALUES ($1, $2, $3)
-ON CONFLICT (sha256) DO NOTHING`
 
 // selectOwnership reads what CreateOutcome needs. A create runs this one
 // look-up and one insert whether the content is new or another tenant holds
@@ -234,74 +226,20 @@ func queryResults(ctx context.Context, q interface {
 	if err != nil {
 		return nil, err
 	}
-	return pgx.CollectRows(rows, func(row pgx.CollectableRow) (contract.Result, error) {
-		var r contract.Result
-		err := row.Scan(&r.Engine, &r.Result, &r.Threats, &r.EngineVersion, &r.SignatureVersion,
-			&r.ScannedAt, &r.DurationMs, &r.Detail)
-		return r, err
-	})
+	return pgx.CollectRows(rows, scanResult)
+}
+
+func scanResult(row pgx.CollectableRow) (contract.Result, error) {
+	var r contract.Result
+	err := row.Scan(&r.Engine, &r.Result, &r.Threats, &r.EngineVersion, &r.SignatureVersion,
+		&r.ScannedAt, &r.DurationMs, &r.Detail)
+	return r, err
 }
 
 // Results implements files.Store.
 func (s *Store) Results(ctx context.Context, sha string) ([]contract.Result, error) {
 	rs, err := queryResults(ctx, s.pool, sha)
 	return rs, classify("results", err)
-}
-
-// Confirm implements files.Store.
-func (s *Store) Confirm(ctx context.Context, tenant, id string) (files.File, []int64, error) {
-	if !validUUID(id) {
-		return files.File{}, nil, files.ErrNotFound
-	}
-	var f files.File
-	var ids []int64
-	err := s.withTx(ctx, "confirm", func(tx pgx.Tx) error {
-		var err error
-		if f, err = scanFile(tx.QueryRow(ctx, selectFile+` FOR UPDATE OF u`, id, tenant)); err != nil {
-			return err
-		}
-		if f.Status != files.AwaitingUpload {
-			return nil
-		}
-		if _, err := tx.Exec(ctx, insertBlob, f.SHA256, f.Size, f.ObjectKey); err != nil {
-			return err
-		}
-		var verdict contract.Verdict
-		if err := tx.QueryRow(ctx, `SELECT state, verdict FROM blobs WHERE sha256 = $1 FOR UPDATE`, f.SHA256).
-			Scan(&f.BlobState, &verdict); err != nil {
-			return err
-		}
-		status, dispatched := files.Processing, true
-		switch files.OnConfirm(f.Owned, f.BlobState, verdict.Final()) {
-		case files.Finish:
-			status, f.Verdict, dispatched = files.Done, verdict, false
-		case files.Wait:
-			dispatched = false // settle dispatches it
-		case files.Carry:
-			if _, err := tx.Exec(ctx, `UPDATE blobs SET state = 'processing', object_key = $2, updated_at = now()
-				WHERE sha256 = $1`, f.SHA256, f.ObjectKey); err != nil {
-				return err
-			}
-			f.BlobState = files.BlobProcessing
-		}
-		if err := tx.QueryRow(ctx, `UPDATE uploads SET status = $2, dispatched = $3, confirmed_at = now(), updated_at = now()
-			WHERE id = $1 RETURNING updated_at`, id, status, dispatched).Scan(&f.UpdatedAt); err != nil {
-			return err
-		}
-		f.Status = status
-		if status == files.Done { // Finish: complete now, as at creation
-			oid, err := enqueueCompleted(ctx, tx, f.ID, f.SHA256, f.Verdict)
-			ids = append(ids, oid)
-			return err
-		}
-		if !dispatched {
-			return nil
-		}
-		oid, err := enqueueUploaded(ctx, tx, f)
-		ids = append(ids, oid)
-		return err
-	})
-	return f, ids, err
 }
 
 // enqueueCompleted queues file.completed for an upload done with verdict v.
@@ -311,19 +249,6 @@ func enqueueCompleted(ctx context.Context, tx pgx.Tx, id, sha string, v contract
 	return enqueue(ctx, tx, contract.TopicFileCompleted, contract.FileCompleted{
 		Version: contract.SchemaVersion, FileID: id, SHA256: sha, Status: string(files.Done), Verdict: v,
 	})
-}
-
-// enqueueUploaded queues file.uploaded: it asks the extractor to verify
-// (and extract) an upload's own bytes, with the password lists of the
-// upload and its tenant, still sealed.
-func enqueueUploaded(ctx context.Context, tx pgx.Tx, f files.File) (int64, error) {
-	lists, err := sealedLists(ctx, tx, f.ID)
-	if err != nil {
-		return 0, err
-	}
-	return enqueue(ctx, tx, contract.TopicFileUploaded, contract.FileUploaded{Version: contract.SchemaVersion,
-		FileID: f.ID, SHA256: f.SHA256, Size: f.Size, ObjectKey: f.ObjectKey, ContentType: f.ContentType,
-		Name: f.Name, Passwords: lists})
 }
 
 // sealedLists returns the sealed password lists an upload brings: its
@@ -348,155 +273,6 @@ func sealedLists(ctx context.Context, tx pgx.Tx, uploadID string) ([]contract.Se
 // maxContentLists bounds the sealed lists kept with a content for rescans.
 const maxContentLists = 8
 
-// RecordExtraction implements files.Store.
-func (s *Store) RecordExtraction(ctx context.Context, ev contract.FileExtracted, d files.Decider) ([]int64, error) {
-	var ids []int64
-	err := s.withTx(ctx, "record extraction", func(tx pgx.Tx) error {
-		var state, objectKey string
-		err := tx.QueryRow(ctx, `SELECT state, object_key FROM blobs WHERE sha256 = $1 FOR UPDATE`, ev.SHA256).Scan(&state, &objectKey)
-		if errors.Is(err, pgx.ErrNoRows) {
-			return nil // content we never issued: nothing to record
-		}
-		if err != nil {
-			return err
-		}
-		switch files.OnExtraction(ev.Rejection != nil, state, ev.ObjectKey == objectKey) {
-		case files.Ignore:
-			return nil
-		case files.RejectContent:
-			return reject(ctx, tx, ev, &ids)
-		case files.RejectUpload:
-			return rejectUpload(ctx, tx, ev, &ids)
-		case files.VerifyContent:
-			meta, err := json.Marshal(ev.Metadata)
-			if err != nil {
-				return err
-			}
-			if ev.Metadata == nil {
-				meta = []byte(`{}`)
-			}
-			findings := ev.Findings
-			if findings == nil {
-				findings = []contract.Finding{}
-			}
-			if _, err := tx.Exec(ctx, `UPDATE blobs SET state = 'verified', md5 = $2, sha1 = $3, mime_type = $4,
-				metadata = $5, findings = $6, size = $7, object_key = $8, reason = NULL, archive_passwords = $9,
-				views = $10, updated_at = now() WHERE sha256 = $1`,
-				ev.SHA256, ev.MD5, ev.SHA1, ev.MIMEType, meta, findings, ev.Size, ev.ObjectKey, nullIfEmpty(ev.Passwords),
-				nullIfNone(ev.Views)); err != nil {
-				return err
-			}
-		case files.ProveUpload:
-			// The scanners try the lists this upload brings on content they
-			// could not open (docs/scanner-contract.md): keep them, so that
-			// rescans try them too.
-			if len(ev.Passwords) > 0 {
-				if _, err := tx.Exec(ctx, `UPDATE blobs SET archive_passwords = (
-					SELECT jsonb_agg(x ORDER BY n) FROM (
-						SELECT x, n FROM jsonb_array_elements(coalesce(archive_passwords, '[]') || $2::jsonb)
-							WITH ORDINALITY AS t(x, n) ORDER BY n DESC LIMIT $3) kept)
-					WHERE sha256 = $1`, ev.SHA256, ev.Passwords, maxContentLists); err != nil {
-					return err
-				}
-			}
-		}
-		if err := prove(ctx, tx, ev); err != nil {
-			return err
-		}
-		return settle(ctx, tx, ev.SHA256, d, &ids)
-	})
-	return ids, err
-}
-
-// prove records that the tenant of the upload whose own bytes the extractor
-// just verified holds the content.
-func prove(ctx context.Context, tx pgx.Tx, ev contract.FileExtracted) error {
-	_, err := tx.Exec(ctx, `INSERT INTO possessions (tenant, sha256)
-		SELECT u.tenant, u.sha256 FROM uploads u
-		WHERE u.sha256 = $1 AND (u.object_key = $2 OR (u.object_key IS NULL AND u.id::text = $3))
-		ON CONFLICT DO NOTHING`, ev.SHA256, ev.ObjectKey, ev.FileID)
-	return err
-}
-
-// reject rejects the content whose carrying bytes failed, with the uploads
-// that relied on those bytes, and lets the next upload waiting with its own
-// bytes carry the content.
-func reject(ctx context.Context, tx pgx.Tx, ev contract.FileExtracted, ids *[]int64) error {
-	reason := ev.Rejection.Code + ": " + ev.Rejection.Reason
-	var objectKey string
-	if err := tx.QueryRow(ctx, `UPDATE blobs SET state = 'rejected', reason = $2, updated_at = now()
-		WHERE sha256 = $1 RETURNING object_key`, ev.SHA256, reason).Scan(&objectKey); err != nil {
-		return err
-	}
-	rows, err := tx.Query(ctx, `UPDATE uploads SET status = 'rejected', reason = $2, updated_at = now()
-		WHERE sha256 = $1 AND status = 'processing' AND (object_key IS NULL OR object_key = $3) RETURNING id`,
-		ev.SHA256, reason, objectKey)
-	if err != nil {
-		return err
-	}
-	if err := completeRejected(ctx, tx, rows, ev.SHA256, ids); err != nil {
-		return err
-	}
-	return promote(ctx, tx, ev.SHA256, ids)
-}
-
-// rejectUpload rejects the one upload whose own bytes failed.
-func rejectUpload(ctx context.Context, tx pgx.Tx, ev contract.FileExtracted, ids *[]int64) error {
-	rows, err := tx.Query(ctx, `UPDATE uploads SET status = 'rejected', reason = $3, updated_at = now()
-		WHERE sha256 = $1 AND object_key = $2 AND status = 'processing' RETURNING id`,
-		ev.SHA256, ev.ObjectKey, ev.Rejection.Code+": "+ev.Rejection.Reason)
-	if err != nil {
-		return err
-	}
-	return completeRejected(ctx, tx, rows, ev.SHA256, ids)
-}
-
-func completeRejected(ctx context.Context, tx pgx.Tx, rows pgx.Rows, sha string, ids *[]int64) error {
-	rejected, err := pgx.CollectRows(rows, pgx.RowTo[string])
-	if err != nil {
-		return err
-	}
-	for _, id := range rejected {
-		oid, err := enqueue(ctx, tx, contract.TopicFileCompleted, contract.FileCompleted{
-			Version: contract.SchemaVersion, FileID: id, SHA256: sha,
-			Status: string(files.Rejected), Verdict: contract.VerdictUnscanned,
-		})
-		if err != nil {
-			return err
-		}
-		*ids = append(*ids, oid)
-	}
-	return nil
-}
-
-// promote makes the oldest upload waiting with its own bytes carry content
-// whose carrying bytes were rejected.
-func promote(ctx context.Context, tx pgx.Tx, sha string, ids *[]int64) error {
-	f, err := scanFile(tx.QueryRow(ctx, fileColumns+` WHERE u.sha256 = $1 AND u.status = 'processing'
-		AND NOT u.dispatched AND u.object_key IS NOT NULL ORDER BY u.confirmed_at, u.id LIMIT 1 FOR UPDATE OF u`, sha))
-	if errors.Is(err, files.ErrNotFound) {
-		return nil
-	}
-	if err != nil {
-		return err
-	}
-	if _, err := tx.Exec(ctx, `UPDATE blobs SET state = 'processing', object_key = $2, reason = NULL, updated_at = now()
-		WHERE sha256 = $1`, sha, f.ObjectKey); err != nil {
-		return err
-	}
-	return dispatch(ctx, tx, f, ids)
-}
-
-// dispatch queues file.uploaded for an upload's own bytes.
-func dispatch(ctx context.Context, tx pgx.Tx, f files.File, ids *[]int64) error {
-	if _, err := tx.Exec(ctx, `UPDATE uploads SET dispatched = true, redrives = 0, updated_at = now() WHERE id = $1`, f.ID); err != nil {
-		return err
-	}
-	oid, err := enqueueUploaded(ctx, tx, f)
-	*ids = append(*ids, oid)
-	return err
-}
-
 const upsertResult = `
 INSERT INTO scan_results (sha256, engine, result, threats, engine_version, signature_version, scanned_at, duration_ms, detail)
 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
@@ -505,136 +281,6 @@ ON CONFLICT (sha256, engine) DO UPDATE SET
     signature_version = EXCLUDED.signature_version, scanned_at = EXCLUDED.scanned_at,
     duration_ms = EXCLUDED.duration_ms, detail = EXCLUDED.detail
 WHERE scan_results.scanned_at <= EXCLUDED.scanned_at`
-
-// RecordScan implements files.Store.
-func (s *Store) RecordScan(ctx context.Context, ev contract.ScanCompleted, d files.Decider) ([]int64, error) {
-	var ids []int64
-	err := s.withTx(ctx, "record scan", func(tx pgx.Tx) error {
-		var state string
-		err := tx.QueryRow(ctx, `SELECT state FROM blobs WHERE sha256 = $1 FOR UPDATE`, ev.SHA256).Scan(&state)
-		if errors.Is(err, pgx.ErrNoRows) {
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-		r := ev.Result
-		threats := r.Threats
-		if threats == nil {
-			threats = []string{}
-		}
-		if _, err := tx.Exec(ctx, upsertResult, ev.SHA256, r.Engine, r.Result, threats, r.EngineVersion,
-			r.SignatureVersion, r.ScannedAt, r.DurationMs, r.Detail); err != nil {
-			return err
-		}
-		if state != files.BlobVerified {
-			return nil // the extractor's event settles it once the bytes are verified
-		}
-		return settle(ctx, tx, ev.SHA256, d, &ids)
-	})
-	return ids, err
-}
-
-// settle decides the content's verdict once every engine has reported, and
-// finishes the uploads waiting for it. The caller holds the blob row lock.
-func settle(ctx context.Context, tx pgx.Tx, sha string, d files.Decider, ids *[]int64) error {
-	results, err := queryResults(ctx, tx, sha)
-	if err != nil {
-		return err
-	}
-	var findings []contract.Finding
-	var previous contract.Verdict
-	if err := tx.QueryRow(ctx, `SELECT findings, verdict FROM blobs WHERE sha256 = $1`, sha).Scan(&findings, &previous); err != nil {
-		return err
-	}
-	v, complete := d.Decide(results, findings)
-	if !complete {
-		return nil
-	}
-	if v == previous {
-		return finish(ctx, tx, sha, v, ids)
-	}
-	if _, err := tx.Exec(ctx, `UPDATE blobs SET verdict = $2, updated_at = now() WHERE sha256 = $1`, sha, v); err != nil {
-		return err
-	}
-	if _, err := tx.Exec(ctx, `INSERT INTO verdict_history (sha256, verdict) VALUES ($1, $2)`, sha, v); err != nil {
-		return err
-	}
-	metrics.Verdicts.WithLabelValues(string(v)).Inc()
-	if previous.Final() {
-		if err := announceChange(ctx, tx, sha, v, previous, ids); err != nil {
-			return err
-		}
-	}
-	return finish(ctx, tx, sha, v, ids)
-}
-
-// announceChange queues file.verdict_changed for every finished upload of
-// the content whose verdict went from previous to v.
-func announceChange(ctx context.Context, tx pgx.Tx, sha string, v, previous contract.Verdict, ids *[]int64) error {
-	rows, err := tx.Query(ctx, `SELECT id FROM uploads WHERE sha256 = $1 AND status = 'done' ORDER BY id`, sha)
-	if err != nil {
-		return err
-	}
-	done, err := pgx.CollectRows(rows, pgx.RowTo[string])
-	if err != nil {
-		return err
-	}
-	for _, id := range done {
-		oid, err := enqueue(ctx, tx, contract.TopicVerdictChanged, contract.FileVerdictChanged{
-			Version: contract.SchemaVersion, FileID: id, SHA256: sha, Verdict: v, Previous: previous,
-		})
-		if err != nil {
-			return err
-		}
-		*ids = append(*ids, oid)
-	}
-	return nil
-}
-
-// finish completes the uploads waiting for the content's verdict v, and
-// dispatches those that waited for it with bytes of their own.
-func finish(ctx context.Context, tx pgx.Tx, sha string, v contract.Verdict, ids *[]int64) error {
-	// Only uploads whose tenant proved possession finish; the others wait
-	// for their own bytes to be verified.
-	rows, err := tx.Query(ctx, `UPDATE uploads u SET status = 'done', updated_at = now()
-		WHERE u.sha256 = $1 AND u.status = 'processing'
-		  AND EXISTS (SELECT 1 FROM possessions p WHERE p.tenant = u.tenant AND p.sha256 = u.sha256)
-		RETURNING u.id`, sha)
-	if err != nil {
-		return err
-	}
-	done, err := pgx.CollectRows(rows, pgx.RowTo[string])
-	if err != nil {
-		return err
-	}
-	for _, id := range done {
-		oid, err := enqueue(ctx, tx, contract.TopicFileCompleted, contract.FileCompleted{
-			Version: contract.SchemaVersion, FileID: id, SHA256: sha, Status: string(files.Done), Verdict: v,
-		})
-		if err != nil {
-			return err
-		}
-		*ids = append(*ids, oid)
-	}
-	// Uploads that waited for the content to settle now have their own
-	// bytes verified; the scanners answer them from their cache.
-	rows, err = tx.Query(ctx, fileColumns+` WHERE u.sha256 = $1 AND u.status = 'processing'
-		AND NOT u.dispatched AND u.object_key IS NOT NULL FOR UPDATE OF u`, sha)
-	if err != nil {
-		return err
-	}
-	waiting, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (files.File, error) { return scanFile(row) })
-	if err != nil {
-		return err
-	}
-	for _, f := range waiting {
-		if err := dispatch(ctx, tx, f, ids); err != nil {
-			return err
-		}
-	}
-	return nil
-}
 
 // nullIfEmpty stores no lists as NULL.
 func nullIfEmpty(l []contract.SealedPasswords) any {
@@ -675,29 +321,6 @@ func (s *Store) Ping(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
 	return s.pool.Ping(ctx)
-}
-
-// Rescan implements files.Store. It re-announces the verified content as a
-// file.extracted event limited to engines.
-func (s *Store) Rescan(ctx context.Context, tenant, id string, engines []string) (files.File, []int64, error) {
-	if !validUUID(id) {
-		return files.File{}, nil, files.ErrNotFound
-	}
-	var f files.File
-	var ids []int64
-	err := s.withTx(ctx, "rescan", func(tx pgx.Tx) error {
-		var err error
-		if f, err = scanFile(tx.QueryRow(ctx, selectFile, id, tenant)); err != nil {
-			return err
-		}
-		if f.BlobState != files.BlobVerified || !f.Owned {
-			return files.ErrNotReady // the same answer whether or not another tenant has the content
-		}
-		oid, err := enqueueRescan(ctx, tx, f.SHA256, f.ID, engines)
-		ids = append(ids, oid)
-		return err
-	})
-	return f, ids, err
 }
 
 // enqueueRescan queues file.extracted for verified content, from what the

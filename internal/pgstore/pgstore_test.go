@@ -84,12 +84,12 @@ func TestLifecycle(t *testing.T) {
 	_, err = s.Get(ctx, "other-tenant", u.ID)
 	assert.ErrorIs(t, err, files.ErrNotFound, "tenants see only their own uploads")
 
-	f, ids, err := s.Confirm(ctx, "t1", u.ID)
+	f, ids, err := confirm(s, ctx, "t1", u.ID)
 	require.NoError(t, err)
 	assert.Equal(t, files.Processing, f.Status)
 	assert.Equal(t, []string{contract.TopicFileUploaded}, outboxTopics(t, pool, ids))
 
-	_, ids, err = s.Confirm(ctx, "t1", u.ID)
+	_, ids, err = confirm(s, ctx, "t1", u.ID)
 	require.NoError(t, err)
 	assert.Empty(t, ids, "a second confirm queues nothing")
 
@@ -100,21 +100,21 @@ func TestLifecycle(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, files.AwaitingUpload, f2.Status)
 	assert.Equal(t, u2.ObjectKey, f2.ObjectKey)
-	_, ids, err = s.Confirm(ctx, "t1", u2.ID)
+	_, ids, err = confirm(s, ctx, "t1", u2.ID)
 	require.NoError(t, err)
 	assert.Empty(t, ids, "content already being processed is not extracted twice")
 
 	// A result before extraction is stored but settles nothing.
-	ids, err = s.RecordScan(ctx, withSHA(result("clamav", contract.Clean), u.SHA256), policy)
+	ids, err = recordScan(s, ctx, withSHA(result("clamav", contract.Clean), u.SHA256), policy)
 	require.NoError(t, err)
 	assert.Empty(t, ids)
 	ev := extracted(u)
 	ev.MD5, ev.SHA1, ev.MIMEType = "m", "s", "text/plain"
 	ev.Metadata = map[string]any{"type": map[string]any{"mime": "text/plain"}}
-	ids, err = s.RecordExtraction(ctx, ev, policy)
+	ids, err = recordExtraction(s, ctx, ev, policy)
 	require.NoError(t, err)
 	assert.Empty(t, ids, "yara has not reported")
-	ids, err = s.RecordScan(ctx, withSHA(result("yara", contract.Malicious), u.SHA256), policy)
+	ids, err = recordScan(s, ctx, withSHA(result("yara", contract.Malicious), u.SHA256), policy)
 	require.NoError(t, err)
 	assert.Equal(t, []string{contract.TopicFileCompleted, contract.TopicFileCompleted}, outboxTopics(t, pool, ids))
 
@@ -150,7 +150,7 @@ func TestLifecycle(t *testing.T) {
 	assert.ErrorIs(t, err, files.ErrSizeConflict)
 
 	// Redelivered results change nothing and queue nothing.
-	ids, err = s.RecordScan(ctx, withSHA(result("yara", contract.Malicious), u.SHA256), policy)
+	ids, err = recordScan(s, ctx, withSHA(result("yara", contract.Malicious), u.SHA256), policy)
 	require.NoError(t, err)
 	assert.Empty(t, ids)
 	var history int
@@ -160,7 +160,7 @@ func TestLifecycle(t *testing.T) {
 	// A stale result does not overwrite a newer one.
 	old := withSHA(result("yara", contract.Clean), u.SHA256)
 	old.Result.ScannedAt = time.Now().Add(-time.Hour)
-	_, err = s.RecordScan(ctx, old, policy)
+	_, err = recordScan(s, ctx, old, policy)
 	require.NoError(t, err)
 	rs, err := s.Results(ctx, u.SHA256)
 	require.NoError(t, err)
@@ -179,11 +179,11 @@ func TestRejection(t *testing.T) {
 	u := newUpload("claimed", "x.bin")
 	_, err := s.CreateUpload(ctx, u)
 	require.NoError(t, err)
-	_, _, err = s.Confirm(ctx, "t1", u.ID)
+	_, _, err = confirm(s, ctx, "t1", u.ID)
 	require.NoError(t, err)
 	ev := extracted(u)
 	ev.Rejection = &contract.Rejection{Code: contract.RejectHashMismatch, Reason: "stored bytes hash to x"}
-	ids, err := s.RecordExtraction(ctx, ev, policy)
+	ids, err := recordExtraction(s, ctx, ev, policy)
 	require.NoError(t, err)
 	assert.Equal(t, []string{contract.TopicFileCompleted}, outboxTopics(t, pool, ids))
 	f, err := s.Get(ctx, "t1", u.ID)
@@ -197,7 +197,7 @@ func TestRejection(t *testing.T) {
 	f2, err := s.CreateUpload(ctx, again)
 	require.NoError(t, err)
 	assert.Equal(t, files.AwaitingUpload, f2.Status)
-	_, ids, err = s.Confirm(ctx, "t1", again.ID)
+	_, ids, err = confirm(s, ctx, "t1", again.ID)
 	require.NoError(t, err)
 	assert.Len(t, ids, 1, "a rejected content is extracted again")
 }
@@ -212,9 +212,9 @@ func TestConcurrentResults(t *testing.T) {
 	u := newUpload("concurrent", "c.bin")
 	_, err := s.CreateUpload(ctx, u)
 	require.NoError(t, err)
-	_, _, err = s.Confirm(ctx, "t1", u.ID)
+	_, _, err = confirm(s, ctx, "t1", u.ID)
 	require.NoError(t, err)
-	_, err = s.RecordExtraction(ctx, extracted(u), p)
+	_, err = recordExtraction(s, ctx, extracted(u), p)
 	require.NoError(t, err)
 
 	var wg sync.WaitGroup
@@ -225,7 +225,7 @@ func TestConcurrentResults(t *testing.T) {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				ids, err := s.RecordScan(ctx, withSHA(result(e, contract.Clean), u.SHA256), p)
+				ids, err := recordScan(s, ctx, withSHA(result(e, contract.Clean), u.SHA256), p)
 				assert.NoError(t, err)
 				mu.Lock()
 				all = append(all, ids...)
@@ -324,7 +324,7 @@ func TestOutbox(t *testing.T) {
 	u := newUpload("outbox", "o.txt")
 	_, err := s.CreateUpload(ctx, u)
 	require.NoError(t, err)
-	_, ids, err := s.Confirm(ctx, "t1", u.ID)
+	_, ids, err := confirm(s, ctx, "t1", u.ID)
 	require.NoError(t, err)
 	ob.Relay(ctx, ids) // the sidecar is down: the row stays
 	var left int
@@ -401,16 +401,16 @@ func TestRescanStale(t *testing.T) {
 		u := newUpload(fmt.Sprint("stale ", i), "s.txt")
 		_, err := s.CreateUpload(ctx, u)
 		require.NoError(t, err)
-		_, _, err = s.Confirm(ctx, "t1", u.ID)
+		_, _, err = confirm(s, ctx, "t1", u.ID)
 		require.NoError(t, err)
-		_, err = s.RecordExtraction(ctx, extracted(u), p)
+		_, err = recordExtraction(s, ctx, extracted(u), p)
 		require.NoError(t, err)
 		r := withSHA(result("rep", contract.Clean), u.SHA256)
 		r.Result.SignatureVersion = "v1"
 		if i == 2 {
 			r.Result.ScannedAt = time.Now().Add(-48 * time.Hour) // outside the window
 		}
-		_, err = s.RecordScan(ctx, r, p)
+		_, err = recordScan(s, ctx, r, p)
 		require.NoError(t, err)
 		shas = append(shas, u.SHA256)
 	}
@@ -484,12 +484,12 @@ func TestReconciler(t *testing.T) {
 	ctx := context.Background()
 	p := verdict.Policy{Engines: []string{"a", "b"}}
 	relay := &idRelay{}
-	rec := &Reconciler{Store: s, StuckAfter: time.Minute, MaxRedrives: 2, Decider: p, Relay: relay, Batch: 100}
+	rec := &files.Reconciler{Store: s, StuckAfter: time.Minute, MaxRedrives: 2, Decider: p, Relay: relay, Batch: 100}
 	confirmed := func(content string) files.NewUpload {
 		u := newUpload(content, content+".bin")
 		_, err := s.CreateUpload(ctx, u)
 		require.NoError(t, err)
-		_, _, err = s.Confirm(ctx, "t1", u.ID)
+		_, _, err = confirm(s, ctx, "t1", u.ID)
 		require.NoError(t, err)
 		return u
 	}
@@ -499,9 +499,9 @@ func TestReconciler(t *testing.T) {
 	}
 	lost := confirmed("extraction lost")
 	half := confirmed("one engine lost")
-	_, err := s.RecordExtraction(ctx, extracted(half), p)
+	_, err := recordExtraction(s, ctx, extracted(half), p)
 	require.NoError(t, err)
-	_, err = s.RecordScan(ctx, withSHA(result("a", contract.Clean), half.SHA256), p)
+	_, err = recordScan(s, ctx, withSHA(result("a", contract.Clean), half.SHA256), p)
 	require.NoError(t, err)
 	fresh := confirmed("just confirmed") // not stuck yet
 
@@ -551,7 +551,7 @@ func TestReconcilerReplicas(t *testing.T) {
 		u := newUpload(fmt.Sprint("replica ", i), "r.bin")
 		_, err := s.CreateUpload(ctx, u)
 		require.NoError(t, err)
-		_, _, err = s.Confirm(ctx, "t1", u.ID)
+		_, _, err = confirm(s, ctx, "t1", u.ID)
 		require.NoError(t, err)
 	}
 	_, err := pool.Exec(ctx, `UPDATE uploads SET updated_at = now() - interval '1 hour'`)
@@ -563,7 +563,7 @@ func TestReconcilerReplicas(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			rec := &Reconciler{Store: s, StuckAfter: time.Minute, MaxRedrives: 5, Decider: p, Relay: &idRelay{}, Batch: 7}
+			rec := &files.Reconciler{Store: s, StuckAfter: time.Minute, MaxRedrives: 5, Decider: p, Relay: &idRelay{}, Batch: 7}
 			for {
 				a, err := rec.Reconcile(ctx)
 				assert.NoError(t, err)

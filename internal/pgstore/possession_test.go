@@ -20,15 +20,15 @@ func settled(t *testing.T, s *Store, u files.NewUpload, o contract.Outcome) {
 	ctx := context.Background()
 	_, err := s.CreateUpload(ctx, u)
 	require.NoError(t, err)
-	_, _, err = s.Confirm(ctx, u.Tenant, u.ID)
+	_, _, err = confirm(s, ctx, u.Tenant, u.ID)
 	require.NoError(t, err)
 	ev := extracted(u)
 	ev.MD5, ev.SHA1, ev.MIMEType = "md5-of-a", "sha1-of-a", "application/pdf"
 	ev.Metadata = map[string]any{"pdf": map[string]any{"author": "Alice"}}
-	_, err = s.RecordExtraction(ctx, ev, policy)
+	_, err = recordExtraction(s, ctx, ev, policy)
 	require.NoError(t, err)
 	for _, e := range policy.Engines {
-		_, err = s.RecordScan(ctx, withSHA(result(e, o), u.SHA256), policy)
+		_, err = recordScan(s, ctx, withSHA(result(e, o), u.SHA256), policy)
 		require.NoError(t, err)
 	}
 	f, err := s.Get(ctx, u.Tenant, u.ID)
@@ -108,9 +108,9 @@ func TestPossession(t *testing.T) {
 		require.NoError(t, err)
 		assert.Empty(t, l, "listing by %+v must not match A's content's hashes", q)
 	}
-	_, _, err = s.Rescan(ctx, "t2", b.ID, nil)
+	_, _, err = rescan(s, ctx, "t2", b.ID, nil)
 	assert.ErrorIs(t, err, files.ErrNotReady, "rescan answers as for content nobody verified")
-	_, _, err = s.Rescan(ctx, "t2", nobody.ID, nil)
+	_, _, err = rescan(s, ctx, "t2", nobody.ID, nil)
 	assert.ErrorIs(t, err, files.ErrNotReady)
 
 	// An upload B creates now, before any proof, waits for bytes too.
@@ -121,7 +121,7 @@ func TestPossession(t *testing.T) {
 
 	// B delivers the bytes: its own object is extracted (to verify it), no
 	// content state changes, and the verdict is A's.
-	_, ids, err := s.Confirm(ctx, "t2", b.ID)
+	_, ids, err := confirm(s, ctx, "t2", b.ID)
 	require.NoError(t, err)
 	up := payloads[contract.FileUploaded](t, pool, ids, contract.TopicFileUploaded)
 	require.Len(t, up, 1, "B's bytes are verified at once: the content is settled")
@@ -131,7 +131,7 @@ func TestPossession(t *testing.T) {
 	assert.Equal(t, files.Processing, gb.Status, "not done before the extractor verified B's bytes")
 	assert.Equal(t, contract.VerdictPending, gb.Verdict)
 
-	ids, err = s.RecordExtraction(ctx, extracted(b), policy)
+	ids, err = recordExtraction(s, ctx, extracted(b), policy)
 	require.NoError(t, err)
 	done := payloads[contract.FileCompleted](t, pool, ids, contract.TopicFileCompleted)
 	require.Len(t, done, 1)
@@ -148,7 +148,7 @@ func TestPossession(t *testing.T) {
 
 	// B came to own the content after creating the early upload: its
 	// confirmation finishes it at once, with its one file.completed.
-	fe, ids, err := s.Confirm(ctx, "t2", early.ID)
+	fe, ids, err := confirm(s, ctx, "t2", early.ID)
 	require.NoError(t, err)
 	assert.Equal(t, files.Done, fe.Status)
 	done = payloads[contract.FileCompleted](t, pool, ids, contract.TopicFileCompleted)
@@ -180,11 +180,11 @@ func TestPossessionRejectedBytes(t *testing.T) {
 	c.Tenant = "t3"
 	_, err := s.CreateUpload(ctx, c)
 	require.NoError(t, err)
-	_, _, err = s.Confirm(ctx, "t3", c.ID)
+	_, _, err = confirm(s, ctx, "t3", c.ID)
 	require.NoError(t, err)
 	ev := extracted(c)
 	ev.Rejection = &contract.Rejection{Code: contract.RejectHashMismatch, Reason: "other bytes"}
-	ids, err := s.RecordExtraction(ctx, ev, policy)
+	ids, err := recordExtraction(s, ctx, ev, policy)
 	require.NoError(t, err)
 	done := payloads[contract.FileCompleted](t, pool, ids, contract.TopicFileCompleted)
 	require.Len(t, done, 1)
@@ -209,7 +209,7 @@ func TestPossessionWaitsForFirstScan(t *testing.T) {
 	a := newUpload("in flight", "a.bin")
 	_, err := s.CreateUpload(ctx, a)
 	require.NoError(t, err)
-	_, ids, err := s.Confirm(ctx, "t1", a.ID)
+	_, ids, err := confirm(s, ctx, "t1", a.ID)
 	require.NoError(t, err)
 	require.Len(t, ids, 1)
 
@@ -217,14 +217,14 @@ func TestPossessionWaitsForFirstScan(t *testing.T) {
 	b.Tenant = "t2"
 	_, err = s.CreateUpload(ctx, b)
 	require.NoError(t, err)
-	_, ids, err = s.Confirm(ctx, "t2", b.ID)
+	_, ids, err = confirm(s, ctx, "t2", b.ID)
 	require.NoError(t, err)
 	assert.Empty(t, ids, "B's bytes wait: scanning them now would scan the content twice")
 
 	t.Run("carrier rejected: the waiting upload carries the content", func(t *testing.T) {
 		ev := extracted(a)
 		ev.Rejection = &contract.Rejection{Code: contract.RejectHashMismatch, Reason: "other bytes"}
-		ids, err := s.RecordExtraction(ctx, ev, policy)
+		ids, err := recordExtraction(s, ctx, ev, policy)
 		require.NoError(t, err)
 		up := payloads[contract.FileUploaded](t, pool, ids, contract.TopicFileUploaded)
 		require.Len(t, up, 1)
@@ -241,15 +241,15 @@ func TestPossessionWaitsForFirstScan(t *testing.T) {
 	a2 := newUpload("in flight", "a2.bin")
 	_, err = s.CreateUpload(ctx, a2)
 	require.NoError(t, err)
-	_, ids, err = s.Confirm(ctx, "t1", a2.ID)
+	_, ids, err = confirm(s, ctx, "t1", a2.ID)
 	require.NoError(t, err)
 	assert.Empty(t, ids)
 
-	_, err = s.RecordExtraction(ctx, extracted(b), policy)
+	_, err = recordExtraction(s, ctx, extracted(b), policy)
 	require.NoError(t, err)
 	var all []int64
 	for _, e := range policy.Engines {
-		ids, err := s.RecordScan(ctx, withSHA(result(e, contract.Clean), b.SHA256), policy)
+		ids, err := recordScan(s, ctx, withSHA(result(e, contract.Clean), b.SHA256), policy)
 		require.NoError(t, err)
 		all = append(all, ids...)
 	}
@@ -260,7 +260,7 @@ func TestPossessionWaitsForFirstScan(t *testing.T) {
 	require.Len(t, up, 1, "the waiting upload is verified once the verdict is settled")
 	assert.Equal(t, a2.ObjectKey, up[0].ObjectKey)
 
-	ids, err = s.RecordExtraction(ctx, extracted(a2), policy)
+	ids, err = recordExtraction(s, ctx, extracted(a2), policy)
 	require.NoError(t, err)
 	done = payloads[contract.FileCompleted](t, pool, ids, contract.TopicFileCompleted)
 	require.Len(t, done, 1)
@@ -275,14 +275,14 @@ func TestReconcilerProofs(t *testing.T) {
 	s, pool := newStore(t)
 	ctx := context.Background()
 	relay := &idRelay{}
-	rec := &Reconciler{Store: s, StuckAfter: time.Minute, MaxRedrives: 1, Decider: policy, Relay: relay, Batch: 100}
+	rec := &files.Reconciler{Store: s, StuckAfter: time.Minute, MaxRedrives: 1, Decider: policy, Relay: relay, Batch: 100}
 	a := newUpload("proof lost", "a.bin")
 	settled(t, s, a, contract.Clean)
 	b := newUpload("proof lost", "b.bin")
 	b.Tenant = "t2"
 	_, err := s.CreateUpload(ctx, b)
 	require.NoError(t, err)
-	_, _, err = s.Confirm(ctx, "t2", b.ID)
+	_, _, err = confirm(s, ctx, "t2", b.ID)
 	require.NoError(t, err)
 	age := func() {
 		_, err := pool.Exec(ctx, `UPDATE uploads SET updated_at = now() - interval '1 hour' WHERE status = 'processing'`)
@@ -317,17 +317,17 @@ func TestReconcilerPromotes(t *testing.T) {
 	s, pool := newStore(t)
 	ctx := context.Background()
 	relay := &idRelay{}
-	rec := &Reconciler{Store: s, StuckAfter: time.Minute, MaxRedrives: 3, Decider: policy, Relay: relay, Batch: 100}
+	rec := &files.Reconciler{Store: s, StuckAfter: time.Minute, MaxRedrives: 3, Decider: policy, Relay: relay, Batch: 100}
 	a := newUpload("carrier vanished", "a.bin")
 	_, err := s.CreateUpload(ctx, a)
 	require.NoError(t, err)
-	_, _, err = s.Confirm(ctx, "t1", a.ID)
+	_, _, err = confirm(s, ctx, "t1", a.ID)
 	require.NoError(t, err)
 	b := newUpload("carrier vanished", "b.bin")
 	b.Tenant = "t2"
 	_, err = s.CreateUpload(ctx, b)
 	require.NoError(t, err)
-	_, _, err = s.Confirm(ctx, "t2", b.ID)
+	_, _, err = confirm(s, ctx, "t2", b.ID)
 	require.NoError(t, err)
 	// The carrier's upload is gone from processing (e.g. an operator failed it).
 	_, err = pool.Exec(ctx, `UPDATE uploads SET status = 'rejected' WHERE id = $1`, a.ID)
@@ -340,7 +340,7 @@ func TestReconcilerPromotes(t *testing.T) {
 	up := payloads[contract.FileUploaded](t, pool, relay.ids, contract.TopicFileUploaded)
 	require.Len(t, up, 1)
 	assert.Equal(t, b.ObjectKey, up[0].ObjectKey)
-	ids, err := s.RecordExtraction(ctx, extracted(b), policy)
+	ids, err := recordExtraction(s, ctx, extracted(b), policy)
 	require.NoError(t, err)
 	assert.Empty(t, ids, "engines have not reported")
 	var state string
