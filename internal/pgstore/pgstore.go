@@ -139,6 +139,20 @@ func (s *Store) CreateUpload(ctx context.Context, u files.NewUpload) (files.File
 		if f.Status, f.Verdict, err = files.CreateOutcome(f.Owned, f.BlobState, size, verdict, u.Size); err != nil {
 			return err
 		}
+		if f.Status == files.Processing {
+			// The tenant's own content, still being judged: decide again
+			// under the content's lock, or a verdict settled between the
+			// read above and the insert below would leave this upload
+			// processing until the reconciler. Only an owner waits here, so
+			// the wait tells no tenant of another's content.
+			if err := tx.QueryRow(ctx, `SELECT verdict FROM blobs WHERE sha256 = $1 FOR UPDATE`, u.SHA256).
+				Scan(&verdict); err != nil {
+				return err
+			}
+			if f.Status, f.Verdict, err = files.CreateOutcome(f.Owned, f.BlobState, size, verdict, u.Size); err != nil {
+				return err
+			}
+		}
 		if f.Status == files.AwaitingUpload {
 			f.ObjectKey = u.ObjectKey
 		}

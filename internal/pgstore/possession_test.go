@@ -347,3 +347,51 @@ func TestReconcilerPromotes(t *testing.T) {
 	require.NoError(t, pool.QueryRow(ctx, `SELECT state FROM blobs WHERE sha256 = $1`, b.SHA256).Scan(&state))
 	assert.Equal(t, files.BlobVerified, state)
 }
+
+// TestCreateWhileSettling: a tenant creates another upload of its own
+// content while the verdict is being settled. The create decides under the
+// content's lock, so it sees the settled verdict and is done at once;
+// deciding from the read before the lock made it processing, with nothing
+// left to finish it but the reconciler.
+func TestCreateWhileSettling(t *testing.T) {
+	s, pool := newStore(t)
+	ctx := context.Background()
+	a := newUpload("settling", "a.bin")
+	_, err := s.CreateUpload(ctx, a)
+	require.NoError(t, err)
+	_, _, err = confirm(s, ctx, "t1", a.ID)
+	require.NoError(t, err)
+	_, err = recordExtraction(s, ctx, extracted(a), policy)
+	require.NoError(t, err)
+
+	// A settle in flight: it holds the content's lock and commits the
+	// verdict after the create has read the content.
+	tx, err := pool.Begin(ctx)
+	require.NoError(t, err)
+	defer func() { _ = tx.Rollback(ctx) }()
+	_, err = tx.Exec(ctx, `UPDATE blobs SET verdict = 'clean' WHERE sha256 = $1`, a.SHA256)
+	require.NoError(t, err)
+
+	b := newUpload("settling", "b.bin")
+	created := make(chan files.File, 1)
+	go func() {
+		f, err := s.CreateUpload(ctx, b)
+		assert.NoError(t, err)
+		created <- f
+	}()
+	deadline := time.Now().Add(30 * time.Second)
+	for waiting := false; !waiting; {
+		select {
+		case f := <-created:
+			t.Fatalf("the create did not wait for the settle in flight: %s, verdict %s", f.Status, f.Verdict)
+		default:
+		}
+		require.True(t, time.Now().Before(deadline), "the create never waited for the content's lock")
+		require.NoError(t, pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_stat_activity
+			WHERE datname = current_database() AND wait_event_type = 'Lock')`).Scan(&waiting))
+	}
+	require.NoError(t, tx.Commit(ctx))
+	f := <-created
+	assert.Equal(t, files.Done, f.Status)
+	assert.Equal(t, contract.VerdictClean, f.Verdict)
+}
