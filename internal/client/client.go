@@ -133,8 +133,16 @@ func (c *Client) Create(ctx context.Context, r CreateRequest) (Created, error) {
 }
 
 // Confirm tells the api the bytes are uploaded.
+//
+// A confirm of an upload in parts joins them in storage, which S3 may take
+// minutes to do for a large object: it is bounded by ctx, not by the
+// client's per-request timeout.
 func (c *Client) Confirm(ctx context.Context, id string) error {
-	return c.do(ctx, http.MethodPost, "/v1/files/"+id+"/confirm", nil, nil)
+	unbounded := *c
+	hc := *c.HTTP
+	hc.Timeout = 0
+	unbounded.HTTP = &hc
+	return unbounded.do(ctx, http.MethodPost, "/v1/files/"+id+"/confirm", nil, nil)
 }
 
 // Get returns a file.

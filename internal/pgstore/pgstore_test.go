@@ -29,7 +29,7 @@ import (
 	"github.com/intellidox/intellidox/internal/verdict"
 )
 
-func newStore(t *testing.T) (*Store, *pgxpool.Pool) {
+func newStore(t testing.TB) (*Store, *pgxpool.Pool) {
 	t.Helper()
 	sub, _ := fs.Sub(migrations, "migrations")
 	url := testenv.Database(t, sub, Migrate)

@@ -162,6 +162,12 @@ try {
     check(bars.Upload?.at(-1) === 100, `${n}: upload progress bar reached 100 % (${JSON.stringify(bars.Upload ?? [])})`);
     check(['uploading', 'confirming', 'processing'].every((st) => s[n].stages.includes(st)), `${n}: went through upload, confirm, processing (${s[n].stages.join(' → ')})`);
   }
+  // The verdict comes with the stream's status event and the results that
+  // made it just after (or just before, live): wait for them, not an instant.
+  await page
+    .waitForFunction(() => window.__seen['eicar.com']?.results.includes('clamav:malicious'), null, { timeout: TIMEOUT, polling: 100 })
+    .catch(() => undefined);
+  s = await seen();
   check(s['eicar.com'].results.includes('clamav:malicious'), `eicar.com: clamav result arrived live in the row (${s['eicar.com'].results.join(', ')})`);
   check(await row('eicar.com').locator('tr[data-engine="clamav"]').getByText(/EICAR/i).count() > 0, 'eicar.com: the threat name is shown');
   check(await row('notes.txt').locator('.row-side .badge', { hasText: 'Clean' }).count() === 1, 'notes.txt: Clean badge with its word');
