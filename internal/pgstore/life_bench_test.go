@@ -39,6 +39,7 @@ func BenchmarkFileLife(b *testing.B) {
 	p := verdict.Policy{Engines: []string{"clamav", "yara", "reputation"}}
 	run := fmt.Sprint(time.Now().UnixNano())
 
+	events := 0 // outbox rows written
 	self0, pg0 := selfCPU(), procCPU(b, backend)
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
@@ -47,26 +48,30 @@ func BenchmarkFileLife(b *testing.B) {
 		require.NoError(b, err)
 		f, err := s.Get(ctx, u.Tenant, u.ID)
 		require.NoError(b, err)
-		_, err = s.Update(ctx, files.Key{SHA256: f.SHA256, Uploads: []string{f.ID}}, func(c *files.Content) error {
+		ids, err := s.Update(ctx, files.Key{SHA256: f.SHA256, Uploads: []string{f.ID}}, func(c *files.Content) error {
 			return c.Confirm(f.ID)
 		})
+		events += len(ids)
 		require.NoError(b, err)
-		_, err = s.Update(ctx, files.Key{SHA256: u.SHA256}, func(c *files.Content) error {
+		ids, err = s.Update(ctx, files.Key{SHA256: u.SHA256}, func(c *files.Content) error {
 			c.Extracted(extracted(u), p)
 			return nil
 		})
+		events += len(ids)
 		require.NoError(b, err)
 		for _, e := range p.Engines {
-			_, err = s.Update(ctx, files.Key{SHA256: u.SHA256}, func(c *files.Content) error {
+			ids, err = s.Update(ctx, files.Key{SHA256: u.SHA256}, func(c *files.Content) error {
 				c.Scanned(withSHA(result(e, contract.Clean), u.SHA256), p)
 				return nil
 			})
+			events += len(ids)
 			require.NoError(b, err)
 		}
 	}
 	b.StopTimer()
 	b.ReportMetric(float64(selfCPU()-self0)/float64(b.N)/1e3, "api-µs/op")
 	b.ReportMetric(float64(procCPU(b, backend)-pg0)/float64(b.N)/1e3, "pg-µs/op")
+	b.ReportMetric(float64(events)/float64(b.N), "events/op")
 }
 
 // selfCPU is this process's CPU time, in ns.
