@@ -207,13 +207,20 @@ func (s *Service) result(ctx context.Context, log *slog.Logger, e contract.FileE
 	select {
 	case s.slots <- struct{}{}:
 		defer func() { <-s.slots }()
-	case <-ctx.Done():
-		return contract.Result{}, fmt.Errorf("waiting for a scan slot: %w", ctx.Err())
-	}
-	// Another delivery of the same content (a redelivery, or a second
-	// upload) may have stored its result while this one waited for a slot.
-	if cached, ok, err := s.cached(ctx, key, sigVersion, e); err != nil || ok {
-		return cached, err
+	default:
+		// All slots are busy. Another delivery of the same content (a
+		// redelivery, or a second upload) may store its result while this
+		// one waits, so look again once a slot is free. Without a wait
+		// there is nothing new to see: the state store is read once.
+		select {
+		case s.slots <- struct{}{}:
+			defer func() { <-s.slots }()
+		case <-ctx.Done():
+			return contract.Result{}, fmt.Errorf("waiting for a scan slot: %w", ctx.Err())
+		}
+		if cached, ok, err := s.cached(ctx, key, sigVersion, e); err != nil || ok {
+			return cached, err
+		}
 	}
 	log.InfoContext(ctx, LogEngineRun, "signature_version", sigVersion, "started_at", time.Now())
 	res, err := s.scan(ctx, e)

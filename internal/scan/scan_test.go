@@ -381,3 +381,20 @@ func TestWaitingDeliveryUsesTheResultStoredMeanwhile(t *testing.T) {
 	}
 	assert.EqualValues(t, 1, eng.scans.Load(), "engine executions")
 }
+
+// TestFreeSlotReadsTheCacheOnce: a delivery that finds a slot free reads the
+// state store once; only one that waited for a slot looks again (above).
+// Every state-store read is a sidecar call and a Redis or DynamoDB request.
+func TestFreeSlotReadsTheCacheOnce(t *testing.T) {
+	fake := newFake()
+	eng := &fakeEngine{sigs: "s1", scanFn: func(context.Context, io.Reader) (scan.Finding, error) {
+		return scan.Finding{Outcome: contract.Clean}, nil
+	}}
+	svc := scan.NewService(eng, fake, quiet(), scan.Config{Concurrency: 1})
+	require.Equal(t, sidecar.Success, svc.OnExtracted(context.Background(), event(t, "obj")))
+	assert.EqualValues(t, 1, fake.gets.Load(), "state-store reads")
+	assert.EqualValues(t, 1, eng.scans.Load())
+	require.Equal(t, sidecar.Success, svc.OnExtracted(context.Background(), event(t, "obj")))
+	assert.EqualValues(t, 2, fake.gets.Load(), "a redelivery is answered from one read")
+	assert.EqualValues(t, 1, eng.scans.Load(), "and not scanned again")
+}
