@@ -12,6 +12,8 @@
 //	                throughput, api, micro); the report then goes to
 //	                BENCH_OUT only
 //	BENCH_LOG=file  keep the stack's log there
+//	BENCH_PROFILE=dir  the apps write their CPU profiles there when the
+//	                stack stops (CPU_PROFILE_DIR), for go tool pprof
 //	BENCH_DAPR_CONFIG=file  the sidecars' Dapr Configuration instead of
 //	                components/config.yaml (experiments: tracing off)
 package main
@@ -89,6 +91,9 @@ func TestSuite(t *testing.T) {
 		"MULTIPART_THRESHOLD": "2147483648",
 		// The sweep phase's bucket, protected for the suite's tenant.
 		"PROTECTED_BUCKETS": `[{"bucket":"` + ProtectedBucket + `","tenant":"default"}]`,
+	}
+	if dir := os.Getenv("BENCH_PROFILE"); dir != "" {
+		env["CPU_PROFILE_DIR"] = dir
 	}
 	st := testenv.StartStack(t, testenv.StackOptions{Env: env, Redis: redis, DatabaseURL: pg.db, Apps: benchApps,
 		ConfigFile: os.Getenv("BENCH_DAPR_CONFIG")})

@@ -10,6 +10,9 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"path/filepath"
+	"runtime/pprof"
+	"strconv"
 	"time"
 
 	"github.com/intellidox/intellidox/internal/trace"
@@ -39,7 +42,17 @@ func ListenAddr(defPort string) string {
 }
 
 // Serve runs h on addr until ctx ends, then drains in-flight requests.
+// With CPU_PROFILE_DIR set, the process's CPU profile while serving is
+// written there as <app-id>-<pid>.pprof when it stops (for `go tool pprof`;
+// make bench's BENCH_PROFILE uses it).
 func Serve(ctx context.Context, log *slog.Logger, addr string, h http.Handler) error {
+	if dir := os.Getenv("CPU_PROFILE_DIR"); dir != "" {
+		stop, err := profileCPU(dir)
+		if err != nil {
+			return err
+		}
+		defer stop(log)
+	}
 	srv := &http.Server{
 		Addr:              addr,
 		Handler:           h,
@@ -70,4 +83,29 @@ func Serve(ctx context.Context, log *slog.Logger, addr string, h http.Handler) e
 	}
 	log.Info("stopped")
 	return nil
+}
+
+// profileCPU starts the CPU profile written to dir when stop is called.
+func profileCPU(dir string) (stop func(*slog.Logger), err error) {
+	name := os.Getenv("APP_ID")
+	if name == "" {
+		name = filepath.Base(os.Args[0])
+	}
+	path := filepath.Join(dir, name+"-"+strconv.Itoa(os.Getpid())+".pprof")
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, fmt.Errorf("CPU_PROFILE_DIR: %w", err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("CPU_PROFILE_DIR: %w", err)
+	}
+	return func(log *slog.Logger) {
+		pprof.StopCPUProfile()
+		if err := f.Close(); err != nil {
+			log.Warn("CPU profile not written", "path", path, "err", err)
+			return
+		}
+		log.Info("CPU profile written", "path", path)
+	}, nil
 }
