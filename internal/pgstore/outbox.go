@@ -17,7 +17,7 @@ import (
 const insertOutbox = `INSERT INTO outbox (topic, payload, traceparent) VALUES ($1, $2, $3) RETURNING id`
 
 // enqueue writes an event to the outbox inside tx and returns its row id.
-func enqueue(ctx context.Context, tx pgx.Tx, topic string, v any) (int64, error) {
+func enqueue(ctx context.Context, tx querier, topic string, v any) (int64, error) {
 	payload, err := json.Marshal(v)
 	if err != nil {
 		return 0, fmt.Errorf("encode %s: %w", topic, err)

@@ -267,7 +267,7 @@ func enqueueCompleted(ctx context.Context, tx pgx.Tx, id, sha string, v contract
 
 // sealedLists returns the sealed password lists an upload brings: its
 // tenant's, then its own.
-func sealedLists(ctx context.Context, tx pgx.Tx, uploadID string) ([]contract.SealedPasswords, error) {
+func sealedLists(ctx context.Context, tx querier, uploadID string) ([]contract.SealedPasswords, error) {
 	var own, tenant *string
 	err := tx.QueryRow(ctx, `SELECT u.archive_passwords, l.sealed FROM uploads u
 		LEFT JOIN archive_password_lists l ON l.tenant = u.tenant WHERE u.id = $1`, uploadID).Scan(&own, &tenant)
@@ -339,7 +339,7 @@ func (s *Store) Ping(ctx context.Context) error {
 
 // enqueueRescan queues file.extracted for verified content, from what the
 // extractor recorded, for the given engines (all when empty).
-func enqueueRescan(ctx context.Context, tx pgx.Tx, sha, fileID string, engines []string) (int64, error) {
+func enqueueRescan(ctx context.Context, tx querier, sha, fileID string, engines []string) (int64, error) {
 	ev := contract.FileExtracted{Version: contract.SchemaVersion, FileID: fileID, SHA256: sha, Engines: engines}
 	err := tx.QueryRow(ctx, `SELECT size, object_key, coalesce(md5, ''), coalesce(sha1, ''), coalesce(mime_type, ''), metadata, findings,
 		archive_passwords, views FROM blobs WHERE sha256 = $1`, sha).Scan(&ev.Size, &ev.ObjectKey, &ev.MD5, &ev.SHA1, &ev.MIMEType,

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -20,31 +21,58 @@ import (
 var errRaced = errors.New("the content was created meanwhile")
 
 // Update implements files.Store: lock and load the content in one round
-// trip, run fn, and save what it changed with its events in a second.
+// trip, run fn, and save what it changed with its events in a second. The
+// transaction's BEGIN travels in the first batch and its COMMIT in the
+// second, so an event costs two round trips, not four.
 func (s *Store) Update(ctx context.Context, key files.Key, fn func(*files.Content) error) ([]int64, error) {
 	for attempt := 0; ; attempt++ {
-		var ids []int64
-		var c *files.Content
-		err := s.withTx(ctx, "update content", func(tx pgx.Tx) error {
-			var err error
-			if c, err = load(ctx, tx, key); err != nil {
-				return err
-			}
-			stored := c.Stored
-			if err := fn(c); err != nil {
-				return err
-			}
-			ids, err = save(ctx, tx, c, stored)
-			return err
-		})
+		ids, c, err := s.update(ctx, key, fn)
 		if errors.Is(err, errRaced) && attempt < 3 {
 			continue
 		}
-		if err == nil && c.Decided {
-			metrics.Verdicts.WithLabelValues(string(c.Verdict)).Inc()
+		if err == nil || isDomain(err) {
+			if err == nil && c.Decided {
+				metrics.Verdicts.WithLabelValues(string(c.Verdict)).Inc()
+			}
+			return ids, err
 		}
-		return ids, err
+		return ids, classify("update content", err)
 	}
+}
+
+// querier is what the statements of a transaction need: a pgx.Tx, or a
+// connection on which Update opened one itself.
+type querier interface {
+	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+	SendBatch(ctx context.Context, b *pgx.Batch) pgx.BatchResults
+}
+
+func (s *Store) update(ctx context.Context, key files.Key, fn func(*files.Content) error) (ids []int64, c *files.Content, err error) {
+	conn, err := s.pool.Acquire(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer conn.Release()
+	defer func() {
+		if err != nil && conn.Conn().PgConn().TxStatus() != 'I' {
+			// Roll back what BEGIN opened. Should that fail, the pool
+			// destroys a connection released inside a transaction.
+			rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+			defer cancel()
+			_, _ = conn.Exec(rctx, "ROLLBACK")
+		}
+	}()
+	if c, err = load(ctx, conn, key); err != nil {
+		return nil, nil, err
+	}
+	stored := c.Stored
+	if err := fn(c); err != nil {
+		return nil, nil, err
+	}
+	ids, err = save(ctx, conn, c, stored)
+	return ids, c, err
 }
 
 // The content's row is locked first: it is the content's mutex. Uploads
@@ -61,15 +89,20 @@ const (
 		ORDER BY u.confirmed_at NULLS LAST, u.id`
 )
 
-func load(ctx context.Context, tx pgx.Tx, key files.Key) (*files.Content, error) {
+// load opens the transaction and reads the content under its lock.
+func load(ctx context.Context, tx querier, key files.Key) (*files.Content, error) {
 	c := &files.Content{SHA256: key.SHA256}
 	b := &pgx.Batch{}
+	b.Queue("BEGIN")
 	b.Queue(loadBlob, key.SHA256)
 	b.Queue(`SELECT now()`)
 	b.Queue(selectResults, key.SHA256)
 	b.Queue(loadUploads, key.SHA256, key.Uploads)
 	br := tx.SendBatch(ctx, b)
 	defer br.Close()
+	if _, err := br.Exec(); err != nil {
+		return nil, err
+	}
 	err := br.QueryRow().Scan(&c.Size, &c.ObjectKey, &c.State, &c.Verdict, &c.Reason, &c.Findings)
 	switch {
 	case errors.Is(err, pgx.ErrNoRows):
@@ -116,9 +149,9 @@ func load(ctx context.Context, tx pgx.Tx, key files.Key) (*files.Content, error)
 	return c, br.Close()
 }
 
-// save writes what the transition changed and its events. stored is
-// whether the content had a row when loaded.
-func save(ctx context.Context, tx pgx.Tx, c *files.Content, stored bool) ([]int64, error) {
+// save writes what the transition changed and its events, and commits.
+// stored is whether the content had a row when loaded.
+func save(ctx context.Context, tx querier, c *files.Content, stored bool) ([]int64, error) {
 	// A verdict change goes to every finished upload; read them before
 	// this transition finishes others.
 	var events []files.Event
@@ -215,6 +248,11 @@ func save(ctx context.Context, tx pgx.Tx, c *files.Content, stored bool) ([]int6
 		queued++
 	}
 	ids := make([]int64, 0, queued+len(rescans))
+	// COMMIT ends the batch, unless rescans follow it: they are filled in
+	// from the row as saved.
+	if len(rescans) == 0 {
+		b.Queue("COMMIT")
+	}
 	if b.Len() > 0 {
 		br := tx.SendBatch(ctx, b)
 		for _, check := range checks {
@@ -235,11 +273,19 @@ func save(ctx context.Context, tx pgx.Tx, c *files.Content, stored bool) ([]int6
 			}
 			ids = append(ids, id)
 		}
+		if len(rescans) == 0 {
+			if err := committed(br.Exec()); err != nil {
+				br.Close()
+				return nil, err
+			}
+		}
 		if err := br.Close(); err != nil {
 			return nil, err
 		}
 	}
-	// Rescans are filled in from the row as saved.
+	if len(rescans) == 0 {
+		return ids, nil
+	}
 	for _, r := range rescans {
 		id, err := enqueueRescan(ctx, tx, c.SHA256, r.FileID, r.Engines)
 		if err != nil {
@@ -247,7 +293,16 @@ func save(ctx context.Context, tx pgx.Tx, c *files.Content, stored bool) ([]int6
 		}
 		ids = append(ids, id)
 	}
-	return ids, nil
+	return ids, committed(tx.Exec(ctx, "COMMIT"))
+}
+
+// committed checks COMMIT's answer: in a transaction that failed, PostgreSQL
+// answers it with ROLLBACK and no error.
+func committed(tag pgconn.CommandTag, err error) error {
+	if err == nil && tag.String() != "COMMIT" {
+		err = fmt.Errorf("transaction rolled back (%s)", tag)
+	}
+	return err
 }
 
 // Stuck implements files.Store.
