@@ -204,20 +204,16 @@ func (s *Service) result(ctx context.Context, log *slog.Logger, e contract.FileE
 	if cached, ok, err := s.cached(ctx, key, sigVersion, e); err != nil || ok {
 		return cached, err // same content, same signatures: never scanned twice
 	}
-	select {
-	case s.slots <- struct{}{}:
-		defer func() { <-s.slots }()
-	default:
-		// All slots are busy. Another delivery of the same content (a
-		// redelivery, or a second upload) may store its result while this
-		// one waits, so look again once a slot is free. Without a wait
-		// there is nothing new to see: the state store is read once.
-		select {
-		case s.slots <- struct{}{}:
-			defer func() { <-s.slots }()
-		case <-ctx.Done():
-			return contract.Result{}, fmt.Errorf("waiting for a scan slot: %w", ctx.Err())
-		}
+	waited, err := s.acquire(ctx)
+	if err != nil {
+		return contract.Result{}, err
+	}
+	defer func() { <-s.slots }()
+	// Another delivery of the same content (a redelivery, or a second
+	// upload) may have stored its result while this one waited for a
+	// slot. Without a wait there is nothing new to see: the state store
+	// is read once.
+	if waited {
 		if cached, ok, err := s.cached(ctx, key, sigVersion, e); err != nil || ok {
 			return cached, err
 		}
@@ -235,6 +231,21 @@ func (s *Service) result(ctx context.Context, log *slog.Logger, e contract.FileE
 	log.InfoContext(ctx, LogResultStored, "signature_version", sigVersion, "result", res.Result,
 		"scanned_at", res.ScannedAt, "stored_at", time.Now())
 	return res, nil
+}
+
+// acquire takes a scan slot, and reports whether it had to wait for one.
+func (s *Service) acquire(ctx context.Context) (waited bool, err error) {
+	select {
+	case s.slots <- struct{}{}:
+		return false, nil
+	default:
+	}
+	select {
+	case s.slots <- struct{}{}:
+		return true, nil
+	case <-ctx.Done():
+		return true, fmt.Errorf("waiting for a scan slot: %w", ctx.Err())
+	}
 }
 
 // cached returns the stored result of key if it stands for sigVersion and
