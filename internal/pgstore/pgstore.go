@@ -97,7 +97,12 @@ func unreachable(err error) bool {
 }
 
 func (s *Store) withTx(ctx context.Context, op string, fn func(pgx.Tx) error) error {
-	err := pgx.BeginFunc(ctx, s.pool, fn)
+	return classifyTx(op, pgx.BeginFunc(ctx, s.pool, fn))
+}
+
+// classifyTx passes a transaction's domain errors (not found, conflicts)
+// through as they are and classifies the rest.
+func classifyTx(op string, err error) error {
 	if err == nil || isDomain(err) {
 		return err
 	}

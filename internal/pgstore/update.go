@@ -30,13 +30,10 @@ func (s *Store) Update(ctx context.Context, key files.Key, fn func(*files.Conten
 		if errors.Is(err, errRaced) && attempt < 3 {
 			continue
 		}
-		if err == nil || isDomain(err) {
-			if err == nil && c.Decided {
-				metrics.Verdicts.WithLabelValues(string(c.Verdict)).Inc()
-			}
-			return ids, err
+		if err == nil && c.Decided {
+			metrics.Verdicts.WithLabelValues(string(c.Verdict)).Inc()
 		}
-		return ids, classify("update content", err)
+		return ids, classifyTx("update content", err)
 	}
 }
 
@@ -249,8 +246,9 @@ func save(ctx context.Context, tx querier, c *files.Content, stored bool) ([]int
 	}
 	ids := make([]int64, 0, queued+len(rescans))
 	// COMMIT ends the batch, unless rescans follow it: they are filled in
-	// from the row as saved.
-	if len(rescans) == 0 {
+	// from the row as saved, and COMMIT comes after them.
+	commitInBatch := len(rescans) == 0
+	if commitInBatch {
 		b.Queue("COMMIT")
 	}
 	if b.Len() > 0 {
@@ -273,7 +271,7 @@ func save(ctx context.Context, tx querier, c *files.Content, stored bool) ([]int
 			}
 			ids = append(ids, id)
 		}
-		if len(rescans) == 0 {
+		if commitInBatch {
 			if err := committed(br.Exec()); err != nil {
 				br.Close()
 				return nil, err
@@ -283,7 +281,7 @@ func save(ctx context.Context, tx querier, c *files.Content, stored bool) ([]int
 			return nil, err
 		}
 	}
-	if len(rescans) == 0 {
+	if commitInBatch {
 		return ids, nil
 	}
 	for _, r := range rescans {
