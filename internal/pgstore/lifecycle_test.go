@@ -56,6 +56,15 @@ func rescan(s *Store, ctx context.Context, tenant, id string, engines []string) 
 	return f, ids, err
 }
 
+// created creates u and confirms it as its tenant.
+func created(t testing.TB, s *Store, ctx context.Context, u files.NewUpload) {
+	t.Helper()
+	_, err := s.CreateUpload(ctx, u)
+	require.NoError(t, err)
+	_, _, err = confirm(s, ctx, u.Tenant, u.ID)
+	require.NoError(t, err)
+}
+
 // TestUpdateRollsBack: Update opens its transaction in the load batch and
 // commits in the save batch. A transition that fails, or a save that fails,
 // leaves nothing behind and hands the connection back idle, not inside a
@@ -64,15 +73,12 @@ func TestUpdateRollsBack(t *testing.T) {
 	s, pool := newStore(t)
 	ctx := context.Background()
 	u := newUpload("rolled back", "r.txt")
-	_, err := s.CreateUpload(ctx, u)
-	require.NoError(t, err)
-	_, _, err = confirm(s, ctx, "t1", u.ID)
-	require.NoError(t, err)
+	created(t, s, ctx, u)
 	dialed := pool.Stat().NewConnsCount()
 
 	failed := errors.New("the transition refused")
 	for range 3 {
-		_, err = s.Update(ctx, files.Key{SHA256: u.SHA256}, func(c *files.Content) error {
+		_, err := s.Update(ctx, files.Key{SHA256: u.SHA256}, func(c *files.Content) error {
 			c.Extracted(extracted(u), policy) // changes it, then fails
 			return failed
 		})
@@ -80,7 +86,7 @@ func TestUpdateRollsBack(t *testing.T) {
 	}
 	// A save the database refuses midway: a result, then a status its
 	// CHECK constraint rejects.
-	_, err = s.Update(ctx, files.Key{SHA256: u.SHA256}, func(c *files.Content) error {
+	_, err := s.Update(ctx, files.Key{SHA256: u.SHA256}, func(c *files.Content) error {
 		c.Scanned(withSHA(result("clamav", contract.Clean), u.SHA256), policy)
 		c.Uploads[0].Status, c.Uploads[0].Changed = "bogus", true
 		return nil

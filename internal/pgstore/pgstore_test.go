@@ -177,10 +177,7 @@ func TestRejection(t *testing.T) {
 	s, pool := newStore(t)
 	ctx := context.Background()
 	u := newUpload("claimed", "x.bin")
-	_, err := s.CreateUpload(ctx, u)
-	require.NoError(t, err)
-	_, _, err = confirm(s, ctx, "t1", u.ID)
-	require.NoError(t, err)
+	created(t, s, ctx, u)
 	ev := extracted(u)
 	ev.Rejection = &contract.Rejection{Code: contract.RejectHashMismatch, Reason: "stored bytes hash to x"}
 	ids, err := recordExtraction(s, ctx, ev, policy)
@@ -210,11 +207,8 @@ func TestConcurrentResults(t *testing.T) {
 	engines := []string{"e1", "e2", "e3", "e4", "e5", "e6"}
 	p := verdict.Policy{Engines: engines}
 	u := newUpload("concurrent", "c.bin")
-	_, err := s.CreateUpload(ctx, u)
-	require.NoError(t, err)
-	_, _, err = confirm(s, ctx, "t1", u.ID)
-	require.NoError(t, err)
-	_, err = recordExtraction(s, ctx, extracted(u), p)
+	created(t, s, ctx, u)
+	_, err := recordExtraction(s, ctx, extracted(u), p)
 	require.NoError(t, err)
 
 	var wg sync.WaitGroup
@@ -399,11 +393,8 @@ func TestRescanStale(t *testing.T) {
 	var shas []string
 	for i := 0; i < 3; i++ {
 		u := newUpload(fmt.Sprint("stale ", i), "s.txt")
-		_, err := s.CreateUpload(ctx, u)
-		require.NoError(t, err)
-		_, _, err = confirm(s, ctx, "t1", u.ID)
-		require.NoError(t, err)
-		_, err = recordExtraction(s, ctx, extracted(u), p)
+		created(t, s, ctx, u)
+		_, err := recordExtraction(s, ctx, extracted(u), p)
 		require.NoError(t, err)
 		r := withSHA(result("rep", contract.Clean), u.SHA256)
 		r.Result.SignatureVersion = "v1"
@@ -487,10 +478,7 @@ func TestReconciler(t *testing.T) {
 	rec := &files.Reconciler{Store: s, StuckAfter: time.Minute, MaxRedrives: 2, Decider: p, Relay: relay, Batch: 100}
 	confirmed := func(content string) files.NewUpload {
 		u := newUpload(content, content+".bin")
-		_, err := s.CreateUpload(ctx, u)
-		require.NoError(t, err)
-		_, _, err = confirm(s, ctx, "t1", u.ID)
-		require.NoError(t, err)
+		created(t, s, ctx, u)
 		return u
 	}
 	age := func() {
@@ -549,10 +537,7 @@ func TestReconcilerReplicas(t *testing.T) {
 	p := verdict.Policy{Engines: []string{"a"}}
 	for i := 0; i < 20; i++ {
 		u := newUpload(fmt.Sprint("replica ", i), "r.bin")
-		_, err := s.CreateUpload(ctx, u)
-		require.NoError(t, err)
-		_, _, err = confirm(s, ctx, "t1", u.ID)
-		require.NoError(t, err)
+		created(t, s, ctx, u)
 	}
 	_, err := pool.Exec(ctx, `UPDATE uploads SET updated_at = now() - interval '1 hour'`)
 	require.NoError(t, err)

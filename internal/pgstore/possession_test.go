@@ -18,14 +18,11 @@ import (
 func settled(t *testing.T, s *Store, u files.NewUpload, o contract.Outcome) {
 	t.Helper()
 	ctx := context.Background()
-	_, err := s.CreateUpload(ctx, u)
-	require.NoError(t, err)
-	_, _, err = confirm(s, ctx, u.Tenant, u.ID)
-	require.NoError(t, err)
+	created(t, s, ctx, u)
 	ev := extracted(u)
 	ev.MD5, ev.SHA1, ev.MIMEType = "md5-of-a", "sha1-of-a", "application/pdf"
 	ev.Metadata = map[string]any{"pdf": map[string]any{"author": "Alice"}}
-	_, err = recordExtraction(s, ctx, ev, policy)
+	_, err := recordExtraction(s, ctx, ev, policy)
 	require.NoError(t, err)
 	for _, e := range policy.Engines {
 		_, err = recordScan(s, ctx, withSHA(result(e, o), u.SHA256), policy)
@@ -319,13 +316,10 @@ func TestReconcilerPromotes(t *testing.T) {
 	relay := &idRelay{}
 	rec := &files.Reconciler{Store: s, StuckAfter: time.Minute, MaxRedrives: 3, Decider: policy, Relay: relay, Batch: 100}
 	a := newUpload("carrier vanished", "a.bin")
-	_, err := s.CreateUpload(ctx, a)
-	require.NoError(t, err)
-	_, _, err = confirm(s, ctx, "t1", a.ID)
-	require.NoError(t, err)
+	created(t, s, ctx, a)
 	b := newUpload("carrier vanished", "b.bin")
 	b.Tenant = "t2"
-	_, err = s.CreateUpload(ctx, b)
+	_, err := s.CreateUpload(ctx, b)
 	require.NoError(t, err)
 	_, _, err = confirm(s, ctx, "t2", b.ID)
 	require.NoError(t, err)
@@ -357,11 +351,8 @@ func TestCreateWhileSettling(t *testing.T) {
 	s, pool := newStore(t)
 	ctx := context.Background()
 	a := newUpload("settling", "a.bin")
-	_, err := s.CreateUpload(ctx, a)
-	require.NoError(t, err)
-	_, _, err = confirm(s, ctx, "t1", a.ID)
-	require.NoError(t, err)
-	_, err = recordExtraction(s, ctx, extracted(a), policy)
+	created(t, s, ctx, a)
+	_, err := recordExtraction(s, ctx, extracted(a), policy)
 	require.NoError(t, err)
 
 	// A settle in flight: it holds the content's lock and commits the
