@@ -23,6 +23,12 @@ type ImageSpec struct {
 	Ports      []int             `json:"ports,omitempty"`
 	Entrypoint []string          `json:"entrypoint,omitempty"`
 	Cmd        []string          `json:"cmd,omitempty"`
+	// Version is the org.opencontainers.image.version label of an image
+	// that carries no code or file of this repository (Dapr, Kubernetes,
+	// versitygw, Debian's servers): the upstream version, or deb:<package>
+	// for that package's version in the Debian userland. Unset, the label
+	// is the commit (git describe), and a new commit rebuilds the image.
+	Version string `json:"version,omitempty"`
 }
 
 // ImageFile is a file or directory put into an image.
@@ -54,10 +60,24 @@ func ImageSpecs(dir string) ([]ImageSpec, error) {
 			return nil, fmt.Errorf("images.yaml: %s: user %q, want a non-root uid", s.Name, s.User)
 		case len(s.Entrypoint) == 0 && len(s.Cmd) == 0:
 			return nil, fmt.Errorf("images.yaml: %s: no entrypoint or cmd", s.Name)
+		case s.Version != "" && ownFiles(s):
+			return nil, fmt.Errorf("images.yaml: %s: carries this repository's files, so its version is the commit, not %q", s.Name, s.Version)
 		}
 		seen[s.Name] = true
 	}
 	return doc.Images, nil
+}
+
+// ownFiles says whether s carries code or files of this repository: a
+// go: build or a repository path, as opposed to bin: (the pinned Kubernetes
+// and Dapr builds) and install: (a pinned module).
+func ownFiles(s ImageSpec) bool {
+	for _, f := range s.Files {
+		if !strings.HasPrefix(f.Src, "bin:") && !strings.HasPrefix(f.Src, "install:") {
+			return true
+		}
+	}
+	return false
 }
 
 // Dir is the directory of this package's source: deploy/ in a checkout.

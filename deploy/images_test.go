@@ -224,3 +224,64 @@ func TestImageSpecsRefuseRoot(t *testing.T) {
 		}
 	}
 }
+
+// An image labelled with an upstream version is not rebuilt for a new
+// commit, so one that carries this repository's files must not have one.
+func TestImageSpecsVersionOnlyForUpstream(t *testing.T) {
+	for doc, ok := range map[string]bool{
+		`{name: x, base: static, user: "1:1", entrypoint: [/x], version: "1.0", files: [{src: "bin:x", dst: /x}]}`:          true,
+		`{name: x, base: static, user: "1:1", entrypoint: [/x], version: "1.0", files: [{src: "install:a/b@v1", dst: /x}]}`: true,
+		`{name: x, base: debian, user: "1:1", entrypoint: [/x], version: "deb:redis-server"}`:                               true,
+		`{name: x, base: static, user: "1:1", entrypoint: [/x], version: "1.0", files: [{src: "go:./apps/api", dst: /x}]}`:  false,
+		`{name: x, base: static, user: "1:1", entrypoint: [/x], version: "1.0", files: [{src: "rules/yara/", dst: /x}]}`:    false,
+	} {
+		dir := t.TempDir()
+		if err := os.WriteFile(filepath.Join(dir, "images.yaml"), []byte("images:\n  - "+doc+"\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := ImageSpecs(dir); (err == nil) != ok {
+			t.Errorf("%s: accepted %v, want %v (%v)", doc, err == nil, ok, err)
+		}
+	}
+}
+
+// An upstream image's version label names what the build pins: the
+// module version of tools/daprd and tools/k8s, or the installed version.
+func TestImageVersionsArePinned(t *testing.T) {
+	specs, err := ImageSpecs(Dir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	pinned := func(gomod, module string) string {
+		b, err := os.ReadFile(filepath.Join(Dir(), "..", gomod))
+		if err != nil {
+			t.Fatal(err)
+		}
+		m := regexp.MustCompile(`(?m)^\s*(?:require\s+)?` + regexp.QuoteMeta(module) + ` v(\S+)`).FindSubmatch(b)
+		if m == nil {
+			t.Fatalf("%s does not require %s", gomod, module)
+		}
+		return string(m[1])
+	}
+	checked := 0
+	for _, s := range specs {
+		var want string
+		switch {
+		case strings.HasPrefix(s.Name, "dapr/"):
+			want = pinned("tools/daprd/go.mod", "github.com/dapr/dapr")
+		case s.Name == "k8s/coredns":
+			want = "v" + pinned("tools/k8s/go.mod", "github.com/coredns/coredns")
+		case len(s.Files) == 1 && strings.HasPrefix(s.Files[0].Src, "install:"):
+			_, want, _ = strings.Cut(s.Files[0].Src, "@")
+		default:
+			continue
+		}
+		checked++
+		if s.Version != want {
+			t.Errorf("%s: version %q, but the build pins %q", s.Name, s.Version, want)
+		}
+	}
+	if checked < 8 {
+		t.Errorf("checked %d images, want the six Dapr images, CoreDNS and versitygw", checked)
+	}
+}

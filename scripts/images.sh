@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # `make images`: every image of deploy/images.yaml, without a Docker daemon.
-#   1. the Debian userland base (clamav, yara, redis, postgresql, nodejs and
-#      the nonroot user 65532), once, with mmdebstrap from Debian's mirror;
+#   1. the Debian userland base (clamav, yara, redis, postgresql, nats,
+#      nodejs and the nonroot user 65532), once per package list, with
+#      mmdebstrap from Debian's mirror;
 #   2. the binaries the images carry: the apps (go build), the cluster's
 #      (scripts/k8s-build.sh, cached) and versitygw (go install, cached);
 #   3. cmd/images: buildah (vfs, a private storage root), one docker-archive
@@ -23,12 +24,15 @@ if ((${#missing[@]})); then
     { apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null; }
 fi
 
-debian=$out/debian-userland.tar
+# The packages of the userland; its file is named by their hash, so that a
+# change to the list builds it again.
+packages=ca-certificates,tzdata,clamav-daemon,clamav-freshclam,yara,redis-server,postgresql-15,nats-server,nodejs
+debian=$out/debian-userland-$(printf %s "$packages" | sha256sum | cut -c1-12).tar
 if [[ ! -s $debian ]]; then
   say "building the Debian bookworm userland with mmdebstrap (a few minutes, once)"
   start=$SECONDS
   nice mmdebstrap --quiet --variant=essential --format=tar \
-    --include=ca-certificates,tzdata,clamav-daemon,clamav-freshclam,yara,redis-server,postgresql-15,nodejs \
+    --include="$packages" \
     --dpkgopt='path-exclude=/usr/share/man/*' --dpkgopt='path-exclude=/usr/share/doc/*' \
     --dpkgopt='path-exclude=/usr/share/locale/*' --dpkgopt='path-include=/usr/share/locale/locale.alias' \
     --customize-hook='chroot "$1" groupadd --gid 65532 nonroot' \
@@ -37,6 +41,7 @@ if [[ ! -s $debian ]]; then
     bookworm "$debian.tmp" http://deb.debian.org/debian \
     "deb http://deb.debian.org/debian-security bookworm-security main"
   mv "$debian.tmp" "$debian"
+  find "$out" -maxdepth 1 -name 'debian-userland*.tar' ! -samefile "$debian" -delete
   say "Debian userland in $((SECONDS - start)) s ($(du -h "$debian" | cut -f1))"
 fi
 

@@ -206,7 +206,7 @@ EOF
 import_images() {
   local t n=0 start=$SECONDS
   for t in "$images"/*.tar; do
-    [[ $(basename "$t") == debian-userland.tar ]] && continue
+    [[ $(basename "$t") == debian-userland* ]] && continue
     "${ctr[@]}" images import --no-unpack=false "$t" >/dev/null || die "import $t"
     n=$((n + 1))
   done

@@ -6,6 +6,8 @@
 package main
 
 import (
+	"archive/tar"
+	"bufio"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -39,6 +41,7 @@ func main() {
 
 type builder struct {
 	root, cache, out, store, tag, version, debianTar string
+	debs                                             map[string]string // package → version in the Debian userland, read once
 }
 
 func realMain(ctx context.Context) error {
@@ -59,7 +62,7 @@ func realMain(ctx context.Context) error {
 	flag.StringVar(&b.store, "storage", filepath.Join(cache, "buildah"), "buildah storage root (vfs)")
 	flag.StringVar(&b.tag, "tag", "local", "tag of the IntelliDox images")
 	flag.StringVar(&b.version, "version", "", "org.opencontainers.image.version label (default: git describe)")
-	flag.StringVar(&b.debianTar, "debian-rootfs", filepath.Join(cache, "images", "debian-userland.tar"), "the Debian userland tarball (scripts/images.sh makes it)")
+	flag.StringVar(&b.debianTar, "debian-rootfs", "", "the Debian userland tarball (scripts/images.sh makes it and names it)")
 	only := flag.String("only", "", "comma-separated image names (default: all)")
 	flag.Parse()
 	if b.version == "" {
@@ -109,16 +112,13 @@ func realMain(ctx context.Context) error {
 // ref is the image reference containerd and the manifests use.
 func (b *builder) ref(s deploy.ImageSpec) string {
 	repo, tag := "intellidox/"+s.Name, b.tag
-	if strings.HasPrefix(s.Name, "dapr/") {
-		repo, tag = s.Name, daprVersion
+	if strings.HasPrefix(s.Name, "dapr/") { // the chart's image tag: the Dapr version
+		repo, tag = s.Name, s.Version
 	} else if strings.Contains(s.Name, "/") {
 		repo = s.Name
 	}
 	return "localhost/" + repo + ":" + tag
 }
-
-// daprVersion is the tag of the Dapr images: the version tools/daprd pins.
-const daprVersion = "1.18.2"
 
 func (b *builder) buildah(ctx context.Context, args ...string) (string, error) {
 	full := append([]string{"--root", b.store, "--runroot", filepath.Join(b.store, "run"), "--storage-driver", "vfs"}, args...)
@@ -252,7 +252,11 @@ func (b *builder) image(ctx context.Context, s deploy.ImageSpec, baseID string) 
 	// Resolve every source to a local path, then hash the inputs.
 	h := sha256.New()
 	spec, _ := json.Marshal(s)
-	fmt.Fprintf(h, "%s\n%s\n%s\n%s\n", spec, baseID, b.ref(s), b.version)
+	version, err := b.label(s)
+	if err != nil {
+		return false, err
+	}
+	fmt.Fprintf(h, "%s\n%s\n%s\n%s\n", spec, baseID, b.ref(s), version)
 	srcs := make([]string, len(s.Files))
 	for i, f := range s.Files {
 		p, err := b.source(ctx, f.Src, filepath.Join(stage, strconv.Itoa(i)))
@@ -285,7 +289,7 @@ func (b *builder) image(ctx context.Context, s deploy.ImageSpec, baseID string) 
 		}
 	}
 	args := []string{"config", "--user", s.User,
-		"--label", "org.opencontainers.image.version=" + b.version,
+		"--label", "org.opencontainers.image.version=" + version,
 		"--label", "org.opencontainers.image.title=" + s.Name,
 		"--label", "org.opencontainers.image.source=https://github.com/intellidox/intellidox"}
 	if s.Workdir != "" {
@@ -327,6 +331,65 @@ func (b *builder) image(ctx context.Context, s deploy.ImageSpec, baseID string) 
 		return false, err
 	}
 	return true, os.WriteFile(archive+".inputs", []byte(inputs), 0o644)
+}
+
+// label is s's org.opencontainers.image.version: its upstream version
+// (deploy.ImageSpec.Version), or the commit for this repository's images.
+func (b *builder) label(s deploy.ImageSpec) (string, error) {
+	pkg, ok := strings.CutPrefix(s.Version, "deb:")
+	switch {
+	case s.Version == "":
+		return b.version, nil
+	case !ok:
+		return s.Version, nil
+	}
+	if b.debs == nil {
+		f, err := os.Open(b.debianTar)
+		if err != nil {
+			return "", err
+		}
+		defer f.Close()
+		if b.debs, err = debVersions(f); err != nil {
+			return "", fmt.Errorf("%s: %w", b.debianTar, err)
+		}
+	}
+	v, ok := b.debs[pkg]
+	if !ok {
+		return "", fmt.Errorf("%s: version %s: no such package in the Debian userland", s.Name, s.Version)
+	}
+	return v, nil
+}
+
+// debVersions reads var/lib/dpkg/status from a rootfs tarball: the version
+// of every installed package.
+func debVersions(r io.Reader) (map[string]string, error) {
+	tr := tar.NewReader(r)
+	for {
+		hdr, err := tr.Next()
+		if err == io.EOF {
+			return nil, errors.New("no var/lib/dpkg/status")
+		}
+		if err != nil {
+			return nil, err
+		}
+		if strings.TrimPrefix(hdr.Name, "./") != "var/lib/dpkg/status" {
+			continue
+		}
+		versions := map[string]string{}
+		var pkg string
+		sc := bufio.NewScanner(tr)
+		sc.Buffer(make([]byte, 64<<10), 1<<20)
+		for sc.Scan() {
+			k, v, _ := strings.Cut(sc.Text(), ": ")
+			switch k {
+			case "Package":
+				pkg = v
+			case "Version":
+				versions[pkg] = v
+			}
+		}
+		return versions, sc.Err()
+	}
 }
 
 // source makes src available as a local path, building or installing it
