@@ -52,20 +52,39 @@ selected() {
   return 1
 }
 
+# The missing binaries, grouped by module, cache directory, ldflags and
+# tags: each group is one `go build` of all its packages, so that the Go
+# scheduler keeps both cores busy across them (a link of one overlaps the
+# compiles of another) instead of one binary after the other.
+declare -A group_pkgs group_names
+order=()
 for t in "${targets[@]}"; do
   IFS='|' read -r name dir pkg sub ldflags tags <<<"$t"
   selected "$name" || continue
-  bin=$cache/$sub/$name
-  if [[ ! -x $bin ]]; then
-    echo "k8s-build: building $name ($sub) into $bin" >&2
-    start=$SECONDS
-    mkdir -p "$(dirname "$bin")"
-    (cd "$root/$dir" && CGO_ENABLED=0 nice go build -trimpath ${tags:+-tags "$tags"} \
-      -ldflags "$ldflags" -o "$bin.tmp" "$pkg")
-    mv "$bin.tmp" "$bin"
-    echo "k8s-build: $name built in $((SECONDS - start)) s" >&2
+  if [[ ! -x $cache/$sub/$name ]]; then
+    key="$dir|$sub|$ldflags|$tags"
+    [[ -n ${group_pkgs[$key]+x} ]] || order+=("$key")
+    group_pkgs[$key]+=" $pkg"
+    group_names[$key]+=" $name"
   fi
-  ln -sfn "$bin" "$out/$name"
+done
+for key in "${order[@]}"; do
+  IFS='|' read -r dir sub ldflags tags <<<"$key"
+  echo "k8s-build: building${group_names[$key]} ($sub) into $cache/$sub" >&2
+  start=$SECONDS
+  tmp=$cache/$sub/.build
+  rm -rf "$tmp" && mkdir -p "$tmp"
+  # shellcheck disable=SC2086 # the package list splits on spaces
+  (cd "$root/$dir" && CGO_ENABLED=0 nice go build -trimpath ${tags:+-tags "$tags"} \
+    -ldflags "$ldflags" -o "$tmp/" ${group_pkgs[$key]})
+  for name in ${group_names[$key]}; do mv "$tmp/$name" "$cache/$sub/$name"; done
+  rmdir "$tmp"
+  echo "k8s-build:${group_names[$key]} built in $((SECONDS - start)) s" >&2
+done
+for t in "${targets[@]}"; do
+  IFS='|' read -r name _ _ sub _ _ <<<"$t"
+  selected "$name" || continue
+  ln -sfn "$cache/$sub/$name" "$out/$name"
 done
 # daprd is found or built by scripts/daprd.sh (the same cache).
 if selected daprd; then
