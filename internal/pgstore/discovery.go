@@ -15,11 +15,16 @@ import (
 // (protect.Store). Claims are leases: a replica that dies mid-read loses its
 // claim when the lease ends and another replica reads the object again.
 
+// insertDiscoveries queues object versions not queued yet. A sweep that
+// lists a version a storage event queued first (no sweep) adopts it, so
+// that the sweep accounts for every object it matched; one that an earlier
+// sweep queued stays that sweep's, and is not counted again.
 const insertDiscoveries = `
 INSERT INTO discoveries (tenant, bucket, key, etag, size, sweep_id, upload_id)
 SELECT $1, $2, o.key, o.etag, o.size, $3, o.upload_id
 FROM unnest($4::text[], $5::text[], $6::bigint[], $7::uuid[]) AS o(key, etag, size, upload_id)
-ON CONFLICT (tenant, bucket, key, etag) DO NOTHING`
+ON CONFLICT (tenant, bucket, key, etag) DO UPDATE SET sweep_id = EXCLUDED.sweep_id
+WHERE discoveries.sweep_id IS NULL AND EXCLUDED.sweep_id IS NOT NULL`
 
 // queueIn runs insertDiscoveries for objects of one bucket at a time.
 func queueIn(ctx context.Context, tx pgx.Tx, tenant, sweepID string, objs []protect.Object) (int, error) {

@@ -159,3 +159,44 @@ func TestSweepResumesAtTheFirstPageNotQueued(t *testing.T) {
 	require.NoError(t, err)
 	assert.Empty(t, list)
 }
+
+// A sweep adopts the versions storage events queued before it listed them,
+// so that it accounts for every object it matched, read or not; a version
+// another sweep queued stays that sweep's.
+func TestSweepAdoptsWhatEventsQueued(t *testing.T) {
+	ctx := context.Background()
+	s, _ := newStore(t)
+	n, err := s.Queue(ctx, "acme", "", []protect.Object{obj("in/a", "v1"), obj("in/b", "v1")})
+	require.NoError(t, err)
+	require.Equal(t, 2, n)
+	ds, err := s.Claim(ctx, 1, time.Hour)
+	require.NoError(t, err)
+	require.Len(t, ds, 1)
+	require.NoError(t, s.Finish(ctx, ds[0].ID, protect.OutcomeUploaded, "", ""))
+
+	sweep := func(id string) protect.Sweep {
+		t.Helper()
+		_, err := s.CreateSweep(ctx, "acme", "key1", protect.SweepRequest{Bucket: "inbox", Prefix: "in/"}, id)
+		require.NoError(t, err)
+		c, err := s.ClaimSweep(ctx, time.Hour)
+		require.NoError(t, err)
+		require.NotNil(t, c)
+		require.NoError(t, s.SavePage(ctx, id, 3, []protect.Object{obj("in/a", "v1"), obj("in/b", "v1"), obj("in/c", "v1")}, "", true, time.Hour))
+		sw, err := s.GetSweep(ctx, "acme", id)
+		require.NoError(t, err)
+		return sw
+	}
+	first := sweep("0b6f5c39-5b0e-4c39-9d43-0d7e7f7f0011")
+	assert.Equal(t, int64(3), first.Queued, "the sweep counts the two objects events queued and the one it queued")
+	assert.Equal(t, int64(2), first.Pending)
+	assert.Equal(t, map[string]int64{protect.OutcomeUploaded: 1}, first.Outcomes)
+	assert.Equal(t, int64(1), first.Reads, "the read the event's discovery made")
+
+	second := sweep("0b6f5c39-5b0e-4c39-9d43-0d7e7f7f0012")
+	assert.Equal(t, int64(0), second.Queued, "what the first sweep holds is not counted again")
+	_, err = s.Queue(ctx, "beta", "", []protect.Object{obj("in/a", "v1")})
+	require.NoError(t, err)
+	first, err = s.GetSweep(ctx, "acme", first.ID)
+	require.NoError(t, err)
+	assert.Equal(t, int64(3), first.Queued, "another tenant's event is its own")
+}
