@@ -319,18 +319,15 @@ func localK8sProfile(t *testing.T) profile {
 	secrets.Metadata.Name = "secrets"
 	secrets.Spec.Type, secrets.Spec.Version = "secretstores.local.env", "v1"
 	ref["secrets"] = secrets
-	// No protected buckets on the local cluster: it runs no NATS for
-	// versitygw's storage events, so the overlay deletes the storage
-	// component (docs/storage-events.md).
-	delete(ref, "storage")
 	apps := withApp(baseApps, "scanner-node-example", "blobstore", "events", "scanresults")
-	apps["api"] = slices.DeleteFunc(slices.Clone(apps["api"]), func(c string) bool { return c == "storage" })
 	return profile{name: "local", ref: ref,
 		// No password on the cluster's own Redis, as on the local one. The
-		// servers' addresses and credentials are the cluster's, where
-		// components/local has the literal ones of make infra.
+		// servers' addresses and credentials are the cluster's (its NATS
+		// for storage events too), where components/local has the literal
+		// ones of make infra.
 		differences: map[string]string{"consumerID": "prefixed", "redisPassword": "optional",
-			"redisHost": "located", "endpoint": "located", "accessKey": "located", "secretKey": "located"},
+			"redisHost": "located", "endpoint": "located", "accessKey": "located", "secretKey": "located",
+			"natsURL": "located"},
 		queue: "processingTimeout", nodePorts: []string{"api-node", "versitygw-node"},
 		// One replica each on a two-core node.
 		minReplicas: 1,

@@ -56,8 +56,13 @@ app() {
   secret intellidox-archive-passwords "key=$(openssl rand -base64 32)"
   kubectl -n "$ns" create configmap clamav-signatures --from-file="$root/clamav/db" \
     --dry-run=client -o yaml | kubectl apply -f - >/dev/null
+  kubectl -n "$ns" create configmap versitygw-events --from-file=events.json="$root/components/local/versitygw-events.json" \
+    --dry-run=client -o yaml | kubectl apply -f - >/dev/null
   say "kubectl apply -k deploy/overlays/local-k8s"
   kubectl apply -k "$root/deploy/overlays/local-k8s" >/dev/null
+  kubectl -n "$ns" rollout status deploy/nats --timeout 5m >/dev/null
+  say "JetStream stream for storage events"
+  go -C "$root" run ./cmd/devtool stream -nats "$(kubectl -n "$ns" get svc nats -o jsonpath='{.spec.clusterIP}'):4222"
   kubectl -n "$ns" rollout status deploy/versitygw --timeout 5m >/dev/null
   say "bucket"
   AWS_ACCESS_KEY_ID=intellidox \
