@@ -28,24 +28,54 @@ import (
 	"github.com/intellidox/intellidox/internal/testenv"
 )
 
-// protectedStack starts a stack whose tenant protects bucket "protected"
-// under in/, except *.skip. Claims last 3 s, so that work a killed api
-// held is taken over quickly, and sweeps list pages of 100 objects.
+// protectedStack starts a stack whose tenant ("default", of a database of
+// the test's own) protects bucket "protected" under in/, except *.skip.
+// Claims last 3 s, so that work a killed api held is taken over quickly,
+// and sweeps list pages of 100 objects. The bucket starts and ends empty:
+// on the k8s profile it is the cluster's, shared by the tests.
 func protectedStack(t *testing.T, opts testenv.StackOptions) (*testenv.Stack, *s3.Client) {
 	t.Helper()
-	if testenv.Profile() == "k8s" {
-		t.Skip("protected buckets: the k8s profile does not deploy them yet (docs/storage-events.md)")
-	}
 	rules := fmt.Sprintf(`[{"bucket":"protected","prefix":"in/","exclude":["*.skip"],"tenant":%q}]`, "default")
 	opts.Env = map[string]string{"PROTECTED_BUCKETS": rules, "DISCOVERY_LEASE": "3s", "SWEEP_PAGE_SIZE": "100"}
+	if opts.DatabaseURL == "" {
+		opts.DatabaseURL = testenv.FreshDatabase(t)
+	}
 	stack := testenv.StartStack(t, opts)
 	s3c := testenv.S3Client(t, stack.S3)
-	_, err := s3c.CreateBucket(context.Background(), &s3.CreateBucketInput{Bucket: aws.String("protected")})
+	ctx := context.Background()
+	_, err := s3c.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String("protected")})
 	if err != nil {
-		_, herr := s3c.HeadBucket(context.Background(), &s3.HeadBucketInput{Bucket: aws.String("protected")})
+		_, herr := s3c.HeadBucket(ctx, &s3.HeadBucketInput{Bucket: aws.String("protected")})
 		require.NoError(t, herr, "create bucket protected: %v", err)
 	}
+	emptyProtected(ctx, t, s3c)
+	// Emptied again while this api still runs: a storage event it leaves
+	// unread then names an object that is gone for the next test's.
+	t.Cleanup(func() { emptyProtected(ctx, t, s3c) })
 	return stack, s3c
+}
+
+// whitespace returns n random characters of " \t\r\n".
+func whitespace(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	for i := range b {
+		b[i] = " \t\r\n"[b[i]%4]
+	}
+	return string(b)
+}
+
+func emptyProtected(ctx context.Context, t *testing.T, s3c *s3.Client) {
+	t.Helper()
+	pages := s3.NewListObjectsV2Paginator(s3c, &s3.ListObjectsV2Input{Bucket: aws.String("protected")})
+	for pages.HasMorePages() {
+		page, err := pages.NextPage(ctx)
+		require.NoError(t, err)
+		for _, o := range page.Contents {
+			_, err := s3c.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: aws.String("protected"), Key: o.Key})
+			require.NoError(t, err)
+		}
+	}
 }
 
 // TestSweep: a sweep of a prefix of 1,000 objects (mixed, with duplicate
@@ -67,8 +97,12 @@ func TestSweep(t *testing.T) {
 	// to judge), while the sweep's own logic is the same on both.
 	// E2E_SWEEP_OBJECTS sets another count (the same shares), e.g. 1000
 	// on aws to run the full sweep there by hand.
+	// On the k8s profile a fifth too, so that make k8s-test keeps to its
+	// ten minutes warm: the cluster's sweep, resume and once-per-content
+	// logic is the same code, and its storage events for the same objects
+	// are adopted by the sweep (pgstore.insertDiscoveries).
 	total := 1000
-	if testenv.Profile() == "aws" {
+	if p := testenv.Profile(); p == "aws" || p == "k8s" {
 		total = 200
 	}
 	if n, err := strconv.Atoi(os.Getenv("E2E_SWEEP_OBJECTS")); err == nil && n >= 20 {
@@ -80,7 +114,10 @@ func TestSweep(t *testing.T) {
 		contents[i] = make([]byte, 512+i)
 		_, _ = rand.Read(contents[i])
 	}
-	contents[0] = []byte(EICAR)
+	// EICAR with a tail of white space of this run's own, as the standard
+	// allows: clamav and yara find it, and no engine answers it from an
+	// earlier test's results (the k8s profile's scanners share a cache).
+	contents[0] = []byte(EICAR + whitespace(40))
 	var objects []s3Object
 	for i := range total {
 		key := fmt.Sprintf("in/%02d/obj-%04d.bin", i%10, i)
@@ -147,8 +184,7 @@ func TestSweep(t *testing.T) {
 
 	// Halfway, the api dies without warning, with objects claimed.
 	waitSweep(ctx, t, c, sw.ID, func(s client.Sweep) bool { return done(s) >= int64(total)*3/10 })
-	stack.Launched.Kill("api", true)
-	require.NoError(t, stack.Launched.StartApp("api"))
+	stack.KillApp(t, "api")
 
 	sw = waitSweep(ctx, t, c, sw.ID, func(s client.Sweep) bool { return s.Status == "done" || s.Status == "failed" })
 	t.Logf("sweep: %+v", sw)
@@ -179,7 +215,7 @@ func TestSweep(t *testing.T) {
 
 	// The EICAR objects (every distinct-th) are malicious uploads of the
 	// tenant.
-	page, err := c.List(ctx, url.Values{"sha256": {sha([]byte(EICAR))}})
+	page, err := c.List(ctx, url.Values{"sha256": {sha(contents[0])}})
 	require.NoError(t, err)
 	require.Len(t, page.Items, (selected+distinct-1)/distinct, "in/00/obj-0000.bin, and its repeats")
 	for _, f := range page.Items {

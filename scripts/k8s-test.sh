@@ -13,6 +13,10 @@ cd "$root"
 export KUBECONFIG=/var/lib/intellidox-k8s/pki/admin.kubeconfig
 export E2E_PROFILE=k8s
 export CHAOS_N=${CHAOS_N:-200}
+# One round of faults per run: each app's pod deleted, each worker rolled,
+# while work waits for it (CHAOS_ROUNDS=3 for the longer run docs/k8s-local.md
+# reports too).
+export CHAOS_ROUNDS=${CHAOS_ROUNDS:-1}
 say() { printf '\033[1;34mk8s-test:\033[0m %s\n' "$*" >&2; }
 t0=$SECONDS
 phase() { say "$1: $(($SECONDS - $2)) s"; echo "$1 $(($SECONDS - $2))" >>"$report"; }
@@ -26,6 +30,16 @@ memory() {
   pods=$(awk '/^total_rss /{print int($2/1048576)}' /sys/fs/cgroup/memory/kubepods/memory.stat 2>/dev/null || echo "?")
   say "memory ($1): control plane and node processes ${procs} MiB, pods ${pods} MiB (cgroup kubepods, rss)"
 }
+
+# The host side of the suite: the browser test drives Chromium from Node.
+missing=()
+command -v chromium >/dev/null || missing+=(chromium)
+command -v node >/dev/null || missing+=(nodejs npm)
+if ((${#missing[@]})); then
+  say "installing ${missing[*]} (apt)"
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null ||
+    { apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null; }
+fi
 
 s=$SECONDS; scripts/k8s.sh up; phase "images + cluster up" $s
 # The suite adds versitygw users with versitygw's own admin CLI

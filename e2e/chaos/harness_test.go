@@ -100,6 +100,12 @@ func chaosEnv(extra map[string]string) map[string]string {
 		"RATE_LIMIT_BURST":         "100000",
 		"LOG_LEVEL":                "info",
 	}
+	if testenv.Profile() == "k8s" {
+		// No signature changes in the cluster's runs (pod deletions,
+		// rolling updates): the scanners keep their own interval, and are
+		// not rolled out for this setting.
+		delete(env, "SIGNATURE_CHECK_INTERVAL")
+	}
 	for k, v := range extra {
 		env[k] = v
 	}
@@ -216,26 +222,23 @@ func (r *run) injected(at time.Time, format string, args ...any) {
 	r.t.Log("fault: " + msg)
 }
 
-// ready waits, before a fault, for files of the round to be in flight: up
-// to 5 s for work waiting for engine (see inflight), so that the fault cuts
-// work off rather than hitting an idle system. If by then no upload is
-// processing at all (the faults of a round can outlast the flow), it pushes
-// a burst of new files and waits for them. It returns the counts and the
-// ids of the uploads processing at that moment.
+// ready waits, before a fault, for work waiting for engine (see inflight),
+// so that the fault cuts work off rather than hitting an idle system or
+// files about to finish. If none comes within 5 s (the faults of a round
+// can outlast the flow), it pushes a burst of new files, and again every
+// 5 s, for at most a minute; a fault that then strikes nothing is
+// reported by struck. It returns the counts and the ids of the uploads
+// processing at that moment.
 func (r *run) ready(engine string) (processing, waiting int, ids []string) {
-	deadline := time.Now().Add(5 * time.Second)
-	fed := false
+	next, giveUp := time.Now().Add(5*time.Second), time.Now().Add(65*time.Second)
 	for {
 		processing, waiting, ids = r.inflight(engine)
-		switch {
-		case waiting > 0 || r.ctx.Err() != nil:
+		if waiting > 0 || r.ctx.Err() != nil || time.Now().After(giveUp) {
 			return processing, waiting, ids
-		case time.Now().Before(deadline):
-		case processing > 0, fed && time.Now().After(deadline.Add(time.Minute)):
-			return processing, waiting, ids // a fault that strikes nothing is reported by struck
-		case !fed:
+		}
+		if time.Now().After(next) {
 			r.feed()
-			fed = true
+			next = time.Now().Add(5 * time.Second)
 		}
 		select {
 		case <-time.After(25 * time.Millisecond):

@@ -78,12 +78,15 @@ func TestK8sRollingUpdate(t *testing.T) {
 	// A database of its own, as above.
 	r := newRun(t, cfg, "rolling update", testenv.StackOptions{DatabaseURL: testenv.FreshDatabase(t)})
 	scanners := []string{"scanner-clamav", "scanner-yara", "scanner-reputation", "extractor"}
+	// Each is rolled while work waits for it, not merely while files flow.
+	waitsFor := map[string]string{"extractor": "extractor", "scanner-clamav": "clamav",
+		"scanner-yara": "yara", "scanner-reputation": "reputation"}
 	moments := r.moments(len(scanners) * cfg.rounds)
 	r.startPush()
 	for i := range moments {
 		app := scanners[i%len(scanners)]
 		r.at(moments[i])
-		processing, waiting, ids := r.ready("")
+		processing, waiting, ids := r.ready(waitsFor[app])
 		started := time.Now()
 		k.MustRun(t, "patch", "deploy/"+app, "--type", "merge", "-p",
 			fmt.Sprintf(`{"spec":{"template":{"metadata":{"annotations":{"intellidox.dev/rollout":"%d"}}}}}`, started.UnixNano()))
@@ -92,7 +95,7 @@ func TestK8sRollingUpdate(t *testing.T) {
 		cancel()
 		require.NoError(t, err)
 		hit := r.struck("rolling update of "+app, ids, started)
-		r.injected(started, "rolling update of %s (%d uploads processing, %d waiting, %d of them unfinished), done after %s",
+		r.injected(started, "rolling update of %s (%d uploads processing, %d waiting for it, %d of them unfinished), done after %s",
 			app, processing, waiting, hit, time.Since(started).Round(100*time.Millisecond))
 	}
 	r.finish(time.Now(), nil)

@@ -14,8 +14,10 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -142,35 +144,150 @@ var appContainers = map[string]string{
 // cluster is shared, so such a test holds it alone until it ends.
 var clusterEnv sync.RWMutex
 
-// SetEnv sets env on every app's container, waits for the rollouts, and
+// SetEnv sets env on the apps that read it, waits for their rollouts, and
 // puts each container's environment back as it was when the test ends
-// (values from Secrets included: DATABASE_URL is one).
+// (values from Secrets included: DATABASE_URL is one). Which apps read a
+// setting is what README.md's configuration table says (settingApps): a
+// setting of the api's rolls the api alone, not every pod of the cluster.
 func (c Cluster) SetEnv(t testing.TB, env map[string]string) {
 	t.Helper()
 	if len(env) == 0 {
 		return
 	}
+	readme, err := os.ReadFile(filepath.Join(Root(), "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
 	keys := slices.Sorted(maps.Keys(env))
-	var set []string
+	set := map[string][]string{}
+	has := map[string]map[string]string{}
 	for _, k := range keys {
-		set = append(set, k+"="+env[k])
+		for _, d := range settingApps(readme, k) {
+			if has[d] == nil {
+				has[d] = c.effectiveEnv(t, d, appContainers[d])
+			}
+			if v, ok := has[d][k]; ok && v == env[k] {
+				continue // the app has it already: no rollout for it
+			}
+			set[d] = append(set[d], k+"="+env[k])
+		}
+	}
+	deploys := slices.Sorted(maps.Keys(set))
+	if len(deploys) == 0 {
+		t.Logf("k8s: every app has %v already", keys)
+		return
 	}
 	saved := map[string]string{}
-	for d, ctr := range appContainers {
-		saved[d] = c.containerEnv(t, d, ctr)
+	for _, d := range deploys {
+		saved[d] = c.containerEnv(t, d, appContainers[d])
 	}
-	t.Logf("k8s: setting %v on every app and waiting for the rollouts", keys)
-	for d, ctr := range appContainers {
-		c.MustRun(t, append([]string{"set", "env", "deploy/" + d, "-c", ctr}, set...)...)
+	t.Logf("k8s: setting %v on %v and waiting for the rollouts", keys, deploys)
+	for _, d := range deploys {
+		c.MustRun(t, append([]string{"set", "env", "deploy/" + d, "-c", appContainers[d]}, set[d]...)...)
 	}
-	c.rollouts(t)
+	c.rollouts(t, deploys)
 	t.Cleanup(func() {
-		for d, ctr := range appContainers {
+		for _, d := range deploys {
 			c.MustRun(t, "patch", "deploy/"+d, "--type=json", "-p",
-				fmt.Sprintf(`[{"op":"replace","path":"/spec/template/spec/containers/%d/env","value":%s}]`, c.containerIndex(t, d, ctr), saved[d]))
+				fmt.Sprintf(`[{"op":"replace","path":"/spec/template/spec/containers/%d/env","value":%s}]`, c.containerIndex(t, d, appContainers[d]), saved[d]))
 		}
-		c.rollouts(t)
+		c.rollouts(t, deploys)
 	})
+}
+
+// readers maps the second column of README.md's configuration table (who
+// reads a setting) to the Deployments of deploy/overlays/local-k8s.
+var readers = map[string][]string{
+	"api":        {"api"},
+	"extractor":  {"extractor"},
+	"scanner":    {"scanner-clamav", "scanner-yara", "scanner-reputation", "scanner-node-example"},
+	"clamav":     {"scanner-clamav"},
+	"yara":       {"scanner-yara"},
+	"reputation": {"scanner-reputation"},
+}
+
+// settingApps returns the Deployments whose app reads the setting key,
+// from the configuration table of readme: the rows name their settings in
+// backquotes in the first column and who reads them in the second. A
+// setting the table does not name, or names for a reader other than
+// those above ("all apps", a component), goes to every app.
+func settingApps(readme []byte, key string) []string {
+	all := slices.Sorted(maps.Keys(appContainers))
+	for _, line := range strings.Split(string(readme), "\n") {
+		cols := strings.Split(line, "|")
+		if len(cols) < 4 || !strings.HasPrefix(strings.TrimSpace(cols[1]), "`") {
+			continue
+		}
+		if !slices.Contains(settingNames.FindAllString(cols[1], -1), "`"+key+"`") {
+			continue
+		}
+		var apps []string
+		for _, r := range strings.Split(cols[2], ",") {
+			d, ok := readers[strings.TrimSpace(r)]
+			if !ok {
+				return all
+			}
+			apps = append(apps, d...)
+		}
+		slices.Sort(apps)
+		return slices.Compact(apps)
+	}
+	return all
+}
+
+var settingNames = regexp.MustCompile("`[A-Z][A-Z0-9_]*`")
+
+// effectiveEnv is the environment one container of a Deployment's pod
+// template gets from its ConfigMaps (envFrom) and literal values (env); a
+// variable from a Secret or a field is left out, so never taken as equal.
+func (c Cluster) effectiveEnv(t testing.TB, deploy, container string) map[string]string {
+	t.Helper()
+	var d struct {
+		Spec struct {
+			Template struct {
+				Spec struct {
+					Containers []struct {
+						Name    string `json:"name"`
+						EnvFrom []struct {
+							ConfigMapRef *struct {
+								Name string `json:"name"`
+							} `json:"configMapRef"`
+						} `json:"envFrom"`
+						Env []struct {
+							Name      string          `json:"name"`
+							Value     string          `json:"value"`
+							ValueFrom json.RawMessage `json:"valueFrom"`
+						} `json:"env"`
+					} `json:"containers"`
+				} `json:"spec"`
+			} `json:"template"`
+		} `json:"spec"`
+	}
+	require.NoError(t, json.Unmarshal([]byte(c.MustRun(t, "get", "deploy/"+deploy, "-o", "json")), &d))
+	out := map[string]string{}
+	for _, ctr := range d.Spec.Template.Spec.Containers {
+		if ctr.Name != container {
+			continue
+		}
+		for _, from := range ctr.EnvFrom {
+			if from.ConfigMapRef == nil {
+				continue
+			}
+			var cm struct {
+				Data map[string]string `json:"data"`
+			}
+			require.NoError(t, json.Unmarshal([]byte(c.MustRun(t, "get", "configmap", from.ConfigMapRef.Name, "-o", "json")), &cm))
+			maps.Copy(out, cm.Data)
+		}
+		for _, e := range ctr.Env {
+			if len(e.ValueFrom) > 0 {
+				delete(out, e.Name)
+			} else {
+				out[e.Name] = e.Value
+			}
+		}
+	}
+	return out
 }
 
 // containerEnv returns the env list of one container of a Deployment's pod
@@ -215,12 +332,12 @@ func (c Cluster) containerIndex(t testing.TB, deploy, container string) int {
 	return i
 }
 
-// rollouts waits until every app's rollout is complete and the pods it
-// replaced are gone: a terminating pod's sidecar may still take events
+// rollouts waits until the rollouts of deploys are complete and the pods
+// they replaced are gone: a terminating pod's sidecar may still take events
 // from the topics, and would handle them with the old settings.
-func (c Cluster) rollouts(t testing.TB) {
+func (c Cluster) rollouts(t testing.TB, deploys []string) {
 	t.Helper()
-	for d := range appContainers {
+	for _, d := range deploys {
 		c.MustRun(t, "rollout", "status", "deploy/"+d, "--timeout", "5m")
 	}
 	require.Eventually(t, func() bool {
@@ -612,6 +729,86 @@ func (p *probe) number() int {
 
 // podPID returns a process of the pod with this UID (the kubelet's
 // cgroupfs hierarchy names pods pod<UID>).
+// killPod sends SIGKILL, from the node, to the processes of every container
+// of app's pod (the app and its daprd) and waits until the kubelet has
+// restarted them all and the pod is ready again.
+func (c Cluster) killPod(t testing.TB, app string) {
+	t.Helper()
+	var pod string
+	require.Eventually(t, func() bool {
+		live := c.LivePods(app)
+		if len(live) == 1 {
+			pod = live[0]
+		}
+		return pod != ""
+	}, 2*time.Minute, 250*time.Millisecond, "k8s: one live pod of %s", app)
+	// The app's container and daprd's, which the injector may add as a
+	// native sidecar (an init container that keeps running).
+	type containerStatus struct {
+		ContainerID  string          `json:"containerID"`
+		RestartCount int             `json:"restartCount"`
+		Ready        bool            `json:"ready"`
+		State        json.RawMessage `json:"state"`
+	}
+	status := func() (uid string, restarts int, running []string, ready bool) {
+		var p struct {
+			Metadata struct {
+				UID string `json:"uid"`
+			} `json:"metadata"`
+			Status struct {
+				Conditions []struct {
+					Type   string `json:"type"`
+					Status string `json:"status"`
+				} `json:"conditions"`
+				InitContainerStatuses []containerStatus `json:"initContainerStatuses"`
+				ContainerStatuses     []containerStatus `json:"containerStatuses"`
+			} `json:"status"`
+		}
+		require.NoError(t, json.Unmarshal([]byte(c.MustRun(t, "get", "pod", pod, "-o", "json")), &p))
+		for _, cs := range append(p.Status.InitContainerStatuses, p.Status.ContainerStatuses...) {
+			restarts += cs.RestartCount
+			if strings.Contains(string(cs.State), `"running"`) {
+				running = append(running, strings.TrimPrefix(cs.ContainerID, "containerd://"))
+			}
+		}
+		for _, cond := range p.Status.Conditions {
+			ready = ready || cond.Type == "Ready" && cond.Status == "True"
+		}
+		return p.Metadata.UID, restarts, running, ready
+	}
+	uid, before, ids, _ := status()
+	killedIDs := 0
+	for _, id := range ids {
+		killed := 0
+		for _, pattern := range []string{
+			"/sys/fs/cgroup/memory/kubepods/pod" + uid + "/" + id + "/cgroup.procs",
+			"/sys/fs/cgroup/memory/kubepods/*/pod" + uid + "/" + id + "/cgroup.procs",
+		} {
+			files, _ := filepath.Glob(pattern)
+			for _, f := range files {
+				b, err := os.ReadFile(f)
+				require.NoError(t, err)
+				for _, pid := range strings.Fields(string(b)) {
+					n, err := strconv.Atoi(pid)
+					require.NoError(t, err)
+					if syscall.Kill(n, syscall.SIGKILL) == nil {
+						killed++
+					}
+				}
+			}
+		}
+		if killed > 0 {
+			killedIDs++
+		}
+	}
+	require.GreaterOrEqual(t, killedIDs, 2, "k8s: SIGKILL to the app and daprd of pod %s (running containers %v)", pod, ids)
+	t.Logf("k8s: killed the %d running containers of pod %s (SIGKILL)", killedIDs, pod)
+	require.Eventually(t, func() bool {
+		_, restarts, _, ready := status()
+		return ready && restarts >= before+killedIDs
+	}, 3*time.Minute, 250*time.Millisecond, "k8s: pod %s restarted and ready", pod)
+}
+
 func podPID(t testing.TB, uid string) string {
 	t.Helper()
 	for _, pattern := range []string{
@@ -642,10 +839,11 @@ func (c Cluster) traceTo(t testing.TB, zipkin string) {
 	set := func(tracing string) {
 		c.MustRun(t, "patch", "configuration.dapr.io/intellidox", "--type=json", "-p",
 			`[{"op":"replace","path":"/spec/tracing","value":`+tracing+`}]`)
-		for d := range appContainers {
+		all := slices.Sorted(maps.Keys(appContainers))
+		for _, d := range all {
 			c.MustRun(t, "rollout", "restart", "deploy/"+d)
 		}
-		c.rollouts(t)
+		c.rollouts(t, all)
 	}
 	b, _ := json.Marshal(map[string]any{"samplingRate": "1", "zipkin": map[string]string{"endpointAddress": zipkin}})
 	t.Logf("k8s: sidecars export spans to %s", zipkin)

@@ -47,6 +47,9 @@ type Stack struct {
 	runFile *launch.RunFile
 	opts    launch.Options
 	cluster *Cluster // the k8s profile's
+
+	mu       sync.Mutex
+	forwards map[string]int // the k8s profile's port-forwards to apps, by target and port
 }
 
 // StackOptions adjust a stack.
@@ -299,6 +302,22 @@ func (s *Stack) APIURL(t testing.TB, appPort int) string {
 	return u
 }
 
+// KillApp kills appID and its sidecar without warning (SIGKILL) and starts
+// them again: locally the launcher's processes; on the k8s profile the
+// processes of every container of the app's pod, which the kubelet
+// restarts in the same pod, as it does after a crash.
+func (s *Stack) KillApp(t testing.TB, appID string) {
+	t.Helper()
+	if s.cluster != nil {
+		s.cluster.killPod(t, appID)
+		return
+	}
+	s.Launched.Kill(appID, true)
+	if err := s.Launched.StartApp(appID); err != nil {
+		t.Fatalf("start %s again: %v", appID, err)
+	}
+}
+
 // StartReplica starts one more replica of appID, with its own sidecar and
 // ports, and returns the replica's app port and sidecar HTTP port. On the
 // k8s profile the Deployment scales to two pods: s.API then reaches the
@@ -359,7 +378,20 @@ func (s *Stack) Apps(t testing.TB) []App {
 func (s *Stack) AppURL(t testing.TB, a App) string {
 	t.Helper()
 	if s.cluster != nil {
-		return fmt.Sprintf("http://127.0.0.1:%d", s.cluster.PortForward(t, a.target, a.port))
+		// One port-forward per app for the stack's life: a test that polls
+		// an app's metrics must not start a kubectl per poll.
+		key := fmt.Sprintf("%s:%d", a.target, a.port)
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		port, ok := s.forwards[key]
+		if !ok {
+			port = s.cluster.PortForward(t, a.target, a.port)
+			if s.forwards == nil {
+				s.forwards = map[string]int{}
+			}
+			s.forwards[key] = port
+		}
+		return fmt.Sprintf("http://127.0.0.1:%d", port)
 	}
 	return fmt.Sprintf("http://127.0.0.1:%d", a.port)
 }
