@@ -129,6 +129,10 @@ func TestSweep(t *testing.T) {
 	for i := range 20 {
 		objects = append(objects, s3Object{fmt.Sprintf("out/obj-%02d.bin", i), contents[i]})
 	}
+	// Counted before the objects exist: where storage events flow (the
+	// k8s profile's versitygw sends them for every bucket), their scans
+	// start as soon as the objects are written.
+	before := engineCalls(t, stack)
 	putAll(ctx, t, s3c, objects)
 	// A tag of the bucket's owner, which the verdict tags must keep.
 	_, err := s3c.PutObjectTagging(ctx, &s3.PutObjectTaggingInput{Bucket: aws.String("protected"), Key: aws.String(objects[0].key),
@@ -141,7 +145,6 @@ func TestSweep(t *testing.T) {
 	for _, o := range objects[:selected] {
 		uniq[string(o.body)] = true
 	}
-	before := engineCalls(t, stack)
 
 	// Refusals first: bad globs, a bucket the tenant does not protect, a
 	// user who is not an administrator, a sweep of another tenant.
