@@ -47,10 +47,12 @@ func TestK8sDeletePods(t *testing.T) {
 	r.startPush()
 	for i, app := range plan {
 		r.at(moments[i])
-		processing, waiting, ids := r.ready(waitsFor[app])
 		// A pod still terminating from an earlier fault is "Running" too,
 		// and its replacement may not be ready yet: the fault goes to a
-		// live pod, once there is one.
+		// live pod, once there is one. It is found before the work is
+		// awaited, so that nothing (require.Eventually waits a tick before
+		// its first look) stands between the work seen in flight and the
+		// deletion: small files finish in well under a second.
 		var pod string
 		require.Eventually(t, func() bool {
 			live := k.LivePods(app)
@@ -59,6 +61,7 @@ func TestK8sDeletePods(t *testing.T) {
 			}
 			return pod != ""
 		}, 2*time.Minute, 250*time.Millisecond, "no live pod of %s", app)
+		processing, waiting, ids := r.ready(waitsFor[app])
 		deleted := time.Now()
 		k.MustRun(t, "delete", "pod", pod, "--wait=false")
 		hit := r.struck("kubectl delete pod "+pod, ids, deleted)
