@@ -160,11 +160,13 @@ func (c Cluster) SetEnv(t testing.TB, env map[string]string) {
 	}
 	keys := slices.Sorted(maps.Keys(env))
 	set := map[string][]string{}
+	saved := map[string]string{} // each container's env list as it was
 	has := map[string]map[string]string{}
 	for _, k := range keys {
 		for _, d := range settingApps(readme, k) {
 			if has[d] == nil {
-				has[d] = c.effectiveEnv(t, d, appContainers[d])
+				ctr := c.container(t, d, appContainers[d])
+				saved[d], has[d] = string(ctr.Env), c.effectiveEnv(t, ctr)
 			}
 			if v, ok := has[d][k]; ok && v == env[k] {
 				continue // the app has it already: no rollout for it
@@ -176,10 +178,6 @@ func (c Cluster) SetEnv(t testing.TB, env map[string]string) {
 	if len(deploys) == 0 {
 		t.Logf("k8s: every app has %v already", keys)
 		return
-	}
-	saved := map[string]string{}
-	for _, d := range deploys {
-		saved[d] = c.containerEnv(t, d, appContainers[d])
 	}
 	t.Logf("k8s: setting %v on %v and waiting for the rollouts", keys, deploys)
 	for _, d := range deploys {
@@ -237,89 +235,73 @@ func settingApps(readme []byte, key string) []string {
 
 var settingNames = regexp.MustCompile("`[A-Z][A-Z0-9_]*`")
 
-// effectiveEnv is the environment one container of a Deployment's pod
-// template gets from its ConfigMaps (envFrom) and literal values (env); a
-// variable from a Secret or a field is left out, so never taken as equal.
-func (c Cluster) effectiveEnv(t testing.TB, deploy, container string) map[string]string {
+// templateContainer is one container of a Deployment's pod template: its
+// env list as JSON (to put back exactly) and what it gets from ConfigMaps.
+type templateContainer struct {
+	Name    string          `json:"name"`
+	Env     json.RawMessage `json:"env"`
+	EnvFrom []struct {
+		ConfigMapRef *struct {
+			Name string `json:"name"`
+		} `json:"configMapRef"`
+	} `json:"envFrom"`
+}
+
+// container reads one container of a Deployment's pod template.
+func (c Cluster) container(t testing.TB, deploy, name string) templateContainer {
 	t.Helper()
 	var d struct {
 		Spec struct {
 			Template struct {
 				Spec struct {
-					Containers []struct {
-						Name    string `json:"name"`
-						EnvFrom []struct {
-							ConfigMapRef *struct {
-								Name string `json:"name"`
-							} `json:"configMapRef"`
-						} `json:"envFrom"`
-						Env []struct {
-							Name      string          `json:"name"`
-							Value     string          `json:"value"`
-							ValueFrom json.RawMessage `json:"valueFrom"`
-						} `json:"env"`
-					} `json:"containers"`
+					Containers []templateContainer `json:"containers"`
 				} `json:"spec"`
 			} `json:"template"`
 		} `json:"spec"`
 	}
-	require.NoError(t, json.Unmarshal([]byte(c.MustRun(t, "get", "deploy/"+deploy, "-o", "json")), &d))
-	out := map[string]string{}
+	require.NoError(t, json.Unmarshal([]byte(c.MustRun(t, "get", "deploy/"+deploy, "-o", "json")), &d), "deploy/%s", deploy)
 	for _, ctr := range d.Spec.Template.Spec.Containers {
-		if ctr.Name != container {
+		if ctr.Name == name {
+			if len(ctr.Env) == 0 {
+				ctr.Env = json.RawMessage("[]")
+			}
+			return ctr
+		}
+	}
+	t.Fatalf("deploy/%s has no container %s", deploy, name)
+	return templateContainer{}
+}
+
+// effectiveEnv is the environment ctr gets from its ConfigMaps (envFrom)
+// and literal values (env); a variable from a Secret or a field is left
+// out, so never taken as equal.
+func (c Cluster) effectiveEnv(t testing.TB, ctr templateContainer) map[string]string {
+	t.Helper()
+	out := map[string]string{}
+	for _, from := range ctr.EnvFrom {
+		if from.ConfigMapRef == nil {
 			continue
 		}
-		for _, from := range ctr.EnvFrom {
-			if from.ConfigMapRef == nil {
-				continue
-			}
-			var cm struct {
-				Data map[string]string `json:"data"`
-			}
-			require.NoError(t, json.Unmarshal([]byte(c.MustRun(t, "get", "configmap", from.ConfigMapRef.Name, "-o", "json")), &cm))
-			maps.Copy(out, cm.Data)
+		var cm struct {
+			Data map[string]string `json:"data"`
 		}
-		for _, e := range ctr.Env {
-			if len(e.ValueFrom) > 0 {
-				delete(out, e.Name)
-			} else {
-				out[e.Name] = e.Value
-			}
+		require.NoError(t, json.Unmarshal([]byte(c.MustRun(t, "get", "configmap", from.ConfigMapRef.Name, "-o", "json")), &cm))
+		maps.Copy(out, cm.Data)
+	}
+	var env []struct {
+		Name      string          `json:"name"`
+		Value     string          `json:"value"`
+		ValueFrom json.RawMessage `json:"valueFrom"`
+	}
+	require.NoError(t, json.Unmarshal(ctr.Env, &env))
+	for _, e := range env {
+		if len(e.ValueFrom) > 0 {
+			delete(out, e.Name)
+		} else {
+			out[e.Name] = e.Value
 		}
 	}
 	return out
-}
-
-// containerEnv returns the env list of one container of a Deployment's pod
-// template, as JSON.
-func (c Cluster) containerEnv(t testing.TB, deploy, container string) string {
-	t.Helper()
-	out := c.MustRun(t, "get", "deploy/"+deploy, "-o", "json")
-	var d struct {
-		Spec struct {
-			Template struct {
-				Spec struct {
-					Containers []struct {
-						Name string          `json:"name"`
-						Env  json.RawMessage `json:"env"`
-					} `json:"containers"`
-				} `json:"spec"`
-			} `json:"template"`
-		} `json:"spec"`
-	}
-	if err := json.Unmarshal([]byte(out), &d); err != nil {
-		t.Fatalf("deploy/%s: %v", deploy, err)
-	}
-	for _, ctr := range d.Spec.Template.Spec.Containers {
-		if ctr.Name == container {
-			if len(ctr.Env) == 0 {
-				return "[]"
-			}
-			return string(ctr.Env)
-		}
-	}
-	t.Fatalf("deploy/%s has no container %s", deploy, container)
-	return ""
 }
 
 func (c Cluster) containerIndex(t testing.TB, deploy, container string) int {
@@ -727,8 +709,6 @@ func (p *probe) number() int {
 	return n
 }
 
-// podPID returns a process of the pod with this UID (the kubelet's
-// cgroupfs hierarchy names pods pod<UID>).
 // killPod sends SIGKILL, from the node, to the processes of every container
 // of app's pod (the app and its daprd) and waits until the kubelet has
 // restarted them all and the pod is ready again.
@@ -780,21 +760,11 @@ func (c Cluster) killPod(t testing.TB, app string) {
 	killedIDs := 0
 	for _, id := range ids {
 		killed := 0
-		for _, pattern := range []string{
-			"/sys/fs/cgroup/memory/kubepods/pod" + uid + "/" + id + "/cgroup.procs",
-			"/sys/fs/cgroup/memory/kubepods/*/pod" + uid + "/" + id + "/cgroup.procs",
-		} {
-			files, _ := filepath.Glob(pattern)
-			for _, f := range files {
-				b, err := os.ReadFile(f)
-				require.NoError(t, err)
-				for _, pid := range strings.Fields(string(b)) {
-					n, err := strconv.Atoi(pid)
-					require.NoError(t, err)
-					if syscall.Kill(n, syscall.SIGKILL) == nil {
-						killed++
-					}
-				}
+		for _, pid := range cgroupPIDs(uid, id) {
+			n, err := strconv.Atoi(pid)
+			require.NoError(t, err)
+			if syscall.Kill(n, syscall.SIGKILL) == nil {
+				killed++
 			}
 		}
 		if killed > 0 {
@@ -809,22 +779,34 @@ func (c Cluster) killPod(t testing.TB, app string) {
 	}, 3*time.Minute, 250*time.Millisecond, "k8s: pod %s restarted and ready", pod)
 }
 
+// podPID returns a process of the pod with this UID (the kubelet's
+// cgroupfs hierarchy names pods pod<UID>).
 func podPID(t testing.TB, uid string) string {
 	t.Helper()
-	for _, pattern := range []string{
-		"/sys/fs/cgroup/memory/kubepods/pod" + uid + "/*/cgroup.procs",
-		"/sys/fs/cgroup/memory/kubepods/*/pod" + uid + "/*/cgroup.procs",
-	} {
-		files, _ := filepath.Glob(pattern)
-		for _, f := range files {
-			b, err := os.ReadFile(f)
-			if pids := strings.Fields(string(b)); err == nil && len(pids) > 0 {
-				return pids[0]
-			}
-		}
+	if pids := cgroupPIDs(uid, "*"); len(pids) > 0 {
+		return pids[0]
 	}
 	t.Fatalf("no process of pod %s under /sys/fs/cgroup/memory/kubepods", uid)
 	return ""
+}
+
+// cgroupPIDs lists the processes of the pod with this UID, in its
+// container (a containerd id, or "*" for any), from the kubelet's cgroups
+// (cgroupfs; the pod's directory is under its QoS class unless Guaranteed).
+func cgroupPIDs(uid, container string) []string {
+	var pids []string
+	for _, pattern := range []string{
+		"/sys/fs/cgroup/memory/kubepods/pod" + uid + "/" + container + "/cgroup.procs",
+		"/sys/fs/cgroup/memory/kubepods/*/pod" + uid + "/" + container + "/cgroup.procs",
+	} {
+		files, _ := filepath.Glob(pattern)
+		for _, f := range files {
+			if b, err := os.ReadFile(f); err == nil {
+				pids = append(pids, strings.Fields(string(b))...)
+			}
+		}
+	}
+	return pids
 }
 
 // traceTo points the cluster's Dapr Configuration at a Zipkin endpoint,
