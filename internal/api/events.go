@@ -10,6 +10,7 @@ import (
 
 	"github.com/gorilla/mux"
 
+	"github.com/intellidox/intellidox/internal/app"
 	"github.com/intellidox/intellidox/internal/contract"
 	"github.com/intellidox/intellidox/internal/files"
 	"github.com/intellidox/intellidox/internal/live"
@@ -138,10 +139,13 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 	defer tick.Stop()
 	beat := time.NewTicker(heartbeatEvery)
 	defer beat.Stop()
+	stopping := app.Stopping(ctx)
 	for {
 		select {
 		case <-ctx.Done():
 			return
+		case <-stopping:
+			return // this replica is stopping: the client resumes on another (Last-Event-ID)
 		case <-beat.C:
 			if _, err := fmt.Fprint(w, ": keep-alive\n\n"); err != nil || st.rc.Flush() != nil {
 				return

@@ -10,6 +10,7 @@ import (
 
 	"github.com/gorilla/mux"
 
+	"github.com/intellidox/intellidox/internal/app"
 	"github.com/intellidox/intellidox/internal/auth"
 	"github.com/intellidox/intellidox/internal/problem"
 	"github.com/intellidox/intellidox/internal/protect"
@@ -100,6 +101,8 @@ func (s *Server) sweepEvents(w http.ResponseWriter, r *http.Request) {
 		select {
 		case <-ctx.Done():
 			return
+		case <-app.Stopping(ctx):
+			return // this replica is stopping: the client reconnects to another
 		case <-time.After(time.Second):
 		}
 		if sw, err = s.protect.GetSweep(ctx, tenant(r), id); err != nil {

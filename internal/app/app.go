@@ -42,6 +42,10 @@ func ListenAddr(defPort string) string {
 }
 
 // Serve runs h on addr until ctx ends, then drains in-flight requests.
+// Long-lived responses (event streams) end as the drain begins, when
+// Stopping of their request's context is closed: their clients resume on
+// another replica, and a rolling update does not wait out the drain's
+// deadline for them.
 // With CPU_PROFILE_DIR set, the process's CPU profile while serving is
 // written there as <app-id>-<pid>.pprof when it stops (for `go tool pprof`;
 // make bench's BENCH_PROFILE uses it).
@@ -61,6 +65,11 @@ func Serve(ctx context.Context, log *slog.Logger, addr string, h http.Handler) e
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
+	stopping := make(chan struct{})
+	srv.BaseContext = func(net.Listener) context.Context {
+		return context.WithValue(context.Background(), stoppingKey{}, (<-chan struct{})(stopping))
+	}
+	srv.RegisterOnShutdown(func() { close(stopping) })
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return fmt.Errorf("listen %s: %w", addr, err)
@@ -83,6 +92,15 @@ func Serve(ctx context.Context, log *slog.Logger, addr string, h http.Handler) e
 	}
 	log.Info("stopped")
 	return nil
+}
+
+type stoppingKey struct{}
+
+// Stopping returns a channel that is closed when the server serving the
+// request of ctx begins to shut down (nil, never closed, outside Serve).
+func Stopping(ctx context.Context) <-chan struct{} {
+	c, _ := ctx.Value(stoppingKey{}).(<-chan struct{})
+	return c
 }
 
 // profileCPU starts the CPU profile written to dir when stop is called.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -36,4 +37,45 @@ func TestServeWritesCPUProfile(t *testing.T) {
 	require.NoError(t, err)
 	require.Greater(t, len(b), 2)
 	assert.Equal(t, []byte{0x1f, 0x8b}, b[:2], "a gzip-compressed pprof profile, flushed on stop")
+}
+
+// TestServeEndsStreamsWhenStopping: a response that lasts until Stopping
+// closes (an event stream) ends as the drain begins, so Serve stops
+// cleanly instead of failing its drain's deadline with the stream open.
+func TestServeEndsStreamsWhenStopping(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	addr := ln.Addr().String()
+	require.NoError(t, ln.Close())
+	streaming := make(chan struct{})
+	stream := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusOK)
+		_ = http.NewResponseController(w).Flush()
+		close(streaming)
+		select {
+		case <-Stopping(r.Context()):
+		case <-r.Context().Done():
+		}
+	})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- Serve(ctx, slog.New(slog.NewTextHandler(io.Discard, nil)), addr, stream) }()
+	var resp *http.Response
+	require.Eventually(t, func() bool {
+		resp, err = http.Get("http://" + addr + "/")
+		return err == nil
+	}, 10*time.Second, 10*time.Millisecond, "the server answers")
+	defer resp.Body.Close()
+	<-streaming
+	cancel()
+	require.NoError(t, <-done, "the drain ends: the open stream ended when stopping began")
+	_, err = io.ReadAll(resp.Body)
+	assert.NoError(t, err, "the stream ended as a response ends, not cut off")
+}
+
+// TestStoppingOutsideServe: a request not served by Serve has no stopping
+// signal (a nil channel, never ready in a select).
+func TestStoppingOutsideServe(t *testing.T) {
+	assert.Nil(t, Stopping(context.Background()))
 }
