@@ -128,6 +128,11 @@ type profile struct {
 	nodePorts []string
 	// minReplicas is the least an HPA may scale an app to.
 	minReplicas int32
+	// collector: a trace collector runs where the sidecars export spans
+	// (EKS: the operator's). The local cluster runs none, and its sidecars
+	// must not export: retrying a dead endpoint held each sidecar's stop
+	// for seconds, and so every rollout.
+	collector bool
 	// apps are the app-ids the environment runs, each with the
 	// components it may use: baseApps, plus any the overlay adds.
 	apps map[string][]string
@@ -139,7 +144,7 @@ func (cl *cluster) check(p profile) []error {
 	cl.checkApps(c)
 	cl.checkWorkloads(c)
 	cl.checkComponents(c, p)
-	cl.checkDaprConfig(c)
+	cl.checkDaprConfig(c, p)
 	cl.checkVisibility(c, p)
 	cl.checkCredentials(c)
 	cl.checkMigration(c)
@@ -527,14 +532,21 @@ func (cl *cluster) checkComponents(c *checker, p profile) {
 	}
 }
 
-func (cl *cluster) checkDaprConfig(c *checker) {
+func (cl *cluster) checkDaprConfig(c *checker, p profile) {
 	if len(cl.configurations) != 1 {
 		c.errorf("want one Dapr Configuration, got %d", len(cl.configurations))
 		return
 	}
 	conf := cl.configurations[0]
-	if conf.Spec.Tracing == nil || conf.Spec.Tracing.SamplingRate == "" || (conf.Spec.Tracing.Otel == nil && conf.Spec.Tracing.Zipkin == nil) {
+	tr := conf.Spec.Tracing
+	exports := tr != nil && (tr.Otel != nil || tr.Zipkin != nil)
+	switch {
+	case tr == nil || tr.SamplingRate == "":
+		c.errorf("Configuration %s: tracing with a sampling rate is required (trace context through every hop)", conf.Metadata.Name)
+	case p.collector && !exports:
 		c.errorf("Configuration %s: tracing with an exporter is required", conf.Metadata.Name)
+	case !p.collector && exports:
+		c.errorf("Configuration %s: tracing exports spans where no collector runs", conf.Metadata.Name)
 	}
 	if len(cl.resiliencies) != 1 {
 		c.errorf("want one Dapr Resiliency, got %d", len(cl.resiliencies))

@@ -306,7 +306,8 @@ type daprPolicyNames struct {
 func awsProfile(t *testing.T) profile {
 	return profile{name: "aws", ref: readComponents(t, "aws"),
 		differences: map[string]string{"endpoint": "dropped", "consumerID": "prefixed"},
-		queue:       "messageVisibilityTimeout", freshclam: true, irsa: true, minReplicas: 2, apps: baseApps}
+		queue:       "messageVisibilityTimeout", freshclam: true, irsa: true, minReplicas: 2, apps: baseApps,
+		collector: true}
 }
 
 // localK8sProfile is the local cluster of scripts/k8s.sh: components/local
@@ -471,6 +472,10 @@ func TestLocalK8sChecksCatchMutations(t *testing.T) {
 		}},
 		{"another Service as NodePort", "type NodePort", func(t *testing.T, docs *[]map[string]any) {
 			find(t, *docs, "Service", "redis")["spec"].(map[string]any)["type"] = "NodePort"
+		}},
+		{"spans exported to no collector", "no collector", func(t *testing.T, docs *[]map[string]any) {
+			find(t, *docs, "Configuration", "intellidox")["spec"].(map[string]any)["tracing"] = map[string]any{
+				"samplingRate": "1", "otel": map[string]any{"endpointAddress": "otel-collector.observability.svc.cluster.local:4317", "protocol": "grpc"}}
 		}},
 		{"signatures not from the ConfigMap", "signatures ConfigMap", func(t *testing.T, docs *[]map[string]any) {
 			for _, v := range podSpec(find(t, *docs, "Deployment", "scanner-clamav"))["volumes"].([]any) {
