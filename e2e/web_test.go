@@ -40,6 +40,17 @@ func TestWebApp(t *testing.T) {
 	}
 	buildWeb(t, web)
 
+	// The stack's logs, printed when a test fails, come after the script's
+	// lines; its failures are said again after them (this cleanup, added
+	// before the stack's, runs after it), so that the end of the output,
+	// where CI's excerpt looks, names what failed.
+	var failed []string
+	t.Cleanup(func() {
+		if t.Failed() && len(failed) > 0 {
+			t.Logf("the browser test's failures again, after the stack's logs:\n%s", strings.Join(failed, "\n"))
+		}
+	})
+
 	env := map[string]string{"WEB_DIR": filepath.Join(web, "dist")}
 	if testenv.Profile() == "k8s" {
 		env = nil // the api image serves its own build of web/dist (deploy/images.yaml)
@@ -73,7 +84,11 @@ func TestWebApp(t *testing.T) {
 	}
 	sc := bufio.NewScanner(out)
 	for sc.Scan() {
-		t.Log(sc.Text())
+		line := sc.Text()
+		t.Log(line)
+		if strings.Contains(line, "FAIL") || strings.HasPrefix(line, " - ") || strings.Contains(line, "upload.mjs:") {
+			failed = append(failed, line)
+		}
 	}
 	if err := cmd.Wait(); err != nil {
 		t.Fatalf("browser test failed: %v (screenshots in %s)", err, shots)
