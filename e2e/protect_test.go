@@ -65,6 +65,36 @@ func whitespace(n int) string {
 	return string(b)
 }
 
+// waitEngineCalls waits until the stack's engines have run want scans, as
+// long as they keep scanning: it fails once the count has stood still for
+// three minutes (longer than the reconciler takes to redrive a stuck scan,
+// RECONCILE_STUCK_AFTER, 2 minutes), not at a fixed time. On a loaded
+// machine (CI tests every package at once) 700 contents took longer than
+// five minutes while the scanners worked through them.
+func waitEngineCalls(ctx context.Context, t *testing.T, stack *testenv.Stack, want int) {
+	t.Helper()
+	last, moved := -1, time.Now()
+	tick := time.NewTicker(250 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		got := engineCalls(t, stack)
+		if got >= want {
+			return
+		}
+		if got != last {
+			last, moved = got, time.Now()
+		}
+		if time.Since(moved) > 3*time.Minute {
+			t.Fatalf("the engines ran %d of the %d scans expected, and none for three minutes", got, want)
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("the engines ran %d of the %d scans expected when the test's time ran out", got, want)
+		case <-tick.C:
+		}
+	}
+}
+
 func emptyProtected(ctx context.Context, t *testing.T, s3c *s3.Client) {
 	t.Helper()
 	pages := s3.NewListObjectsV2Paginator(s3c, &s3.ListObjectsV2Input{Bucket: aws.String("protected")})
@@ -210,8 +240,7 @@ func TestSweep(t *testing.T) {
 		}
 	}
 	want := before + len(uniq)*engines
-	require.Eventually(t, func() bool { return engineCalls(t, stack) >= want }, 5*time.Minute, 250*time.Millisecond,
-		"every content scanned by every engine")
+	waitEngineCalls(ctx, t, stack, want)
 	// Settle, then count again: nothing scanned twice.
 	waitAllDone(ctx, t, c, selected)
 	assert.Equal(t, want, engineCalls(t, stack), "a content was scanned more than once")
