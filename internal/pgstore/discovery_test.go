@@ -16,21 +16,24 @@ func obj(key, etag string) protect.Object {
 	return protect.Object{Bucket: "inbox", Key: key, Size: 5, ETag: etag}
 }
 
+// queue queues objs for tenant outside any sweep (as storage events do)
+// and returns how many of them were new.
+func queue(t *testing.T, s *Store, tenant string, objs ...protect.Object) int {
+	t.Helper()
+	n, err := s.Queue(context.Background(), tenant, "", objs)
+	require.NoError(t, err)
+	return n
+}
+
 func TestDiscoveryQueue(t *testing.T) {
 	ctx := context.Background()
 	s, _ := newStore(t)
 
-	n, err := s.Queue(ctx, "acme", "", []protect.Object{obj("a", "v1"), obj("b", "v1")})
-	require.NoError(t, err)
-	assert.Equal(t, 2, n)
+	assert.Equal(t, 2, queue(t, s, "acme", obj("a", "v1"), obj("b", "v1")))
 	// The same versions again (a notification redelivered, a sweep of the
 	// same prefix): nothing new. A new version, or another tenant: new.
-	n, err = s.Queue(ctx, "acme", "", []protect.Object{obj("a", "v1"), obj("b", "v1"), obj("a", "v2")})
-	require.NoError(t, err)
-	assert.Equal(t, 1, n)
-	n, err = s.Queue(ctx, "beta", "", []protect.Object{obj("a", "v1")})
-	require.NoError(t, err)
-	assert.Equal(t, 1, n)
+	assert.Equal(t, 1, queue(t, s, "acme", obj("a", "v1"), obj("b", "v1"), obj("a", "v2")))
+	assert.Equal(t, 1, queue(t, s, "beta", obj("a", "v1")))
 
 	// Each claim takes distinct rows; claimed rows are not taken again
 	// while their lease lasts.
@@ -166,9 +169,7 @@ func TestSweepResumesAtTheFirstPageNotQueued(t *testing.T) {
 func TestSweepAdoptsWhatEventsQueued(t *testing.T) {
 	ctx := context.Background()
 	s, _ := newStore(t)
-	n, err := s.Queue(ctx, "acme", "", []protect.Object{obj("in/a", "v1"), obj("in/b", "v1")})
-	require.NoError(t, err)
-	require.Equal(t, 2, n)
+	require.Equal(t, 2, queue(t, s, "acme", obj("in/a", "v1"), obj("in/b", "v1")))
 	ds, err := s.Claim(ctx, 1, time.Hour)
 	require.NoError(t, err)
 	require.Len(t, ds, 1)
@@ -194,8 +195,7 @@ func TestSweepAdoptsWhatEventsQueued(t *testing.T) {
 
 	second := sweep("0b6f5c39-5b0e-4c39-9d43-0d7e7f7f0012")
 	assert.Equal(t, int64(0), second.Queued, "what the first sweep holds is not counted again")
-	_, err = s.Queue(ctx, "beta", "", []protect.Object{obj("in/a", "v1")})
-	require.NoError(t, err)
+	queue(t, s, "beta", obj("in/a", "v1"))
 	first, err = s.GetSweep(ctx, "acme", first.ID)
 	require.NoError(t, err)
 	assert.Equal(t, int64(3), first.Queued, "another tenant's event is its own")
