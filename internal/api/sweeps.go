@@ -88,6 +88,7 @@ func (s *Server) sweepEvents(w http.ResponseWriter, r *http.Request) {
 	rc := http.NewResponseController(w)
 	_ = rc.SetWriteDeadline(time.Time{})
 	last := time.Time{}
+	stopping := app.Stopping(ctx)
 	for {
 		if !sw.UpdatedAt.Equal(last) || sw.Pending > 0 {
 			last = sw.UpdatedAt
@@ -101,7 +102,7 @@ func (s *Server) sweepEvents(w http.ResponseWriter, r *http.Request) {
 		select {
 		case <-ctx.Done():
 			return
-		case <-app.Stopping(ctx):
+		case <-stopping:
 			return // this replica is stopping: the client reconnects to another
 		case <-time.After(time.Second):
 		}

@@ -2,9 +2,9 @@ package app
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -13,6 +13,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/intellidox/intellidox/internal/testenv"
 )
 
 // TestServeWritesCPUProfile: with CPU_PROFILE_DIR set, a server that stops
@@ -43,10 +45,7 @@ func TestServeWritesCPUProfile(t *testing.T) {
 // closes (an event stream) ends as the drain begins, so Serve stops
 // cleanly instead of failing its drain's deadline with the stream open.
 func TestServeEndsStreamsWhenStopping(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	addr := ln.Addr().String()
-	require.NoError(t, ln.Close())
+	addr := fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t))
 	streaming := make(chan struct{})
 	stream := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusOK)
@@ -62,6 +61,7 @@ func TestServeEndsStreamsWhenStopping(t *testing.T) {
 	done := make(chan error, 1)
 	go func() { done <- Serve(ctx, slog.New(slog.NewTextHandler(io.Discard, nil)), addr, stream) }()
 	var resp *http.Response
+	var err error
 	require.Eventually(t, func() bool {
 		resp, err = http.Get("http://" + addr + "/")
 		return err == nil
