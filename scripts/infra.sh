@@ -38,8 +38,8 @@ apt_install() { # packages…
   ((${#missing[@]})) || return 0
   say "installing ${missing[*]} (apt)"
   export DEBIAN_FRONTEND=noninteractive
-  sudo_ apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null 2>&1 ||
-    { sudo_ apt-get update -q >/dev/null && sudo_ apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null; }
+  sudo_ apt-get -o DPkg::Lock::Timeout=600 install -y -q --no-install-recommends "${missing[@]}" >/dev/null 2>&1 ||
+    { sudo_ apt-get -o DPkg::Lock::Timeout=600 update -q >/dev/null && sudo_ apt-get -o DPkg::Lock::Timeout=600 install -y -q --no-install-recommends "${missing[@]}" >/dev/null; }
 }
 
 redis_up() {
