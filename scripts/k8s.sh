@@ -203,13 +203,14 @@ EOF
   wait_for containerd 30 "${ctr[@]}" version
 }
 
+# import_images: every image into containerd's k8s.io namespace, two at a
+# time (unpacking a layer keeps about one core busy). up runs it in the
+# background while the control plane starts: only the pods need images.
 import_images() {
-  local t n=0 start=$SECONDS
-  for t in "$images"/*.tar; do
-    [[ $(basename "$t") == debian-userland* ]] && continue
-    "${ctr[@]}" images import --no-unpack=false "$t" >/dev/null || die "import $t"
-    n=$((n + 1))
-  done
+  local start=$SECONDS n
+  n=$(find "$images" -maxdepth 1 -name '*.tar' ! -name 'debian-userland*' | wc -l)
+  find "$images" -maxdepth 1 -name '*.tar' ! -name 'debian-userland*' -print0 |
+    xargs -0 -r -P 2 -n 1 "${ctr[@]}" images import --no-unpack=false >/dev/null || die "importing the images failed"
   say "imported $n images into containerd in $((SECONDS - start)) s"
 }
 
@@ -318,9 +319,11 @@ up() {
   pki
   network_up
   containerd_up
-  import_images
+  import_images &
+  local importing=$!
   control_plane_up
   node_up
+  wait "$importing" || die "importing the images failed"
   say "node $node Ready after $((SECONDS - t0)) s"
   [[ -n ${K8S_NO_DNS:-} ]] || dns_up
   say "up in $((SECONDS - t0)) s; export KUBECONFIG=$KUBECONFIG (or: eval \$(scripts/k8s.sh env))"
