@@ -252,6 +252,7 @@ func (cl *cluster) checkApps(c *checker) {
 				c.errorf("%s: sidecar %s request %s exceeds its limit %s", id, r, req, lim)
 			}
 		}
+		checkReservedPorts(c, id, &d.Spec.Template.Spec, ann)
 		ctr, err := appContainer(&d.Spec.Template.Spec, ann["dapr.io/app-port"])
 		if err != nil {
 			c.errorf("%s: %v", id, err)
@@ -290,6 +291,53 @@ func (cl *cluster) checkApps(c *checker) {
 		}
 		cl.checkHPA(c, d)
 		cl.checkPDB(c, d)
+	}
+}
+
+// checkReservedPorts: every port the pod listens on inside Linux's
+// ephemeral range (32768-60999) must be in net.ipv4.ip_local_reserved_ports.
+// Otherwise an outbound connection made before the listener starts can take
+// it: on the local cluster the api's PostgreSQL connection took 50002 and
+// its daprd crash-looped on "address already in use".
+func checkReservedPorts(c *checker, id string, spec *corev1.PodSpec, ann map[string]string) {
+	reserved := map[int]bool{}
+	if sc := spec.SecurityContext; sc != nil {
+		for _, s := range sc.Sysctls {
+			if s.Name != "net.ipv4.ip_local_reserved_ports" {
+				continue
+			}
+			for _, r := range strings.Split(s.Value, ",") {
+				lo, hi, _ := strings.Cut(strings.TrimSpace(r), "-")
+				a, err1 := strconv.Atoi(lo)
+				b, err2 := strconv.Atoi(hi)
+				if hi == "" {
+					b, err2 = a, nil
+				}
+				if err1 != nil || err2 != nil {
+					c.errorf("%s: net.ipv4.ip_local_reserved_ports %q: not a port list", id, s.Value)
+					continue
+				}
+				for p := a; p <= b && p-a < 65536; p++ {
+					reserved[p] = true
+				}
+			}
+		}
+	}
+	ports := map[string]int{"daprd's gRPC API (dapr.io/sidecar-grpc-port)": 50001, "daprd's internal gRPC (dapr.io/sidecar-internal-grpc-port)": 50002}
+	for _, k := range []string{"dapr.io/app-port", "dapr.io/metrics-port"} {
+		if p, err := strconv.Atoi(ann[k]); err == nil {
+			ports[k] = p
+		}
+	}
+	for _, ctr := range append(slices.Clone(spec.InitContainers), spec.Containers...) {
+		for _, p := range ctr.Ports {
+			ports["container "+ctr.Name+" port "+p.Name] = int(p.ContainerPort)
+		}
+	}
+	for _, what := range slices.Sorted(maps.Keys(ports)) {
+		if p := ports[what]; p >= 32768 && p <= 60999 && !reserved[p] {
+			c.errorf("%s: %s listens on %d, in the ephemeral range, and net.ipv4.ip_local_reserved_ports does not reserve it", id, what, p)
+		}
 	}
 }
 

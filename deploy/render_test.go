@@ -626,6 +626,9 @@ var mutations = []mutation{
 		data := find(t, *docs, "ConfigMap", "clamav-config")["data"].(map[string]any)
 		data["clamd.conf"] = "LogFile /dev/stdout\n" + data["clamd.conf"].(string)
 	}},
+	{"daprd's ports not reserved (an outbound connection takes 50002)", "ip_local_reserved_ports does not reserve it", func(t *testing.T, docs *[]map[string]any) {
+		delete(podSpec(find(t, *docs, "Deployment", "api"))["securityContext"].(map[string]any), "sysctls")
+	}},
 	{"app-id missing", "dapr.io/app-id", func(t *testing.T, docs *[]map[string]any) {
 		delete(annotations(find(t, *docs, "Deployment", "scanner-yara")), "dapr.io/app-id")
 	}},
