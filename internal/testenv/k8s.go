@@ -180,10 +180,8 @@ func (c Cluster) SetEnv(t testing.TB, env map[string]string) {
 		return
 	}
 	t.Logf("k8s: setting %v on %v and waiting for the rollouts", keys, deploys)
-	for _, d := range deploys {
-		c.MustRun(t, append([]string{"set", "env", "deploy/" + d, "-c", appContainers[d]}, set[d]...)...)
-	}
-	c.rollouts(t, deploys)
+	// The environment comes back even when a rollout below fails: a test
+	// that ends there must not leave its settings to the tests after it.
 	t.Cleanup(func() {
 		for _, d := range deploys {
 			c.MustRun(t, "patch", "deploy/"+d, "--type=json", "-p",
@@ -191,6 +189,10 @@ func (c Cluster) SetEnv(t testing.TB, env map[string]string) {
 		}
 		c.rollouts(t, deploys)
 	})
+	for _, d := range deploys {
+		c.MustRun(t, append([]string{"set", "env", "deploy/" + d, "-c", appContainers[d]}, set[d]...)...)
+	}
+	c.rollouts(t, deploys)
 }
 
 // readers maps the second column of README.md's configuration table (who

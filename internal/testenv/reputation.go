@@ -82,9 +82,10 @@ func NewReputationList(t testing.TB, content []byte) *ReputationList {
 	if withMount != "[" {
 		withMount += ","
 	}
+	// Registered first: the template comes back even if the rollout fails.
+	t.Cleanup(func() { patch(volumes, mounts) })
 	patch(withVolume+`{"name":"test-reputation","configMap":{"name":"`+reputationConfigMap+`"}}]`,
 		withMount+`{"name":"test-reputation","mountPath":"`+reputationMount+`","readOnly":true}]`)
-	t.Cleanup(func() { patch(volumes, mounts) })
 	return l
 }
 
