@@ -203,16 +203,19 @@ EOF
   wait_for containerd 30 "${ctr[@]}" version
 }
 
-# import_images: every image into containerd's k8s.io namespace, two at a
-# time (unpacking a layer keeps about one core busy). up runs it in the
-# background while the control plane starts: only the pods need images.
+# import_images TAR…: images into containerd's k8s.io namespace, two at a
+# time (unpacking a layer keeps about one core busy).
 import_images() {
-  local start=$SECONDS n
-  n=$(find "$images" -maxdepth 1 -name '*.tar' ! -name 'debian-userland*' | wc -l)
-  find "$images" -maxdepth 1 -name '*.tar' ! -name 'debian-userland*' -print0 |
-    xargs -0 -r -P 2 -n 1 "${ctr[@]}" images import --no-unpack=false >/dev/null || die "importing the images failed"
-  say "imported $n images into containerd in $((SECONDS - start)) s"
+  (($#)) || return 0
+  local start=$SECONDS
+  printf '%s\0' "$@" | xargs -0 -P 2 -n 1 "${ctr[@]}" images import --no-unpack=false >/dev/null ||
+    die "importing the images failed"
+  say "imported $# images into containerd in $((SECONDS - start)) s"
 }
+
+# archives [find options…]: the image archives the cluster imports (the
+# Debian userland is a base, not an image).
+archives() { find "$images" -maxdepth 1 -name '*.tar' ! -name 'debian-userland*' "$@" 2>/dev/null | sort; }
 
 control_plane_up() {
   local d=$state/pki
@@ -311,16 +314,24 @@ up() {
   fi
   local t0=$SECONDS
   apt_install containerd runc containernetworking-plugins iptables conntrack openssl curl
-  if [[ -z ${K8S_NO_BUILD:-} ]]; then # K8S_NO_BUILD=1: use what is built
-    "$root/scripts/k8s-build.sh"
-    "$root/scripts/images.sh"
-  fi
+  [[ -n ${K8S_NO_BUILD:-} ]] || "$root/scripts/k8s-build.sh" # K8S_NO_BUILD=1: use what is built
   mkdir -p "$state/logs" "$run"
   pki
   network_up
   containerd_up
-  import_images &
-  local importing=$!
+  # The images built before import while images.sh rebuilds what changed
+  # (after a commit, the apps': their version label); what it rebuilt is
+  # imported again, over the old, while the control plane starts.
+  local built=$state/images-built importing old new
+  touch "$built"
+  mapfile -t old < <(archives)
+  import_images "${old[@]}" &
+  importing=$!
+  [[ -n ${K8S_NO_BUILD:-} ]] || "$root/scripts/images.sh"
+  wait "$importing" || die "importing the images failed"
+  mapfile -t new < <(archives -newer "$built")
+  import_images "${new[@]}" &
+  importing=$!
   control_plane_up
   node_up
   wait "$importing" || die "importing the images failed"
