@@ -203,19 +203,16 @@ EOF
   wait_for containerd 30 "${ctr[@]}" version
 }
 
-# import_images TAR…: images into containerd's k8s.io namespace, two at a
-# time (unpacking a layer keeps about one core busy).
+# import_images: every image into containerd's k8s.io namespace, as one
+# docker-archive that holds each layer once (cmd/images -bundle): the Debian
+# userland under six images is read and stored once, not six times. up runs
+# it in the background while the control plane starts: only pods need images.
 import_images() {
-  (($#)) || return 0
   local start=$SECONDS
-  printf '%s\0' "$@" | xargs -0 -P 2 -n 1 "${ctr[@]}" images import --no-unpack=false >/dev/null ||
+  (cd "$root" && go run ./cmd/images -bundle) | "${ctr[@]}" images import --no-unpack=false - >/dev/null ||
     die "importing the images failed"
-  say "imported $# images into containerd in $((SECONDS - start)) s"
+  say "imported $("${ctr[@]}" images ls -q | grep -vc '^sha256:') images into containerd in $((SECONDS - start)) s"
 }
-
-# archives [find options…]: the image archives the cluster imports (the
-# Debian userland is a base, not an image).
-archives() { find "$images" -maxdepth 1 -name '*.tar' ! -name 'debian-userland*' "$@" 2>/dev/null | sort; }
 
 control_plane_up() {
   local d=$state/pki
@@ -314,24 +311,16 @@ up() {
   fi
   local t0=$SECONDS
   apt_install containerd runc containernetworking-plugins iptables conntrack openssl curl
-  [[ -n ${K8S_NO_BUILD:-} ]] || "$root/scripts/k8s-build.sh" # K8S_NO_BUILD=1: use what is built
+  if [[ -z ${K8S_NO_BUILD:-} ]]; then # K8S_NO_BUILD=1: use what is built
+    "$root/scripts/k8s-build.sh"
+    "$root/scripts/images.sh"
+  fi
   mkdir -p "$state/logs" "$run"
   pki
   network_up
   containerd_up
-  # The images built before import while images.sh rebuilds what changed
-  # (after a commit, the apps': their version label); what it rebuilt is
-  # imported again, over the old, while the control plane starts.
-  local built=$state/images-built importing old new
-  touch "$built"
-  mapfile -t old < <(archives)
-  import_images "${old[@]}" &
-  importing=$!
-  [[ -n ${K8S_NO_BUILD:-} ]] || "$root/scripts/images.sh"
-  wait "$importing" || die "importing the images failed"
-  mapfile -t new < <(archives -newer "$built")
-  import_images "${new[@]}" &
-  importing=$!
+  import_images &
+  local importing=$!
   control_plane_up
   node_up
   wait "$importing" || die "importing the images failed"

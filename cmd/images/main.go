@@ -64,7 +64,19 @@ func realMain(ctx context.Context) error {
 	flag.StringVar(&b.version, "version", "", "org.opencontainers.image.version label (default: git describe)")
 	flag.StringVar(&b.debianTar, "debian-rootfs", "", "the Debian userland tarball (scripts/images.sh makes it and names it)")
 	only := flag.String("only", "", "comma-separated image names (default: all)")
+	bundleOut := flag.Bool("bundle", false, "write one docker-archive of every image under -out to stdout, each layer once, and build nothing (scripts/k8s.sh imports it)")
 	flag.Parse()
+	if *bundleOut {
+		archives, err := bundleArchives(b.out)
+		if err != nil {
+			return err
+		}
+		w := bufio.NewWriterSize(os.Stdout, 1<<20)
+		if err := bundle(w, archives); err != nil {
+			return err
+		}
+		return w.Flush()
+	}
 	if b.version == "" {
 		v, err := exec.Command("git", "-C", root, "describe", "--always", "--dirty").Output()
 		if err != nil {
