@@ -45,10 +45,20 @@ if [[ ! -s $debian ]]; then
   say "Debian userland in $((SECONDS - start)) s ($(du -h "$debian" | cut -f1))"
 fi
 
-# The apps' web bundle goes into the api image.
+# The apps' web bundle goes into the api image. A fresh clone has none: it
+# is built once per content of web/ (tracked files, changes and untracked
+# files alike) and kept in the cache, as the images are.
 if [[ ! -f $root/web/dist/index.html ]]; then
-  say "building the web app (web/dist)"
-  make -C "$root" --no-print-directory web >&2
+  key=$( { git -C "$root" ls-files -s -- web; git -C "$root" diff HEAD -- web
+           git -C "$root" ls-files -o --exclude-standard -z -- web | xargs -0 -r -I{} sha256sum "$root/{}"; } | sha256sum | cut -c1-16)
+  if [[ -f $cache/web-dist/$key/index.html ]]; then
+    say "web app (web/dist) from the cache ($key)"
+    cp -a "$cache/web-dist/$key" "$root/web/dist"
+  else
+    say "building the web app (web/dist)"
+    make -C "$root" --no-print-directory web >&2
+    rm -rf "$cache/web-dist" && mkdir -p "$cache/web-dist" && cp -a "$root/web/dist" "$cache/web-dist/$key"
+  fi
 fi
 "$root/scripts/k8s-build.sh" daprd operator sentry injector placement scheduler coredns pause
 

@@ -338,8 +338,16 @@ down() {
     kubectl delete pods --all -A --grace-period=3 --wait=false >/dev/null 2>&1 || true
     local deadline=$((SECONDS + 90))
     while ((SECONDS < deadline)) && [[ -n $(kubectl get pods -A -o name 2>/dev/null) ]]; do sleep 1; done
+    say "workloads gone after $((SECONDS - t0)) s"
   fi
-  for p in kube-proxy kubelet kube-scheduler kube-controller-manager kube-apiserver etcd; do stop "$p" "$p"; done
+  # The node's and the controllers' processes at once (none waits for
+  # another), then the API server before etcd: stopped the other way round,
+  # the API server hung minutes in its shutdown.
+  local p
+  for p in kube-proxy kubelet kube-scheduler kube-controller-manager; do stop "$p" "$p" & done
+  wait
+  for p in kube-apiserver etcd; do stop "$p" "$p"; done
+  say "cluster processes stopped after $((SECONDS - t0)) s"
   if [[ -f $run/containerd.pid ]]; then
     # What the kubelet did not stop: tasks, then sandboxes' shims.
     local id
