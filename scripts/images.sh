@@ -8,7 +8,7 @@
 #   3. cmd/images: buildah (vfs, a private storage root), one docker-archive
 #      per image under ~/.cache/intellidox/images, rebuilt only when its
 #      inputs changed.
-# Needs root (buildah vfs, mmdebstrap) and: apt-get install buildah mmdebstrap.
+# Needs root (buildah vfs, mmdebstrap); installs buildah and mmdebstrap if missing.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cache=${INTELLIDOX_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/intellidox}
@@ -16,13 +16,9 @@ out=$cache/images
 mkdir -p "$out"
 say() { printf '\033[1;34mimages:\033[0m %s\n' "$*" >&2; }
 
-missing=()
-for p in buildah mmdebstrap; do command -v "$p" >/dev/null || missing+=("$p"); done
-if ((${#missing[@]})); then
-  say "installing ${missing[*]} (apt)"
-  DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y -q --no-install-recommends "${missing[@]}" >/dev/null ||
-    { apt-get -o DPkg::Lock::Timeout=600 update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y -q --no-install-recommends "${missing[@]}" >/dev/null; }
-fi
+# shellcheck source=scripts/apt.sh
+. "$root/scripts/apt.sh"
+apt_install buildah mmdebstrap
 
 # The packages of the userland; its file is named by their hash, so that a
 # change to the list builds it again.

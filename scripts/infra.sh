@@ -32,15 +32,8 @@ wait_port() { # port what
 }
 sudo_() { if [[ $(id -u) == 0 ]]; then "$@"; else sudo "$@"; fi; }
 
-apt_install() { # packages…
-  local missing=()
-  for p in "$@"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
-  ((${#missing[@]})) || return 0
-  say "installing ${missing[*]} (apt)"
-  export DEBIAN_FRONTEND=noninteractive
-  sudo_ apt-get -o DPkg::Lock::Timeout=600 install -y -q --no-install-recommends "${missing[@]}" >/dev/null 2>&1 ||
-    { sudo_ apt-get -o DPkg::Lock::Timeout=600 update -q >/dev/null && sudo_ apt-get -o DPkg::Lock::Timeout=600 install -y -q --no-install-recommends "${missing[@]}" >/dev/null; }
-}
+# shellcheck source=scripts/apt.sh
+. "$(dirname "${BASH_SOURCE[0]}")/apt.sh"
 
 redis_up() {
   if listening "$REDIS_PORT"; then return; fi

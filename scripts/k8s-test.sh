@@ -35,14 +35,10 @@ memory() {
 }
 
 # The host side of the suite: the browser test drives Chromium from Node.
-missing=()
-command -v chromium >/dev/null || missing+=(chromium)
-command -v node >/dev/null || missing+=(nodejs npm)
-if ((${#missing[@]})); then
-  say "installing ${missing[*]} (apt)"
-  DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y -q --no-install-recommends "${missing[@]}" >/dev/null ||
-    { apt-get -o DPkg::Lock::Timeout=600 update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y -q --no-install-recommends "${missing[@]}" >/dev/null; }
-fi
+# shellcheck source=scripts/apt.sh
+. "$root/scripts/apt.sh"
+command -v chromium >/dev/null || apt_install chromium
+command -v node >/dev/null || apt_install nodejs npm
 
 s=$SECONDS; scripts/k8s.sh up; phase "images + cluster up" $s
 # The suite adds versitygw users with versitygw's own admin CLI
