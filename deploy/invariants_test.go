@@ -300,28 +300,29 @@ func (cl *cluster) checkApps(c *checker) {
 // it: on the local cluster the api's PostgreSQL connection took 50002 and
 // its daprd crash-looped on "address already in use".
 func checkReservedPorts(c *checker, id string, spec *corev1.PodSpec, ann map[string]string) {
-	reserved := map[int]bool{}
+	var spans [][2]int // the reserved ranges, inclusive
 	if sc := spec.SecurityContext; sc != nil {
 		for _, s := range sc.Sysctls {
 			if s.Name != "net.ipv4.ip_local_reserved_ports" {
 				continue
 			}
 			for _, r := range strings.Split(s.Value, ",") {
-				lo, hi, _ := strings.Cut(strings.TrimSpace(r), "-")
+				lo, hi, isRange := strings.Cut(strings.TrimSpace(r), "-")
+				if !isRange {
+					hi = lo
+				}
 				a, err1 := strconv.Atoi(lo)
 				b, err2 := strconv.Atoi(hi)
-				if hi == "" {
-					b, err2 = a, nil
-				}
 				if err1 != nil || err2 != nil {
 					c.errorf("%s: net.ipv4.ip_local_reserved_ports %q: not a port list", id, s.Value)
 					continue
 				}
-				for p := a; p <= b && p-a < 65536; p++ {
-					reserved[p] = true
-				}
+				spans = append(spans, [2]int{a, b})
 			}
 		}
+	}
+	reserved := func(p int) bool {
+		return slices.ContainsFunc(spans, func(s [2]int) bool { return s[0] <= p && p <= s[1] })
 	}
 	ports := map[string]int{"daprd's gRPC API (dapr.io/sidecar-grpc-port)": 50001, "daprd's internal gRPC (dapr.io/sidecar-internal-grpc-port)": 50002}
 	for _, k := range []string{"dapr.io/app-port", "dapr.io/metrics-port"} {
@@ -335,7 +336,7 @@ func checkReservedPorts(c *checker, id string, spec *corev1.PodSpec, ann map[str
 		}
 	}
 	for _, what := range slices.Sorted(maps.Keys(ports)) {
-		if p := ports[what]; p >= 32768 && p <= 60999 && !reserved[p] {
+		if p := ports[what]; p >= 32768 && p <= 60999 && !reserved(p) {
 			c.errorf("%s: %s listens on %d, in the ephemeral range, and net.ipv4.ip_local_reserved_ports does not reserve it", id, what, p)
 		}
 	}
