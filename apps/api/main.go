@@ -27,6 +27,7 @@ import (
 	"github.com/intellidox/intellidox/internal/config"
 	"github.com/intellidox/intellidox/internal/contract"
 	"github.com/intellidox/intellidox/internal/files"
+	"github.com/intellidox/intellidox/internal/live"
 	"github.com/intellidox/intellidox/internal/objstore"
 	"github.com/intellidox/intellidox/internal/pgstore"
 	"github.com/intellidox/intellidox/internal/protect"
@@ -221,6 +222,10 @@ func realMain(ctx context.Context, log *slog.Logger) error {
 		}
 	}
 	outbox := pgstore.NewOutbox(pool, sc, log)
+	// Streams held by this replica learn of a finished file from the
+	// outbox directly; the live subscription serves every other replica's.
+	hub := live.NewHub()
+	outbox.Local = hub.Relayed
 	go outbox.Run(ctx, 2*time.Second, 5*time.Second)
 
 	authenticators := []auth.Authenticator{&auth.APIKeys{Store: store, CacheTTL: 10 * time.Second, MissTTL: time.Minute}}
@@ -254,7 +259,7 @@ func realMain(ctx context.Context, log *slog.Logger) error {
 	opts := api.Options{DB: store, Sidecar: health, WebDir: cfg.webDir, SSEResync: cfg.sseResync,
 		Auth: authenticators, Limiter: auth.NewLimiter(cfg.rateLimit, cfg.rateBurst),
 		Failures: auth.NewFailureLimiter(cfg.failRate, cfg.failBurst, cfg.trusted), AppToken: cfg.appToken,
-		DeadLetters: store, Reconciler: recon, Actions: actions, Passwords: files.NewPasswords(store, keyring)}
+		DeadLetters: store, Reconciler: recon, Hub: hub, Actions: actions, Passwords: files.NewPasswords(store, keyring)}
 	if hooks != nil {
 		opts.Webhooks = hooks
 	}

@@ -90,6 +90,9 @@ type Options struct {
 	// Protect serves /v1/admin/sweeps and, when it has rules, takes
 	// protected buckets' storage events. Required.
 	Protect *protect.Service
+	// Hub fans updates out to this replica's event streams; the outbox
+	// feeds it too (live.Hub.Relayed). Nil makes a hub of the server's own.
+	Hub *live.Hub
 }
 
 // New returns a Server.
@@ -97,7 +100,10 @@ func New(svc *files.Service, log *slog.Logger, o Options) *Server {
 	if o.SSEResync <= 0 {
 		o.SSEResync = defaultResync
 	}
-	return &Server{files: svc, log: log, db: o.DB, sidecar: o.Sidecar, hub: live.NewHub(), webDir: o.WebDir,
+	if o.Hub == nil {
+		o.Hub = live.NewHub()
+	}
+	return &Server{files: svc, log: log, db: o.DB, sidecar: o.Sidecar, hub: o.Hub, webDir: o.WebDir,
 		resync: o.SSEResync, auth: o.Auth, limiter: o.Limiter, fails: o.Failures, token: o.AppToken, dlq: o.DeadLetters, recon: o.Reconciler,
 		actions: o.Actions, hooks: o.Webhooks, pws: o.Passwords, protect: o.Protect}
 }

@@ -6,6 +6,7 @@
 package live
 
 import (
+	"encoding/json"
 	"sync"
 
 	"github.com/intellidox/intellidox/internal/contract"
@@ -59,6 +60,24 @@ func (h *Hub) Publish(u Update) {
 		default:
 		}
 	}
+}
+
+// Relayed feeds the hub an event that this replica's outbox relays after
+// the transaction that caused it committed. A stream held by this replica
+// then finishes without waiting for the live subscription's delivery of the
+// same event: that delivery still comes, for the streams of every replica,
+// and a stream that sees a file finish twice reads the same state twice.
+// Only file.completed matters here: results reach the api from the
+// scanners, not from its outbox.
+func (h *Hub) Relayed(topic string, payload []byte) {
+	if topic != contract.TopicFileCompleted {
+		return
+	}
+	var e contract.FileCompleted
+	if json.Unmarshal(payload, &e) != nil || e.SHA256 == "" {
+		return
+	}
+	h.Publish(Update{SHA256: e.SHA256, Completed: &e})
 }
 
 // Watchers returns the number of active watchers, for metrics and tests.

@@ -39,6 +39,11 @@ type Outbox struct {
 	pool *pgxpool.Pool
 	pub  Publisher
 	log  *slog.Logger
+	// Local, if set, sees each row just before it is published, on the
+	// replica that relays it: the api's own event streams learn of a
+	// finished file without a pub/sub round trip (live.Hub.Relayed).
+	// A row published again after a failure is seen again.
+	Local func(topic string, payload []byte)
 }
 
 // NewOutbox returns a relay.
@@ -121,6 +126,9 @@ func (o *Outbox) publish(ctx context.Context, batch []outboxRow) int {
 		// The row's id is the event's: a row published again after a failed
 		// delete is the same event, not a second one.
 		ectx := contract.WithEventID(trace.With(ctx, r.TraceParent), fmt.Sprintf("outbox-%d", r.ID))
+		if o.Local != nil {
+			o.Local(r.Topic, r.Payload)
+		}
 		if err := o.pub.Publish(ectx, r.Topic, r.Payload); err != nil {
 			o.log.WarnContext(ctx, "publish failed; will retry", "topic", r.Topic, "outbox_id", r.ID, "err", err)
 			break

@@ -314,6 +314,16 @@ func TestOutbox(t *testing.T) {
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	pub := &recordingPublisher{fail: true}
 	ob := NewOutbox(pool, pub, log)
+	var mu sync.Mutex
+	var local []string // what this replica's own streams were told, in order
+	ob.Local = func(topic string, payload []byte) {
+		var e contract.FileUploaded
+		_ = json.Unmarshal(payload, &e)
+		mu.Lock()
+		local = append(local, topic+" "+e.FileID)
+		mu.Unlock()
+	}
+	seen := func() []string { mu.Lock(); defer mu.Unlock(); return append([]string(nil), local...) }
 
 	u := newUpload("outbox", "o.txt")
 	_, err := s.CreateUpload(ctx, u)
@@ -324,6 +334,9 @@ func TestOutbox(t *testing.T) {
 	var left int
 	require.NoError(t, pool.QueryRow(ctx, `SELECT count(*) FROM outbox`).Scan(&left))
 	assert.Equal(t, 1, left)
+	// Local sees the committed row before the publish, so the failed
+	// publish did not keep it from this replica's streams.
+	assert.Equal(t, []string{contract.TopicFileUploaded + " " + u.ID}, seen())
 
 	pub.mu.Lock()
 	pub.fail = false
@@ -337,6 +350,7 @@ func TestOutbox(t *testing.T) {
 		return n == 0
 	}, 10*time.Second, 20*time.Millisecond)
 	assert.Equal(t, []string{contract.TopicFileUploaded}, pub.published())
+	assert.Len(t, seen(), 2, "a row published again is seen again")
 }
 
 func TestDatabaseDown(t *testing.T) {
