@@ -59,14 +59,25 @@ func realMain(ctx context.Context, log *slog.Logger) error {
 		// carry; only they may read the key (the secret store's scopes).
 		cfg.Keys = seal.NewKeyring(sc, env.String("SEAL_KEY_NAME", contract.ArchivePasswordsKey))
 	}
+	// Engines that judge the bytes alone start beside the extractor, on
+	// file.uploaded, checking the claimed hash themselves.
+	cfg.OnUpload = env.Bool("SCAN_ON_UPLOAD", scan.ReadsBytes(engine))
+	if err := configErr(&env); err != nil {
+		return err
+	}
+	if cfg.OnUpload && !scan.ReadsBytes(engine) {
+		return fmt.Errorf("SCAN_ON_UPLOAD: the %s engine does not read every file's bytes, so it cannot check them; it needs file.extracted", name)
+	}
 	svc := scan.NewService(engine, sc, log, cfg)
 	go scan.WatchSignatures(ctx, engine, sc, log, checkEvery)
-	r := sidecar.Router(log, os.Getenv("APP_API_TOKEN"), sidecar.Subscription{
-		Topic: contract.TopicFileExtracted, Route: "/events/file-extracted", Handler: svc.OnExtracted,
-	})
+	subs := []sidecar.Subscription{{Topic: contract.TopicFileExtracted, Route: "/events/file-extracted", Handler: svc.OnExtracted}}
+	if cfg.OnUpload {
+		subs = append(subs, sidecar.Subscription{Topic: contract.TopicFileUploaded, Route: "/events/file-uploaded", Handler: svc.OnUploaded})
+	}
+	r := sidecar.Router(log, os.Getenv("APP_API_TOKEN"), subs...)
 	engineVersion, sigVersion, _ := engine.Versions(ctx)
 	log.Info("starting", "engine_version", engineVersion, "signature_version", sigVersion,
-		"scan_timeout", timeout.String(), "scan_concurrency", concurrency)
+		"scan_timeout", timeout.String(), "scan_concurrency", concurrency, "scan_on_upload", cfg.OnUpload)
 	return app.Serve(ctx, log, app.ListenAddr("8082"), r)
 }
 

@@ -98,6 +98,11 @@ type FileExtracted struct {
 	// Engines, when set, makes this a rescan request for just these
 	// engines: scanners not listed acknowledge the event without scanning.
 	Engines []string `json:"engines,omitempty"`
+	// Rescan marks the api's requests to scan verified content again
+	// (rescans and re-drives), as opposed to the extractor's first
+	// description of the bytes. Engines that start on file.uploaded act on
+	// file.extracted only when it is set.
+	Rescan bool `json:"rescan,omitempty"`
 	// Passwords are the sealed lists the engines try on encrypted
 	// content, as on FileUploaded.
 	Passwords []SealedPasswords `json:"passwords,omitempty"`

@@ -140,7 +140,7 @@ func (c *Content) sendBytes(u *LiveUpload) {
 // with the lists of upload id ("" for none) besides the content's.
 func (c *Content) rescan(id string, engines []string) {
 	c.emit(contract.TopicFileExtracted, contract.FileExtracted{Version: contract.SchemaVersion,
-		FileID: id, SHA256: c.SHA256, Engines: engines})
+		FileID: id, SHA256: c.SHA256, Engines: engines, Rescan: true})
 }
 
 // Confirm moves upload id, whose bytes are in storage, out of

@@ -25,8 +25,8 @@ func TestRelayed(t *testing.T) {
 	require.NoError(t, err)
 
 	h.Relayed(contract.TopicFileUploaded, []byte(`{"sha256":"aa"}`)) // not an update streams show
-	h.Relayed(contract.TopicScanCompleted, scan)                      // results come from the scanners
-	h.Relayed(contract.TopicFileCompleted, []byte(`{"sha256":`))      // malformed: ignored, no panic
+	h.Relayed(contract.TopicScanCompleted, scan)                     // results come from the scanners
+	h.Relayed(contract.TopicFileCompleted, []byte(`{"sha256":`))     // malformed: ignored, no panic
 	h.Relayed(contract.TopicFileCompleted, completed)
 
 	require.Len(t, updates, 1, "only the file.completed reaches the watchers")

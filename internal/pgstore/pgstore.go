@@ -345,7 +345,7 @@ func (s *Store) Ping(ctx context.Context) error {
 // enqueueRescan queues file.extracted for verified content, from what the
 // extractor recorded, for the given engines (all when empty).
 func enqueueRescan(ctx context.Context, tx querier, sha, fileID string, engines []string) (int64, error) {
-	ev := contract.FileExtracted{Version: contract.SchemaVersion, FileID: fileID, SHA256: sha, Engines: engines}
+	ev := contract.FileExtracted{Version: contract.SchemaVersion, FileID: fileID, SHA256: sha, Engines: engines, Rescan: true}
 	err := tx.QueryRow(ctx, `SELECT size, object_key, coalesce(md5, ''), coalesce(sha1, ''), coalesce(mime_type, ''), metadata, findings,
 		archive_passwords, views FROM blobs WHERE sha256 = $1`, sha).Scan(&ev.Size, &ev.ObjectKey, &ev.MD5, &ev.SHA1, &ev.MIMEType,
 		&ev.Metadata, &ev.Findings, &ev.Passwords, &ev.Views)

@@ -1,13 +1,17 @@
-// Package scan is the scanner service: it receives file.extracted, streams
-// the object into one engine, writes the normalized result to the
-// "scanresults" state store and announces it with scan.completed. One binary
-// serves every engine; each engine runs under its own Dapr app-id.
+// Package scan is the scanner service: it receives file.extracted (or, for
+// engines that judge the bytes alone, file.uploaded), streams the object
+// into one engine, writes the normalized result to the "scanresults" state
+// store and announces it with scan.completed. One binary serves every
+// engine; each engine runs under its own Dapr app-id.
 package scan
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"hash"
 	"io"
 	"log/slog"
 	"net/http"
@@ -120,6 +124,22 @@ type Config struct {
 	// Keys opens the sealed password lists events carry; nil tries the
 	// built-in list only.
 	Keys seal.Opener
+	// OnUpload starts scans on file.uploaded, beside the extractor, instead
+	// of after it: the scanner checks the claimed SHA-256 and size of the
+	// bytes it reads, and acts on file.extracted only when it is a rescan.
+	// Only for engines that read every file and need nothing the extractor
+	// derives (its other hashes, type or decoded views): see ReadsBytes.
+	OnUpload bool
+}
+
+// ReadsBytes reports whether engine judges every file by its bytes alone,
+// so that it may start on file.uploaded (Config.OnUpload).
+func ReadsBytes(engine Engine) bool {
+	if _, ok := engine.(ContentFor); ok {
+		return false
+	}
+	cf, ok := engine.(ContentFree)
+	return !ok || !cf.ContentFree()
 }
 
 // Service scans files with one engine.
@@ -167,12 +187,42 @@ func (s *Service) OnExtracted(ctx context.Context, ev sidecar.Event) sidecar.Sta
 	if e.Rejection != nil || !e.ForEngine(s.engine.Name()) {
 		return sidecar.Success // nothing verified to scan, or a rescan for other engines
 	}
+	if s.cfg.OnUpload && !e.Rescan {
+		return sidecar.Success // scanned from file.uploaded; only rescans and re-drives come here
+	}
 	log := s.log.With("file_id", e.FileID, "sha256", e.SHA256)
 	if !validSHA256(e.SHA256) || e.ObjectKey == "" {
 		log.WarnContext(ctx, "file.extracted without a sha256 or object key dropped", "event_id", ev.ID)
 		return sidecar.Drop
 	}
-	res, err := s.result(ctx, log, e)
+	return s.answer(ctx, log, e, false)
+}
+
+// OnUploaded handles one file.uploaded event, for engines that start on
+// the bytes the client claims (Config.OnUpload). Bytes that turn out not
+// to be the claimed ones leave no result: the extractor rejects them.
+func (s *Service) OnUploaded(ctx context.Context, ev sidecar.Event) sidecar.Status {
+	var u contract.FileUploaded
+	if !sidecar.Decode(s.log, ev, &u) {
+		return sidecar.Drop
+	}
+	log := s.log.With("file_id", u.FileID, "sha256", u.SHA256)
+	if !validSHA256(u.SHA256) || u.ObjectKey == "" || u.Size < 0 {
+		log.WarnContext(ctx, "file.uploaded without a sha256, object key or size dropped", "event_id", ev.ID)
+		return sidecar.Drop
+	}
+	return s.answer(ctx, log, contract.FileExtracted{Version: u.Version, FileID: u.FileID, SHA256: u.SHA256,
+		Size: u.Size, ObjectKey: u.ObjectKey, Passwords: u.Passwords}, true)
+}
+
+// answer finds or makes the engine's result for e and announces it.
+// unverified says that e's hash and size are the client's claim.
+func (s *Service) answer(ctx context.Context, log *slog.Logger, e contract.FileExtracted, unverified bool) sidecar.Status {
+	res, err := s.result(ctx, log, e, unverified)
+	if errors.Is(err, errNotClaimed) {
+		log.WarnContext(ctx, "no result for bytes that are not the claimed ones; the extractor rejects them", "err", err)
+		return sidecar.Success
+	}
 	if err != nil {
 		log.WarnContext(ctx, "scan failed; will retry", "err", err)
 		return sidecar.Retry
@@ -195,7 +245,7 @@ const (
 )
 
 // result returns the cached result for the current signatures, or scans.
-func (s *Service) result(ctx context.Context, log *slog.Logger, e contract.FileExtracted) (contract.Result, error) {
+func (s *Service) result(ctx context.Context, log *slog.Logger, e contract.FileExtracted, unverified bool) (contract.Result, error) {
 	engineVersion, sigVersion, err := s.engine.Versions(ctx)
 	if err != nil {
 		return contract.Result{}, err
@@ -219,7 +269,7 @@ func (s *Service) result(ctx context.Context, log *slog.Logger, e contract.FileE
 		}
 	}
 	log.InfoContext(ctx, LogEngineRun, "signature_version", sigVersion, "started_at", time.Now())
-	res, err := s.scan(ctx, e)
+	res, err := s.scan(ctx, e, unverified)
 	if err != nil {
 		return contract.Result{}, err
 	}
@@ -291,9 +341,42 @@ func (o objectReader) Read(p []byte) (int, error) {
 	return n, err
 }
 
+// errNotClaimed marks bytes whose SHA-256 or size differ from the claim
+// of the file.uploaded that named them.
+var errNotClaimed = errors.New("the bytes are not the claimed ones")
+
+// claimCheck hashes and counts what the engine reads, for bytes that are
+// still only claimed to be e's (file.uploaded).
+type claimCheck struct {
+	r    io.Reader
+	hash hash.Hash
+	n    int64
+}
+
+func (c *claimCheck) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.hash.Write(p[:n])
+	c.n += int64(n)
+	return n, err
+}
+
+// verify reads what the engine left unread and compares the bytes with
+// the claim. A result may be kept only if it returns nil.
+func (c *claimCheck) verify(sha string, size int64) error {
+	if _, err := io.Copy(io.Discard, c); err != nil {
+		return err
+	}
+	if got := hex.EncodeToString(c.hash.Sum(nil)); c.n != size || got != sha {
+		return fmt.Errorf("%w: read %d bytes with sha256 %s, claimed %d bytes with sha256 %s", errNotClaimed, c.n, got, size, sha)
+	}
+	return nil
+}
+
 // scan streams the object into the engine. An error means a transient
-// failure: the event is retried.
-func (s *Service) scan(parent context.Context, e contract.FileExtracted) (contract.Result, error) {
+// failure: the event is retried. For unverified bytes, a result the cache
+// would reuse is returned only if the bytes are the claimed ones; errors
+// and timeouts, which it never reuses, are returned either way.
+func (s *Service) scan(parent context.Context, e contract.FileExtracted, unverified bool) (contract.Result, error) {
 	start := time.Now()
 	ctx, cancel := context.WithTimeout(parent, s.cfg.Timeout)
 	defer cancel()
@@ -312,6 +395,10 @@ func (s *Service) scan(parent context.Context, e contract.FileExtracted) (contra
 	}
 	file := File{SHA256: e.SHA256, MD5: e.MD5, SHA1: e.SHA1, Size: e.Size, MIMEType: e.MIMEType}
 	var body io.Reader = http.NoBody
+	var check *claimCheck
+	if unverified && !needsContent(s.engine, file) {
+		return res, fmt.Errorf("%w: the %s engine does not read the bytes to check them", errNotClaimed, s.engine.Name())
+	}
 	if needsContent(s.engine, file) {
 		file.Passwords = seal.Passwords(ctx, s.log, s.cfg.Keys, e.Passwords)
 		rc, err := s.dapr.OpenObject(ctx, e.ObjectKey)
@@ -326,9 +413,18 @@ func (s *Service) scan(parent context.Context, e contract.FileExtracted) (contra
 		}
 		defer rc.Close()
 		body = objectReader{rc}
+		if unverified {
+			check = &claimCheck{r: body, hash: sha256.New()}
+			body = check
+		}
 	}
 	f, err := s.engine.Scan(ctx, body, file)
 	switch {
+	case err == nil && check != nil && reusable(contract.Result{Result: f.Outcome, Detail: f.Detail}, false):
+		if err := check.verify(e.SHA256, e.Size); err != nil {
+			return res, err
+		}
+		return finish(f)
 	case err == nil:
 		return finish(f)
 	case parent.Err() != nil:

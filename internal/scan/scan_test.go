@@ -398,3 +398,114 @@ func TestFreeSlotReadsTheCacheOnce(t *testing.T) {
 	assert.EqualValues(t, 2, fake.gets.Load(), "a redelivery is answered from one read")
 	assert.EqualValues(t, 1, eng.scans.Load(), "and not scanned again")
 }
+
+func uploadedEvent(t *testing.T, sha256 string, size int64) sidecar.Event {
+	b, err := json.Marshal(contract.FileUploaded{Version: contract.SchemaVersion, FileID: "f1",
+		SHA256: sha256, Size: size, ObjectKey: "obj"})
+	require.NoError(t, err)
+	return sidecar.Event{ID: "u1", Data: b}
+}
+
+// contentSHA is the SHA-256 of the fake's object "obj" ("content").
+const contentSHA = "ed7002b439e9ac845f22357d822bac1444730fbdb6016d3ec9432297b9ec9f73"
+
+// TestOnUploaded: a scan that starts on file.uploaded keeps a result the
+// cache would reuse only for the claimed bytes: "content", 7 bytes.
+func TestOnUploaded(t *testing.T) {
+	readAll := func(_ context.Context, r io.Reader) (scan.Finding, error) {
+		_, err := io.ReadAll(r)
+		return scan.Finding{Outcome: contract.Clean}, err
+	}
+	readNothing := func(context.Context, io.Reader) (scan.Finding, error) {
+		return scan.Skip(scan.ReasonTooLarge, "above the limit"), nil
+	}
+	readTwo := func(_ context.Context, r io.Reader) (scan.Finding, error) {
+		_, err := io.ReadFull(r, make([]byte, 2))
+		return scan.Finding{Outcome: contract.Malicious, Threats: []string{"Early"}}, err
+	}
+	failing := func(context.Context, io.Reader) (scan.Finding, error) {
+		return scan.Finding{}, errors.New("rules crashed")
+	}
+	other := strings.Repeat("0", 64)
+	cases := []struct {
+		name    string
+		sha     string
+		size    int64
+		readErr error
+		scanFn  func(ctx context.Context, r io.Reader) (scan.Finding, error)
+		status  sidecar.Status
+		result  contract.Outcome // "" when nothing may be kept
+	}{
+		{name: "the claimed bytes, read by the engine", sha: contentSHA, size: 7, scanFn: readAll, status: sidecar.Success, result: contract.Clean},
+		{name: "the claimed bytes, left unread by the engine", sha: contentSHA, size: 7, scanFn: readNothing, status: sidecar.Success, result: contract.Skipped},
+		{name: "the claimed bytes, partly read by the engine", sha: contentSHA, size: 7, scanFn: readTwo, status: sidecar.Success, result: contract.Malicious},
+		{name: "another sha256", sha: other, size: 7, scanFn: readAll, status: sidecar.Success},
+		{name: "another size", sha: contentSHA, size: 8, scanFn: readAll, status: sidecar.Success},
+		{name: "another sha256, left unread", sha: other, size: 7, scanFn: readNothing, status: sidecar.Success},
+		{name: "another sha256, partly read", sha: other, size: 7, scanFn: readTwo, status: sidecar.Success},
+		// Errors are never reused from the cache: kept either way.
+		{name: "another sha256, engine error", sha: other, size: 7, scanFn: failing, status: sidecar.Success, result: contract.Error},
+		{name: "reading the rest fails", sha: contentSHA, size: 7, scanFn: readNothing, readErr: errors.New("connection reset"), status: sidecar.Retry},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			dapr := newFake()
+			dapr.readErr = c.readErr
+			eng := &fakeEngine{sigs: "s1", scanFn: c.scanFn}
+			svc := scan.NewService(eng, dapr, quiet(), scan.Config{Timeout: time.Minute, OnUpload: true})
+			require.Equal(t, c.status, svc.OnUploaded(context.Background(), uploadedEvent(t, c.sha, c.size)))
+			require.EqualValues(t, 1, eng.scans.Load())
+			if c.result == "" {
+				assert.Empty(t, dapr.published, "nothing is announced for bytes that are not the claimed ones")
+				assert.Empty(t, dapr.state, "nothing is cached for bytes that are not the claimed ones")
+				return
+			}
+			require.Len(t, dapr.published, 1)
+			assert.Equal(t, c.result, dapr.last().Result)
+			assert.Equal(t, c.sha, dapr.published[0].SHA256)
+			assert.Contains(t, dapr.state, scan.StateKey(c.sha, "fake"))
+		})
+	}
+}
+
+// TestOnUploadTakesOnlyRescansFromTheExtractor: an engine that starts on
+// file.uploaded does not scan the extractor's file.extracted again, but
+// does scan the api's rescans and re-drives.
+func TestOnUploadTakesOnlyRescansFromTheExtractor(t *testing.T) {
+	extracted := func(rescan bool) sidecar.Event {
+		b, err := json.Marshal(contract.FileExtracted{Version: contract.SchemaVersion, FileID: "f1",
+			SHA256: sha, Size: 7, ObjectKey: "obj", Rescan: rescan})
+		require.NoError(t, err)
+		return sidecar.Event{ID: "e1", Data: b}
+	}
+	clean := func(context.Context, io.Reader) (scan.Finding, error) {
+		return scan.Finding{Outcome: contract.Clean}, nil
+	}
+	for _, c := range []struct {
+		onUpload, rescan bool
+		scans            int32
+	}{
+		{onUpload: true, rescan: false, scans: 0},
+		{onUpload: true, rescan: true, scans: 1},
+		{onUpload: false, rescan: false, scans: 1},
+		{onUpload: false, rescan: true, scans: 1},
+	} {
+		t.Run(fmt.Sprintf("on upload %v, rescan %v", c.onUpload, c.rescan), func(t *testing.T) {
+			dapr := newFake()
+			eng := &fakeEngine{sigs: "s1", scanFn: clean}
+			svc := scan.NewService(eng, dapr, quiet(), scan.Config{Timeout: time.Minute, OnUpload: c.onUpload})
+			require.Equal(t, sidecar.Success, svc.OnExtracted(context.Background(), extracted(c.rescan)))
+			assert.Equal(t, c.scans, eng.scans.Load())
+			assert.Len(t, dapr.published, int(c.scans))
+		})
+	}
+}
+
+func TestReadsBytes(t *testing.T) {
+	assert.True(t, scan.ReadsBytes(&fakeEngine{}))
+	assert.False(t, scan.ReadsBytes(contentFree{&fakeEngine{}}))
+}
+
+type contentFree struct{ *fakeEngine }
+
+func (contentFree) ContentFree() bool { return true }

@@ -18,6 +18,10 @@
 //     without a result (read from the sidecar's ingress metrics and the
 //     state store);
 //   - poison (an unknown schema version) is dropped to the dead-letter topic;
+//   - for scanners that start on file.uploaded (Scanner.OnUpload): the
+//     cases arrive as file.uploaded; bytes that are not the claimed ones
+//     leave no result; the extractor's file.extracted is acknowledged
+//     without a second scan, and the api's rescans are scanned;
 //   - optionally, a scanner whose engine is unreachable answers RETRY, never
 //     SUCCESS, and the event reaches the dead-letter topic when the retries
 //     are spent.
@@ -61,6 +65,9 @@ type Scanner struct {
 	// ContentFree scanners judge by the event's hashes and never read the
 	// object.
 	ContentFree bool
+	// OnUpload scanners start on file.uploaded and check the claimed
+	// SHA-256 and size themselves (docs/scanner-contract.md).
+	OnUpload bool
 	// Cases are files with the outcome the engine must give each.
 	Cases []Case
 	// TooLarge, when set, is a file the scanner (as Env configures it)
@@ -298,6 +305,9 @@ func Run(t *testing.T, sc Scanner) {
 	e.start(t, "stack", &e.scanner, &e.probe)
 
 	t.Run("subscribes to file.extracted with a dead-letter topic", e.checkSubscription)
+	if sc.OnUpload {
+		t.Run("subscribes to file.uploaded with a dead-letter topic", e.checkUploadSubscription)
+	}
 	e.waitSubscribed(t)
 	t.Run("results", e.checkCases)
 	t.Run("redelivery does not rescan", e.checkIdempotency)
@@ -306,6 +316,10 @@ func Run(t *testing.T, sc Scanner) {
 	}
 	t.Run("missing object", e.checkMissingObject)
 	t.Run("rejections and rescans for other engines get no result", e.checkIgnored)
+	if sc.OnUpload {
+		t.Run("bytes that are not the claimed ones get no result", e.checkUnclaimed)
+		t.Run("the extractor's event is not scanned again, a rescan is", e.checkRescan)
+	}
 	if sc.Unavailable != nil {
 		t.Run("an unavailable engine's events are retried, then dead-lettered", e.checkUnavailable)
 	}
@@ -359,28 +373,50 @@ func (e *env) maybeState(t *testing.T, key string) json.RawMessage {
 // waitSubscribed publishes a warm-up file until the scanner answers one: a
 // sidecar reports healthy before its subscriptions consume, and an event
 // published in between would wait for the redelivery interval.
+// A scanner that starts on file.uploaded is warmed up on both topics, the
+// second through a rescan.
 func (e *env) waitSubscribed(t *testing.T) {
 	f := e.upload(t, []byte("conformance: warm-up"))
+	first := contract.TopicFileExtracted
+	if e.sc.OnUpload {
+		first = contract.TopicFileUploaded
+	}
+	e.warmUp(t, f.event.FileID, first, func() { e.deliver(t, f) })
+	if e.sc.OnUpload {
+		rescan := f.event
+		rescan.FileID += "-rescan"
+		rescan.Rescan = true
+		e.warmUp(t, rescan.FileID, contract.TopicFileExtracted, func() { e.extracted(t, rescan) })
+	}
+}
+
+// warmUp sends until a scan.completed for fileID arrives.
+func (e *env) warmUp(t *testing.T, fileID, topic string, send func()) {
 	deadline := time.Now().Add(Timeout)
 	for {
-		e.extracted(t, f.event)
+		send()
 		wait := time.Now().Add(time.Second)
 		for time.Now().Before(wait) {
 			for _, raw := range e.received(t, contract.TopicScanCompleted) {
 				var sc contract.ScanCompleted
-				if json.Unmarshal(raw, &sc) == nil && sc.FileID == f.event.FileID {
+				if json.Unmarshal(raw, &sc) == nil && sc.FileID == fileID {
 					return
 				}
 			}
 			time.Sleep(20 * time.Millisecond)
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("the scanner answered no file.extracted within %s", Timeout)
+			t.Fatalf("the scanner answered no %s within %s", topic, Timeout)
 		}
 	}
 }
 
-func (e *env) checkSubscription(t *testing.T) {
+func (e *env) checkSubscription(t *testing.T) { e.subscribed(t, contract.TopicFileExtracted) }
+
+func (e *env) checkUploadSubscription(t *testing.T) { e.subscribed(t, contract.TopicFileUploaded) }
+
+// subscribed checks the scanner's subscription to topic.
+func (e *env) subscribed(t *testing.T, topic string) {
 	var subs []struct {
 		PubSubName      string `json:"pubsubname"`
 		Topic           string `json:"topic"`
@@ -394,10 +430,10 @@ func (e *env) checkSubscription(t *testing.T) {
 		Route           string `json:"route"`
 		DeadLetterTopic string `json:"deadLetterTopic"`
 	}) bool {
-		return s.Topic == contract.TopicFileExtracted
+		return s.Topic == topic
 	})
 	if i < 0 {
-		t.Fatalf("GET /dapr/subscribe has no %s subscription: %+v", contract.TopicFileExtracted, subs)
+		t.Fatalf("GET /dapr/subscribe has no %s subscription: %+v", topic, subs)
 	}
 	if subs[i].PubSubName != contract.PubSub || subs[i].DeadLetterTopic != contract.TopicDeadLetter || subs[i].Route == "" {
 		t.Errorf("subscription %+v: want pubsubname %q, a route and deadLetterTopic %q", subs[i], contract.PubSub, contract.TopicDeadLetter)
@@ -521,11 +557,36 @@ func (e *env) completions(t *testing.T, fileID string, n int) ([]json.RawMessage
 	}
 }
 
+// deliver publishes the event that starts f's scan: file.uploaded for
+// scanners that start on it, file.extracted for the others.
+func (e *env) deliver(t *testing.T, f file) {
+	t.Helper()
+	if !e.sc.OnUpload {
+		e.extracted(t, f.event)
+		return
+	}
+	e.uploaded(t, uploadedOf(f.event))
+}
+
+func uploadedOf(ev contract.FileExtracted) contract.FileUploaded {
+	return contract.FileUploaded{Version: ev.Version, FileID: ev.FileID, SHA256: ev.SHA256, Size: ev.Size,
+		ObjectKey: ev.ObjectKey, Passwords: ev.Passwords}
+}
+
+// uploaded publishes ev (checking it against its schema first).
+func (e *env) uploaded(t *testing.T, ev contract.FileUploaded) {
+	t.Helper()
+	if err := e.schemas.Validate(SchemaFileUploaded, ev); err != nil {
+		t.Fatalf("the suite built an invalid event: %v", err)
+	}
+	e.publish(t, contract.TopicFileUploaded, ev)
+}
+
 // result publishes f's event and returns the scanner's result, checked
 // against the contract.
 func (e *env) result(t *testing.T, f file) contract.Result {
 	t.Helper()
-	e.extracted(t, f.event)
+	e.deliver(t, f)
 	raws, evs := e.completions(t, f.event.FileID, 1)
 	return e.checkCompleted(t, f.event, raws[0], evs[0])
 }
@@ -574,7 +635,7 @@ func (e *env) checkCases(t *testing.T) {
 func (e *env) checkIdempotency(t *testing.T) {
 	f := e.upload(t, e.sc.Cases[0].Content)
 	first := e.result(t, f)
-	e.extracted(t, f.event) // the same event again: a redelivery
+	e.deliver(t, f) // the same event again: a redelivery
 	raws, evs := e.completions(t, f.event.FileID, 2)
 	again := e.checkCompleted(t, f.event, raws[1], evs[1])
 	if !again.ScannedAt.Equal(first.ScannedAt) || again.SignatureVersion != first.SignatureVersion || again.Result != first.Result {
@@ -634,28 +695,77 @@ func (e *env) checkIgnored(t *testing.T) {
 	other := f.event
 	other.Engines = []string{"not-" + e.sc.Engine}
 	e.extracted(t, other)
+	want := before + 2
+	if e.sc.OnUpload {
+		e.extracted(t, f.event) // the extractor's description: scanned on upload already
+		want++
+	}
 	deadline := time.Now().Add(Timeout)
-	for e.acknowledged(t) < before+2 {
+	for e.acknowledged(t) < want {
 		if time.Now().After(deadline) {
-			t.Fatalf("after %s the scanner had not acknowledged both events", Timeout)
+			t.Fatalf("after %s the scanner had not acknowledged the events", Timeout)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
 	// A scanner stores a result before it acknowledges the event.
 	if got := e.maybeState(t, "result/"+e.sc.Engine+"/"+f.event.SHA256); got != nil {
-		t.Errorf("a rejection or a rescan for another engine was scanned: %s", got)
+		t.Errorf("a rejection, a rescan for another engine or an event scanned on upload was scanned: %s", got)
+	}
+}
+
+// checkUnclaimed sends file.uploaded naming stored bytes with the SHA-256
+// of other content: a scanner that starts on upload must find out, and
+// keep no result under the claimed hash.
+func (e *env) checkUnclaimed(t *testing.T) {
+	f := e.upload(t, e.sc.Cases[0].Content)
+	claimed := sha256.Sum256([]byte("conformance: other content " + time.Now().String()))
+	ev := uploadedOf(f.event)
+	ev.SHA256 = hex.EncodeToString(claimed[:])
+	before := ingress(t, e.http, e.scanner.MetricsPort, "success", contract.TopicFileUploaded)
+	e.uploaded(t, ev)
+	deadline := time.Now().Add(Timeout)
+	for ingress(t, e.http, e.scanner.MetricsPort, "success", contract.TopicFileUploaded) < before+1 {
+		if time.Now().After(deadline) {
+			t.Fatalf("after %s the scanner had not acknowledged the event", Timeout)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if got := e.maybeState(t, "result/"+e.sc.Engine+"/"+ev.SHA256); got != nil {
+		t.Errorf("stored a result for bytes that are not the claimed ones: %s", got)
+	}
+	for _, raw := range e.received(t, contract.TopicScanCompleted) {
+		var sc contract.ScanCompleted
+		if json.Unmarshal(raw, &sc) == nil && sc.SHA256 == ev.SHA256 {
+			t.Errorf("announced a result for bytes that are not the claimed ones: %s", raw)
+		}
+	}
+}
+
+// checkRescan: after a scan on upload, the api's rescan of the same
+// content (file.extracted with rescan set) is answered; with unchanged
+// signatures, from the stored result.
+func (e *env) checkRescan(t *testing.T) {
+	f := e.upload(t, []byte("conformance: rescanned "+time.Now().String()))
+	first := e.result(t, f)
+	rescan := f.event
+	rescan.Rescan = true
+	e.extracted(t, rescan)
+	raws, evs := e.completions(t, f.event.FileID, 2)
+	again := e.checkCompleted(t, f.event, raws[1], evs[1])
+	if again.Result != first.Result || !again.ScannedAt.Equal(first.ScannedAt) {
+		t.Errorf("rescan with unchanged signatures: first %+v, then %+v", first, again)
 	}
 }
 
 // acknowledged reads from the scanner's sidecar how many file.extracted
 // deliveries the app answered with SUCCESS.
 func (e *env) acknowledged(t *testing.T) float64 {
-	return ingress(t, e.http, e.scanner.MetricsPort, "success")
+	return ingress(t, e.http, e.scanner.MetricsPort, "success", contract.TopicFileExtracted)
 }
 
-// ingress reads from a sidecar's metrics how many file.extracted deliveries
-// its app answered with status ("success", "retry" or "drop").
-func ingress(t *testing.T, client *http.Client, metricsPort int, status string) float64 {
+// ingress reads from a sidecar's metrics how many deliveries of topic its
+// app answered with status ("success", "retry" or "drop").
+func ingress(t *testing.T, client *http.Client, metricsPort int, status, topic string) float64 {
 	t.Helper()
 	resp, err := client.Get(fmt.Sprintf("http://127.0.0.1:%d/metrics", metricsPort))
 	if err != nil {
@@ -669,7 +779,7 @@ func ingress(t *testing.T, client *http.Client, metricsPort int, status string) 
 	var n float64
 	for line := range strings.Lines(string(b)) {
 		if strings.HasPrefix(line, "dapr_component_pubsub_ingress_count{") &&
-			strings.Contains(line, `process_status="`+status+`"`) && strings.Contains(line, `topic="`+contract.TopicFileExtracted+`"`) {
+			strings.Contains(line, `process_status="`+status+`"`) && strings.Contains(line, `topic="`+topic+`"`) {
 			var v float64
 			if _, err := fmt.Sscan(line[strings.LastIndexByte(line, ' ')+1:], &v); err == nil {
 				n += v
@@ -693,7 +803,11 @@ func (e *env) checkUnavailable(t *testing.T) {
 	sub.start(t, "unavailable", &down, &sub.probe)
 
 	f := sub.upload(t, []byte("conformance: the engine is down "+time.Now().String()))
-	sub.extracted(t, f.event)
+	sub.deliver(t, f)
+	topic := contract.TopicFileExtracted
+	if e.sc.OnUpload {
+		topic = contract.TopicFileUploaded
+	}
 	deadline := time.Now().Add(Timeout)
 	for !slices.ContainsFunc(sub.received(t, contract.TopicDeadLetter), func(raw json.RawMessage) bool {
 		var got struct {
@@ -703,7 +817,7 @@ func (e *env) checkUnavailable(t *testing.T) {
 	}) {
 		// An acknowledged delivery of an event that could not be scanned
 		// is a lost message: no retry or dead letter will follow.
-		if n := ingress(t, e.http, down.MetricsPort, "success"); n != 0 {
+		if n := ingress(t, e.http, down.MetricsPort, "success", topic); n != 0 {
 			t.Fatalf("the unavailable scanner acknowledged %v deliveries of an event it could not scan: the message is lost", n)
 		}
 		if time.Now().After(deadline) {
@@ -714,10 +828,10 @@ func (e *env) checkUnavailable(t *testing.T) {
 	// Dropping at once would reach the dead-letter topic too; retrying
 	// first is what keeps an outage from losing work. (The sidecar counts
 	// the delivery that exhausts the retries as a drop.)
-	if n := ingress(t, e.http, down.MetricsPort, "retry"); n == 0 {
+	if n := ingress(t, e.http, down.MetricsPort, "retry", topic); n == 0 {
 		t.Error("the unavailable scanner never answered RETRY")
 	}
-	if n := ingress(t, e.http, down.MetricsPort, "success"); n != 0 {
+	if n := ingress(t, e.http, down.MetricsPort, "success", topic); n != 0 {
 		t.Errorf("the unavailable scanner acknowledged %v deliveries of an event it could not scan", n)
 	}
 	if got := sub.maybeState(t, "result/"+e.sc.Engine+"/"+f.event.SHA256); got != nil {

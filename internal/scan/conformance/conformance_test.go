@@ -33,6 +33,7 @@ func TestScanners(t *testing.T) {
 			return conformance.Scanner{AppID: "scanner-clamav", Engine: "clamav", Command: []string{scanner(t)},
 				Env: map[string]string{"SCANNER_ENGINE": "clamav", "CLAMD_ADDR": testenv.ClamdAddr(t),
 					"CLAMAV_DB_DIR": filepath.Join(root, "clamav", "db"), "CLAMAV_MAX_SIZE": "64KiB"},
+				OnUpload: true, // the default for an engine that reads every file's bytes
 				Cases: []conformance.Case{
 					withThreat(eicar, "IntelliDox.Test.EICAR"), clean,
 					{Name: "eicar in a zip", Content: samples.EICARZip(), Outcome: contract.Malicious, Threat: "EICAR"},
@@ -44,6 +45,7 @@ func TestScanners(t *testing.T) {
 			return conformance.Scanner{AppID: "scanner-yara", Engine: "yara", Command: []string{scanner(t)},
 				Env: map[string]string{"SCANNER_ENGINE": "yara", "YARA_RULES_DIR": filepath.Join(root, "rules", "yara"),
 					"YARA_MAX_SIZE": "64KiB"},
+				OnUpload: true,
 				Cases: []conformance.Case{
 					withThreat(eicar, "EICAR_Test_File"), clean,
 					{Name: "macro document", Content: samples.MacroDocument(), Outcome: contract.Suspicious, Threat: "Office_VBA_AutoExec"},
@@ -101,10 +103,12 @@ func TestSuiteCatchesBrokenScanners(t *testing.T) {
 	bin := buildBroken(t)
 	for _, m := range []struct{ mode, want string }{
 		{"none", ""},
+		{"on-upload", ""},
 		{"wrong-schema", "scan.completed breaks its schema"},
 		{"no-idempotency", "redelivery rescanned"},
 		{"silent-skip", `want skipped with "too large: …"`},
 		{"lost-message", "acknowledged 1 deliveries of an event it could not scan: the message is lost"},
+		{"unchecked-claim", "stored a result for bytes that are not the claimed ones"},
 	} {
 		t.Run(m.mode, func(t *testing.T) {
 			t.Parallel()
@@ -146,7 +150,10 @@ func runBroken(t *testing.T, mode string) {
 	// A lost event fails its wait; the default timeout suits slow real
 	// engines, not a marker search.
 	conformance.Timeout = 30 * time.Second
-	conformance.Run(t, conformance.Scanner{AppID: "scanner-broken", Engine: "broken-marker",
+	// The control "on-upload" and the fault that only a scanner starting
+	// on file.uploaded can have run with it on.
+	onUpload := mode == "on-upload" || mode == "unchecked-claim"
+	conformance.Run(t, conformance.Scanner{AppID: "scanner-broken", Engine: "broken-marker", OnUpload: onUpload,
 		Command: []string{os.Getenv("CONFORMANCE_BROKEN_BIN")},
 		Env:     map[string]string{"BROKEN": mode, "MAX_SIZE": "65536"},
 		Cases: []conformance.Case{

@@ -8,6 +8,8 @@
 //	no-idempotency  never reads the stored result, so a redelivery scans again
 //	silent-skip     content above the size limit is called clean unread
 //	lost-message    an event the engine could not scan is acknowledged
+//	on-upload       the control for scanning on file.uploaded: nothing broken
+//	unchecked-claim scans on file.uploaded, taking the claimed hash as verified
 //
 // It lives in testdata: no build of ./... includes it.
 package main
@@ -52,7 +54,8 @@ func realMain(ctx context.Context, log *slog.Logger) error {
 	}
 	defer sc.Close()
 	dapr := &faulty{Client: sc, mode: mode}
-	svc := scan.NewService(eng, dapr, log, scan.Config{Timeout: time.Minute})
+	onUpload := mode == "on-upload" || mode == "unchecked-claim"
+	svc := scan.NewService(eng, dapr, log, scan.Config{Timeout: time.Minute, OnUpload: onUpload})
 	handler := svc.OnExtracted
 	if mode == "lost-message" {
 		handler = func(ctx context.Context, ev sidecar.Event) sidecar.Status {
@@ -62,9 +65,25 @@ func realMain(ctx context.Context, log *slog.Logger) error {
 			return sidecar.Success // the fault: a failed scan is acknowledged, and the event is gone
 		}
 	}
-	r := sidecar.Router(log, os.Getenv("APP_API_TOKEN"), sidecar.Subscription{
-		Topic: contract.TopicFileExtracted, Route: "/events/file-extracted", Handler: handler,
-	})
+	subs := []sidecar.Subscription{{Topic: contract.TopicFileExtracted, Route: "/events/file-extracted", Handler: handler}}
+	if onUpload {
+		uploaded := svc.OnUploaded
+		if mode == "unchecked-claim" {
+			uploaded = func(ctx context.Context, ev sidecar.Event) sidecar.Status {
+				// The fault: the claim is handled as if the extractor had
+				// verified it (a rescan is scanned without a check).
+				var u contract.FileUploaded
+				if json.Unmarshal(ev.Data, &u) != nil {
+					return sidecar.Drop
+				}
+				ev.Data, _ = json.Marshal(contract.FileExtracted{Version: u.Version, FileID: u.FileID, SHA256: u.SHA256,
+					Size: u.Size, ObjectKey: u.ObjectKey, Rescan: true})
+				return svc.OnExtracted(ctx, ev)
+			}
+		}
+		subs = append(subs, sidecar.Subscription{Topic: contract.TopicFileUploaded, Route: "/events/file-uploaded", Handler: uploaded})
+	}
+	r := sidecar.Router(log, os.Getenv("APP_API_TOKEN"), subs...)
 	log.Info("starting", "broken", mode)
 	return app.Serve(ctx, log, app.ListenAddr("8082"), r)
 }
